@@ -1,0 +1,1 @@
+"""The REST surface: one router per resource, dependency aliases in `deps`, one error body shape."""

@@ -1,0 +1,70 @@
+"""`create_app()`: the API's composition root. Nothing connects at import time.
+
+Run with `uvicorn api.app:create_app --factory`.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api import errors
+from api.routes import carts, catalog, health, inventory, orders, payments, shipments
+from services.demo import load_demo_data
+from stack import temporal
+from stack.db import create_engine, create_sessionmaker
+from stack.settings import Settings
+
+
+class StripTrailingSlash:
+    """Routes answer with or without a trailing slash, without a redirect (contract section 1.9)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if len(path) > 1 and path.endswith("/"):
+                scope = dict(scope, path=path.rstrip("/") or "/")
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.require_database_url())
+        app.state.settings = settings
+        app.state.sessionmaker = create_sessionmaker(engine)
+        # lazy: the API starts (and /ready reports it) even while Temporal is still coming up.
+        app.state.temporal = await temporal.connect(settings, lazy=True)
+        try:
+            if settings.seed_demo_data:
+                await load_demo_data(app.state.sessionmaker)
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Orderflow",
+        summary="Durable order orchestration on Temporal and PostgreSQL.",
+        version="0.1.0",
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    errors.install(app)
+    for module in (health, catalog, inventory, carts, orders, payments, shipments):
+        app.include_router(module.router)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        allow_credentials=False,
+    )
+    app.add_middleware(StripTrailingSlash)
+    return app

@@ -1,0 +1,38 @@
+"""Dependency aliases. Each request gets one unit of work, committed before the response is sent."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from stack.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return sessionmaker
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_sessionmaker(request).begin() as session:
+        yield session
+
+
+def get_temporal(request: Request) -> Client:
+    client: Client = request.app.state.temporal
+    return client
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+SessionMaker = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
+# scope="function": the transaction commits (or rolls back) before the response leaves, so the client's
+# next request always sees what this one wrote.
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+Temporal = Annotated[Client, Depends(get_temporal)]

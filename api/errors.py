@@ -1,0 +1,83 @@
+"""Every error leaves the API as `{"error": "<code>", "message": "..."}` (contract section 1.6).
+
+Domain refusals keep their own code and status. Requests the framework cannot bind become 400 (never 422),
+malformed path ids and unknown routes become 404, and nothing escapes as an HTML page.
+"""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(status_code: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status_code, content={"error": code, "message": message})
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc[1:]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or str(loc[0])
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return error_response(exc.status_code, exc.code, exc.message)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request", "type": "invalid"}
+    loc = tuple(first.get("loc", ("body",)))
+    if loc and loc[0] == "path":
+        return error_response(404, "not_found", f"'{first.get('input')}' is not a valid {loc[-1]}")
+    if first.get("type") == "json_invalid":
+        return error_response(400, "malformed_json", "The request body is not valid JSON")
+    content_type = request.headers.get("content-type", "")
+    if loc and loc[0] == "body" and content_type and "json" not in content_type:
+        return error_response(415, "unsupported_media_type", "The request body must be application/json")
+    if loc == ("body",) and first.get("type") == "missing":
+        return error_response(400, "body_required", "A JSON request body is required")
+    where = "query parameter" if loc and loc[0] == "query" else "field"
+    return error_response(400, "invalid_request", f"{where} '{_location(loc)}': {first.get('msg')}")
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else code
+    if exc.status_code == 404:
+        message = "No such resource"
+    return JSONResponse(
+        status_code=exc.status_code,
+        content={"error": code, "message": message},
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "The server failed to handle the request")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled)

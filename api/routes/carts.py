@@ -1,0 +1,5 @@
+"""Routes of the carts resource."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["carts"])

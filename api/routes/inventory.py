@@ -1,0 +1,5 @@
+"""Routes of the inventory resource."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["inventory"])

@@ -1,0 +1,5 @@
+"""Routes of the orders resource."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["orders"])

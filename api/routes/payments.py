@@ -1,0 +1,5 @@
+"""Routes of the payments resource."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["payments"])

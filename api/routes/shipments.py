@@ -1,0 +1,5 @@
+"""Routes of the shipments resource."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["shipments"])

@@ -1,0 +1,1 @@
+"""Typed inputs and outputs of every workflow, activity, signal, update and query (pydantic v2)."""

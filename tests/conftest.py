@@ -1,0 +1,106 @@
+"""Servers for the whole suite, started here and stopped at the end: nothing is started by hand.
+
+- one embedded PostgreSQL per session; the migrations build a template database once, and every test that
+  asks for `database_url` gets its own fresh copy of it (CREATE DATABASE ... TEMPLATE), so tests never see
+  each other's rows;
+- one Temporal time-skipping test server and one Temporal dev server per session, started lazily.
+"""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from stack import migrate, postgres
+from stack.db import create_engine, create_sessionmaker
+from stack.settings import Settings
+from stack.temporal import temporal_cli, temporal_test_server
+from workflows.search_attributes import ALL_KEYS
+
+TEMPLATE_DATABASE = "orderflow_template"
+UNREACHABLE_TEMPORAL = "127.0.0.1:1"
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[postgres.EmbeddedPostgres]:
+    server = postgres.start(tmp_path_factory.mktemp("postgres") / "data", keep_data=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def template_database(postgres_server: postgres.EmbeddedPostgres) -> str:
+    asyncio.run(postgres.create_database(postgres_server.dsn(), TEMPLATE_DATABASE))
+    migrate.upgrade(postgres_server.url(TEMPLATE_DATABASE))
+    return TEMPLATE_DATABASE
+
+
+@pytest.fixture
+async def database_url(
+    postgres_server: postgres.EmbeddedPostgres, template_database: str
+) -> AsyncIterator[str]:
+    """A fresh, migrated, empty database for this test alone."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    await postgres.create_database(postgres_server.dsn(), name, template=template_database)
+    yield postgres_server.url(name)
+    await postgres.drop_database(postgres_server.dsn(), name)
+
+
+@pytest.fixture
+async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Settings for an API or worker under test; Temporal is unreachable unless a test says otherwise."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        temporal_address=UNREACHABLE_TEMPORAL,
+        temporal_task_queue=f"test-{uuid.uuid4()}",
+        seed_demo_data=False,
+    )
+
+
+async def open_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app (lifespan included) over in-process ASGI, on this test's database."""
+    async for client in open_api(settings):
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli(),
+        data_converter=pydantic_data_converter,
+        search_attributes=ALL_KEYS,
+    )
+    async with env:
+        yield env

@@ -1,0 +1,71 @@
+"""The worker's composition root: `python worker.py`.
+
+Builds settings, engine, sessionmaker, Temporal client and activity instances; registers the workflows and
+activities on the task queue; stops gracefully on SIGINT/SIGTERM (in-flight activities get
+`GRACEFUL_SHUTDOWN` to finish, after which Temporal retries them on another worker).
+"""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import build_activities
+from stack import temporal
+from stack.db import create_engine, create_sessionmaker
+from stack.settings import Settings
+from workflows import WORKFLOWS
+
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+log = logging.getLogger("worker")
+
+
+def create_worker(
+    client: Client,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    task_queue: str | None = None,
+    workflows: Sequence[type] | None = None,
+    activities: Sequence[Callable[..., Any]] | None = None,
+) -> Worker:
+    """The worker factory used by `main()` and by the tests (which may pass a task queue or stand-ins)."""
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=list(WORKFLOWS if workflows is None else workflows),
+        activities=list(build_activities(sessionmaker, settings) if activities is None else activities),
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    engine = create_engine(settings.require_database_url())
+    client = await temporal.connect(settings)
+    worker = create_worker(client, settings, create_sessionmaker(engine))
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    log.info("worker polling task queue %r on %s", settings.temporal_task_queue, settings.temporal_address)
+    try:
+        async with worker:
+            await stop.wait()
+            log.info("shutting down: waiting up to %ss for in-flight activities", GRACEFUL_SHUTDOWN.seconds)
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
