@@ -1,5 +1,95 @@
-"""Routes of the catalog resource."""
+"""Routes of the catalog resource: brands, categories, products and variant snapshots (contract section 2)."""
 
-from fastapi import APIRouter
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+
+from api.deps import Session
+from services.catalog.errors import ProductDetailsNotFoundError, VariantSnapshotNotFoundError
+from services.catalog.schemas import (
+    AddProductVariantRequest,
+    BrandDto,
+    CategoryDto,
+    CreateBrandRequest,
+    CreateCategoryRequest,
+    CreateProductRequest,
+    ProductCommandResponse,
+    ProductDetailsDto,
+    ProductListItemDto,
+    ProductVariantCommandResponse,
+    ProductVariantSnapshotDto,
+)
+from services.catalog.store import CatalogStore
 
 router = APIRouter(tags=["catalog"])
+
+
+@router.get("/api/brands")
+async def list_brands(session: Session) -> list[BrandDto]:
+    return await CatalogStore(session).list_brands()
+
+
+@router.post("/api/brands", status_code=201)
+async def create_brand(body: CreateBrandRequest, session: Session, response: Response) -> BrandDto:
+    brand = await CatalogStore(session).create_brand(body)
+    response.headers["Location"] = f"/api/brands/{brand.id}"
+    return brand
+
+
+@router.get("/api/categories")
+async def list_categories(session: Session) -> list[CategoryDto]:
+    return await CatalogStore(session).list_categories()
+
+
+@router.post("/api/categories", status_code=201)
+async def create_category(body: CreateCategoryRequest, session: Session, response: Response) -> CategoryDto:
+    category = await CatalogStore(session).create_category(body)
+    response.headers["Location"] = f"/api/categories/{category.id}"
+    return category
+
+
+@router.get("/api/products")
+async def list_products(session: Session) -> list[ProductListItemDto]:
+    return await CatalogStore(session).list_active_products()
+
+
+@router.get("/api/products/variants/{product_variant_id}/snapshot")
+async def get_variant_snapshot(product_variant_id: UUID, session: Session) -> ProductVariantSnapshotDto:
+    snapshot = await CatalogStore(session).get_variant_snapshot(product_variant_id)
+    if snapshot is None:
+        raise VariantSnapshotNotFoundError(product_variant_id)
+    return snapshot
+
+
+@router.get("/api/products/{product_id}")
+async def get_product(product_id: UUID, session: Session) -> ProductDetailsDto:
+    product = await CatalogStore(session).get_product(product_id)
+    if product is None:
+        raise ProductDetailsNotFoundError(product_id)
+    return product
+
+
+@router.post("/api/products", status_code=201)
+async def create_product(body: CreateProductRequest, session: Session, response: Response) -> ProductCommandResponse:
+    product = await CatalogStore(session).create_product(body)
+    response.headers["Location"] = f"/api/products/{product.id}"
+    return product
+
+
+@router.post("/api/products/{product_id}/variants", status_code=201)
+async def add_variant(
+    product_id: UUID, body: AddProductVariantRequest, session: Session, response: Response
+) -> ProductVariantCommandResponse:
+    variant = await CatalogStore(session).add_variant(product_id, body)
+    response.headers["Location"] = f"/api/products/{product_id}/variants/{variant.id}"
+    return variant
+
+
+@router.post("/api/products/{product_id}/publish")
+async def publish_product(product_id: UUID, session: Session) -> ProductCommandResponse:
+    return await CatalogStore(session).publish_product(product_id)
+
+
+@router.post("/api/products/{product_id}/archive")
+async def archive_product(product_id: UUID, session: Session) -> ProductCommandResponse:
+    return await CatalogStore(session).archive_product(product_id)

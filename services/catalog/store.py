@@ -1,0 +1,377 @@
+"""The catalog's use cases: brands, categories, products and their variants (contract section 2).
+
+Every command runs its checks in the contract's order (the first failing check wins). Over-long strings,
+which the seed only noticed as a database error, are refused after the contract's own checks with
+`<field>_too_long`. Unique slugs and SKUs are checked up front for a clear answer and again by the unique
+constraints, so two concurrent requests can never both win.
+"""
+
+import uuid
+from collections.abc import Sequence
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, exists, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from services.catalog import models as m
+from services.catalog.errors import (
+    AlreadyExistsError,
+    CatalogError,
+    ProductArchivedError,
+    ProductNotFoundError,
+)
+from services.catalog.models import Brand, Category, Product, ProductStatus, ProductVariant
+from services.catalog.schemas import (
+    AddProductVariantRequest,
+    BrandDto,
+    CategoryDto,
+    CreateBrandRequest,
+    CreateCategoryRequest,
+    CreateProductRequest,
+    ProductBrandDto,
+    ProductCategoryDto,
+    ProductCommandResponse,
+    ProductDetailsDto,
+    ProductImageDto,
+    ProductListItemDto,
+    ProductVariantCommandResponse,
+    ProductVariantListItemDto,
+    ProductVariantSnapshotDto,
+)
+from services.schemas import utcnow
+
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+
+class CatalogStore:
+    """Reads and commands of the catalog; never commits (the caller's unit of work does)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    # ---- brands ----
+
+    async def list_brands(self) -> list[BrandDto]:
+        """All brands, ordered by name."""
+        rows = await self._session.scalars(select(Brand).order_by(Brand.name, Brand.id))
+        return [BrandDto.model_validate(row) for row in rows]
+
+    async def create_brand(self, request: CreateBrandRequest) -> BrandDto:
+        """Create a brand; its slug is lower-cased and must be unused."""
+        name = _required(request.name, "brand_name", "Brand name")
+        slug = _lower(_required(request.slug, "brand_slug", "Brand slug"))
+        if await self._exists(Brand.slug == slug):
+            raise _slug_taken("brand", slug)
+        _max_length(name, m.BRAND_NAME_MAX, "brand_name", "Brand name")
+        _max_length(slug, m.BRAND_SLUG_MAX, "brand_slug", "Brand slug")
+
+        brand = Brand(id=uuid.uuid4(), name=name, slug=slug, created_at=utcnow())
+        await self._insert([brand], {"uq_brands_slug": _slug_taken("brand", slug)})
+        return BrandDto.model_validate(brand)
+
+    # ---- categories ----
+
+    async def list_categories(self) -> list[CategoryDto]:
+        """All categories, ordered by sortOrder, then name."""
+        rows = await self._session.scalars(select(Category).order_by(Category.sort_order, Category.name, Category.id))
+        return [CategoryDto.model_validate(row) for row in rows]
+
+    async def create_category(self, request: CreateCategoryRequest) -> CategoryDto:
+        """Create an active category, optionally under an existing parent; its slug must be unused."""
+        name = _required(request.name, "category_name", "Category name")
+        slug = _lower(_required(request.slug, "category_slug", "Category slug"))
+        if not 0 <= request.sort_order <= INT32_MAX:
+            raise CatalogError("category_sort_order_invalid", f"Category sort order must be between 0 and {INT32_MAX}.")
+        if await self._exists(Category.slug == slug):
+            raise _slug_taken("category", slug)
+        if request.parent_id is not None and not await self._exists(Category.id == request.parent_id):
+            raise CatalogError("parent_category_not_found", f"Parent category '{request.parent_id}' was not found.")
+        description = _optional(request.description, "category_description", "Category description")
+        _max_length(name, m.CATEGORY_NAME_MAX, "category_name", "Category name")
+        _max_length(slug, m.CATEGORY_SLUG_MAX, "category_slug", "Category slug")
+        _max_length(description, m.CATEGORY_DESCRIPTION_MAX, "category_description", "Category description")
+
+        category = Category(
+            id=uuid.uuid4(),
+            parent_id=request.parent_id,
+            name=name,
+            slug=slug,
+            description=description,
+            is_active=True,
+            sort_order=request.sort_order,
+            created_at=utcnow(),
+        )
+        await self._insert([category], {"uq_categories_slug": _slug_taken("category", slug)})
+        return CategoryDto.model_validate(category)
+
+    # ---- products ----
+
+    async def list_active_products(self) -> list[ProductListItemDto]:
+        """Active products ordered by name, each with its active variants ordered by SKU."""
+        products = await self._session.scalars(
+            select(Product)
+            .where(Product.status == ProductStatus.ACTIVE)
+            .order_by(Product.name, Product.id)
+            .options(
+                selectinload(Product.brand),
+                selectinload(Product.categories),
+                selectinload(Product.variants.and_(ProductVariant.is_active)),
+                selectinload(Product.images),
+            )
+        )
+        return [
+            ProductListItemDto(
+                id=product.id,
+                name=product.name,
+                slug=product.slug,
+                brand_name=product.brand.name if product.brand else None,
+                status=ProductStatus(product.status),
+                primary_image_url=next((image.url for image in product.images if image.is_primary), None),
+                categories=[category.name for category in product.categories],
+                variants=[ProductVariantListItemDto.model_validate(v) for v in product.variants],
+            )
+            for product in products
+        ]
+
+    async def get_product(self, product_id: UUID) -> ProductDetailsDto | None:
+        """One product in any status, with all its variants and images; None if unknown."""
+        product = await self._session.scalar(
+            select(Product)
+            .where(Product.id == product_id)
+            .options(
+                selectinload(Product.brand),
+                selectinload(Product.categories),
+                selectinload(Product.variants),
+                selectinload(Product.images),
+            )
+            .execution_options(populate_existing=True)
+        )
+        if product is None:
+            return None
+        return ProductDetailsDto(
+            id=product.id,
+            name=product.name,
+            slug=product.slug,
+            description=product.description,
+            brand=ProductBrandDto.model_validate(product.brand) if product.brand else None,
+            status=ProductStatus(product.status),
+            categories=[ProductCategoryDto.model_validate(c) for c in product.categories],
+            variants=[ProductVariantListItemDto.model_validate(v) for v in product.variants],
+            images=[ProductImageDto.model_validate(i) for i in product.images],
+        )
+
+    async def create_product(self, request: CreateProductRequest) -> ProductCommandResponse:
+        """Create a Draft product under an optional brand and any number of existing categories."""
+        name = _required(request.name, "product_name", "Product name")
+        slug = _lower(_required(request.slug, "product_slug", "Product slug"))
+        if await self._exists(Product.slug == slug):
+            raise _slug_taken("product", slug)
+        if request.brand_id is not None and not await self._exists(Brand.id == request.brand_id):
+            raise CatalogError("brand_not_found", f"Brand '{request.brand_id}' was not found.")
+        category_ids = list(dict.fromkeys(request.category_ids or []))
+        if category_ids:
+            found = set(await self._session.scalars(select(Category.id).where(Category.id.in_(category_ids))))
+            missing = [str(category_id) for category_id in category_ids if category_id not in found]
+            if missing:
+                raise CatalogError("category_not_found", f"Category '{missing[0]}' was not found.")
+        description = _optional(request.description, "product_description", "Product description")
+        _max_length(name, m.PRODUCT_NAME_MAX, "product_name", "Product name")
+        _max_length(slug, m.PRODUCT_SLUG_MAX, "product_slug", "Product slug")
+        _max_length(description, m.PRODUCT_DESCRIPTION_MAX, "product_description", "Product description")
+
+        now = utcnow()
+        product = Product(
+            id=uuid.uuid4(),
+            brand_id=request.brand_id,
+            name=name,
+            slug=slug,
+            description=description,
+            status=ProductStatus.DRAFT,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._insert([product], {"uq_products_slug": _slug_taken("product", slug)})
+        if category_ids:
+            await self._session.execute(
+                insert(m.product_categories),
+                [{"product_id": product.id, "category_id": category_id} for category_id in category_ids],
+            )
+        return _command_response(product)
+
+    async def add_variant(self, product_id: UUID, request: AddProductVariantRequest) -> ProductVariantCommandResponse:
+        """Add an active variant to a Draft or Active product; its SKU is upper-cased and globally unique."""
+        # FOR SHARE: concurrent adds proceed together, but a publish or archive waits for them.
+        product = await self._product(product_id, share=True)
+        if product.status == ProductStatus.ARCHIVED:
+            raise ProductArchivedError(product_id)
+        sku = _upper(_required(request.sku, "sku", "SKU"))
+        name = _required(request.name, "variant_name", "Variant name")
+        if not 0 <= request.price_amount_minor <= INT64_MAX:
+            raise CatalogError("price_invalid", "Price must be a non-negative amount in minor units.")
+        currency = (request.currency or "").strip()
+        if len(currency) != m.CURRENCY_LENGTH or "\x00" in currency:
+            raise CatalogError("currency_invalid", "Currency must be a 3-letter code.")
+        currency = _upper(currency)
+        if await self._exists(ProductVariant.sku == sku):
+            raise _sku_taken(sku)
+        _max_length(sku, m.SKU_MAX, "sku", "SKU")
+        _max_length(name, m.VARIANT_NAME_MAX, "variant_name", "Variant name")
+
+        variant = ProductVariant(
+            id=uuid.uuid4(),
+            product_id=product.id,
+            sku=sku,
+            name=name,
+            price_amount_minor=request.price_amount_minor,
+            currency=currency,
+            is_active=True,
+            created_at=utcnow(),
+        )
+        await self._insert([variant], {"uq_product_variants_sku": _sku_taken(sku)})
+        return ProductVariantCommandResponse.model_validate(variant)
+
+    async def publish_product(self, product_id: UUID) -> ProductCommandResponse:
+        """Make a product Active; needs an active variant. Publishing an Active product changes nothing."""
+        product = await self._product(product_id, share=False)
+        if product.status == ProductStatus.ARCHIVED:
+            raise ProductArchivedError(product_id)
+        if product.status == ProductStatus.ACTIVE:
+            return _command_response(product)
+        has_variant = await self._exists(ProductVariant.product_id == product_id, ProductVariant.is_active.is_(True))
+        if not has_variant:
+            raise CatalogError(
+                "product_has_no_active_variants", "A product needs an active variant before it is published."
+            )
+        product.status = ProductStatus.ACTIVE
+        product.updated_at = utcnow()
+        await self._session.flush()
+        return _command_response(product)
+
+    async def archive_product(self, product_id: UUID) -> ProductCommandResponse:
+        """Archive a product from any status; archiving an Archived product changes nothing."""
+        product = await self._product(product_id, share=False)
+        if product.status != ProductStatus.ARCHIVED:
+            product.status = ProductStatus.ARCHIVED
+            product.updated_at = utcnow()
+            await self._session.flush()
+        return _command_response(product)
+
+    # ---- snapshots for ordering ----
+
+    async def get_variant_snapshot(self, variant_id: UUID) -> ProductVariantSnapshotDto | None:
+        """The orderable snapshot of one variant; None unless it is active and its product is Active."""
+        return (await self.get_variant_snapshots([variant_id])).get(variant_id)
+
+    async def get_variant_snapshots(self, variant_ids: Sequence[UUID]) -> dict[UUID, ProductVariantSnapshotDto]:
+        """Snapshots of the orderable variants among `variant_ids`, in one query; the others are absent."""
+        ids = list(dict.fromkeys(variant_ids))
+        if not ids:
+            return {}
+        rows = await self._session.execute(
+            select(ProductVariant, Product.name)
+            .join(Product, Product.id == ProductVariant.product_id)
+            .where(
+                ProductVariant.id.in_(ids),
+                ProductVariant.is_active.is_(True),
+                Product.status == ProductStatus.ACTIVE,
+            )
+        )
+        return {
+            variant.id: ProductVariantSnapshotDto(
+                product_id=variant.product_id,
+                product_variant_id=variant.id,
+                sku=variant.sku,
+                product_name=product_name,
+                variant_name=variant.name,
+                price_amount_minor=variant.price_amount_minor,
+                currency=variant.currency,
+            )
+            for variant, product_name in rows
+        }
+
+    # ---- helpers ----
+
+    async def _product(self, product_id: UUID, *, share: bool) -> Product:
+        product = await self._session.scalar(
+            select(Product)
+            .where(Product.id == product_id)
+            .with_for_update(read=share)
+            .execution_options(populate_existing=True)
+        )
+        if product is None:
+            raise ProductNotFoundError(product_id)
+        return product
+
+    async def _exists(self, *criteria: ColumnElement[bool]) -> bool:
+        found = await self._session.scalar(select(exists().where(*criteria)))
+        return bool(found)
+
+    async def _insert(self, rows: Sequence[m.Base], conflicts: dict[str, CatalogError]) -> None:
+        """Insert in a savepoint; a unique-constraint race becomes the matching domain error."""
+        try:
+            async with self._session.begin_nested():
+                self._session.add_all(rows)
+        except IntegrityError as exc:
+            error = conflicts.get(_constraint_name(exc) or "")
+            if error is None:
+                raise
+            raise error from exc
+
+
+def _command_response(product: Product) -> ProductCommandResponse:
+    return ProductCommandResponse(
+        id=product.id, name=product.name, slug=product.slug, status=ProductStatus(product.status)
+    )
+
+
+def _required(value: str | None, field: str, label: str) -> str:
+    """The trimmed value; blank is `<field>_required`, a NUL (PostgreSQL rejects it) `<field>_invalid`."""
+    text = (value or "").strip()
+    if not text:
+        raise CatalogError(f"{field}_required", f"{label} is required.")
+    _no_nul(text, field, label)
+    return text
+
+
+def _optional(value: str | None, field: str, label: str) -> str | None:
+    if value is None:
+        return None
+    _no_nul(value, field, label)
+    return value.strip()
+
+
+def _no_nul(value: str, field: str, label: str) -> None:
+    if "\x00" in value:
+        raise CatalogError(f"{field}_invalid", f"{label} must not contain NUL characters.")
+
+
+def _max_length(value: str | None, limit: int, field: str, label: str) -> None:
+    if value is not None and len(value) > limit:
+        raise CatalogError(f"{field}_too_long", f"{label} must be at most {limit} characters long.")
+
+
+# Character by character, as .NET's invariant casing: "ß" stays one character instead of becoming "SS".
+def _upper(value: str) -> str:
+    return "".join(upper if len(upper := char.upper()) == 1 else char for char in value)
+
+
+def _lower(value: str) -> str:
+    return "".join(lower if len(lower := char.lower()) == 1 else char for char in value)
+
+
+def _slug_taken(kind: str, slug: str) -> AlreadyExistsError:
+    return AlreadyExistsError(f"{kind}_slug_already_exists", f"A {kind} with slug '{slug}' already exists.")
+
+
+def _sku_taken(sku: str) -> AlreadyExistsError:
+    return AlreadyExistsError("sku_already_exists", f"A variant with SKU '{sku}' already exists.")
+
+
+def _constraint_name(exc: IntegrityError) -> str | None:
+    # asyncpg's own exception, which names the violated constraint, is the cause of the DBAPI error.
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    name = getattr(cause, "constraint_name", None)
+    return name if isinstance(name, str) else None
