@@ -1,0 +1,55 @@
+"""Refusals of the payment context.
+
+Every command failure is 400, "not found" included (contract section 1.6); only `GET /api/payments/{id}`
+answers 404, with `PaymentNotFoundOnGetError`.
+"""
+
+from uuid import UUID
+
+from services.errors import DomainError, NotFoundError
+
+
+class OrderIdRequiredError(DomainError):
+    def __init__(self) -> None:
+        super().__init__("order_id_required", "Order id is required.")
+
+
+class AmountInvalidError(DomainError):
+    def __init__(self) -> None:
+        super().__init__("amount_invalid", "Amount must be a positive 64-bit integer of minor units.")
+
+
+class CurrencyInvalidError(DomainError):
+    def __init__(self) -> None:
+        super().__init__("currency_invalid", "Currency must be a 3-letter code.")
+
+
+class ProviderRequiredError(DomainError):
+    def __init__(self) -> None:
+        super().__init__("provider_required", "Provider is required.")
+
+
+class FieldTooLongError(DomainError):
+    """`<field>_too_long`: a string longer than its column (a 500 in the seed)."""
+
+    def __init__(self, field: str, max_length: int) -> None:
+        super().__init__(f"{field}_too_long", f"{field} must be at most {max_length} characters.")
+
+
+class PaymentNotFoundError(DomainError):
+    """A command addressed an unknown payment: 400, as the seed answers commands."""
+
+    def __init__(self, payment_id: UUID) -> None:
+        super().__init__("payment_not_found", f"Payment '{payment_id}' was not found.")
+
+
+class PaymentNotFoundOnGetError(NotFoundError):
+    """`GET /api/payments/{id}` of an unknown payment: 404."""
+
+    def __init__(self, payment_id: UUID) -> None:
+        super().__init__("payment_not_found", f"Payment '{payment_id}' was not found.")
+
+
+class PaymentNotPendingError(DomainError):
+    def __init__(self, payment_id: UUID, status: str) -> None:
+        super().__init__("payment_not_pending", f"Payment '{payment_id}' is {status}, not Pending.")

@@ -1,0 +1,59 @@
+"""Request and response bodies of the payment context (contract section 6)."""
+
+from enum import StrEnum
+from uuid import UUID
+
+from services.schemas import ZERO_UUID, UtcDateTime, WireModel
+
+
+class PaymentStatus(StrEnum):
+    """Wire values of a payment's status. `Refunded` is our extension (a paid order that was cancelled)."""
+
+    PENDING = "Pending"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+    REFUNDED = "Refunded"
+
+
+class PaymentListItemDto(WireModel):
+    id: UUID
+    order_id: UUID
+    amount_minor: int
+    currency: str
+    status: PaymentStatus
+    provider: str
+    provider_reference: str | None
+    created_at: UtcDateTime
+
+
+class PaymentDetailsDto(WireModel):
+    id: UUID
+    order_id: UUID
+    amount_minor: int
+    currency: str
+    status: PaymentStatus
+    provider: str
+    provider_reference: str | None
+    failure_reason: str | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+    succeeded_at: UtcDateTime | None
+    failed_at: UtcDateTime | None
+    cancelled_at: UtcDateTime | None
+    refunded_at: UtcDateTime | None
+
+
+class CreatePaymentRequest(WireModel):
+    order_id: UUID = ZERO_UUID
+    amount_minor: int = 0
+    currency: str | None = None
+    provider: str | None = None
+
+
+class SucceedPaymentRequest(WireModel):
+    provider_reference: str | None = None
+
+
+class FailPaymentRequest(WireModel):
+    failure_reason: str | None = None

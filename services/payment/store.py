@@ -1,0 +1,208 @@
+"""The payment context's store: payment records and their status machine (contract section 6.4).
+
+Pending -> Succeeded | Failed | Cancelled, and Succeeded -> Refunded (our extension, for a paid order that
+is cancelled). Single-payment transitions lock the row; bulk transitions per order are conditional UPDATEs,
+so a transition that races another one either wins or sees the other's result, never overwrites it.
+"""
+
+import builtins
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.payment.errors import (
+    AmountInvalidError,
+    CurrencyInvalidError,
+    FieldTooLongError,
+    OrderIdRequiredError,
+    PaymentNotFoundError,
+    PaymentNotPendingError,
+    ProviderRequiredError,
+)
+from services.payment.models import Payment
+from services.payment.schemas import (
+    CreatePaymentRequest,
+    PaymentDetailsDto,
+    PaymentListItemDto,
+    PaymentStatus,
+)
+from services.schemas import ZERO_UUID, utcnow
+
+INT64_MAX = 2**63 - 1
+PROVIDER_MAX = 100
+PROVIDER_REFERENCE_MAX = 200
+FAILURE_REASON_MAX = 1000
+
+
+def _optional_text(value: str | None, field: str, max_length: int) -> str | None:
+    """Trimmed; blank becomes None."""
+    text = (value or "").strip()
+    if len(text) > max_length:
+        raise FieldTooLongError(field, max_length)
+    return text or None
+
+
+def _details(payment: Payment) -> PaymentDetailsDto:
+    return PaymentDetailsDto.model_validate(payment)
+
+
+def _details_list(payments: Sequence[Payment]) -> list[PaymentDetailsDto]:
+    return [_details(p) for p in sorted(payments, key=lambda p: (p.created_at, p.id))]
+
+
+class PaymentStore:
+    """Reads and changes payments inside the caller's unit of work; never commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def create(self, request: CreatePaymentRequest) -> PaymentDetailsDto:
+        """Record a Pending payment. The order is not looked up: the seed accepts unknown order ids."""
+        if request.order_id == ZERO_UUID:
+            raise OrderIdRequiredError()
+        if request.amount_minor <= 0 or request.amount_minor > INT64_MAX:
+            raise AmountInvalidError()
+        currency = (request.currency or "").strip()
+        if len(currency) != 3:
+            raise CurrencyInvalidError()
+        provider = _optional_text(request.provider, "provider", PROVIDER_MAX)
+        if provider is None:
+            raise ProviderRequiredError()
+        now = utcnow()
+        payment = Payment(
+            id=uuid4(),
+            order_id=request.order_id,
+            amount_minor=request.amount_minor,
+            currency=currency.upper(),
+            status=PaymentStatus.PENDING.value,
+            provider=provider,
+            provider_reference=None,
+            failure_reason=None,
+            created_at=now,
+            updated_at=now,
+            succeeded_at=None,
+            failed_at=None,
+            cancelled_at=None,
+            refunded_at=None,
+        )
+        self._session.add(payment)
+        await self._session.flush()
+        return _details(payment)
+
+    async def get(self, payment_id: UUID) -> PaymentDetailsDto | None:
+        """The payment, or None if there is no such payment."""
+        payment = await self._session.scalar(
+            select(Payment).where(Payment.id == payment_id).execution_options(populate_existing=True)
+        )
+        return None if payment is None else _details(payment)
+
+    async def list_for_order(self, order_id: UUID) -> list[PaymentDetailsDto]:
+        """Every payment of the order, oldest first."""
+        payments = await self._session.scalars(
+            select(Payment)
+            .where(Payment.order_id == order_id)
+            .order_by(Payment.created_at, Payment.id)
+            .execution_options(populate_existing=True)
+        )
+        return [_details(p) for p in payments]
+
+    async def require_pending(self, payment_id: UUID) -> PaymentDetailsDto:
+        """The payment if it is Pending, else `payment_not_found` / `payment_not_pending` (both 400).
+
+        A plain read, no lock: the caller checks before it asks the order workflow, whose activity then
+        makes the locked transition (a lock held here would block that activity).
+        """
+        payment = await self.get(payment_id)
+        if payment is None:
+            raise PaymentNotFoundError(payment_id)
+        if payment.status != PaymentStatus.PENDING:
+            raise PaymentNotPendingError(payment_id, payment.status)
+        return payment
+
+    async def mark_succeeded(
+        self, payment_id: UUID, provider_reference: str | None, *, repeat_ok: bool = False
+    ) -> PaymentDetailsDto:
+        """Pending -> Succeeded, setting `succeededAt` and the trimmed provider reference.
+
+        An already Succeeded payment is returned unchanged when `repeat_ok` (an activity retried after it
+        committed), else refused as `payment_not_pending` like every other status.
+        """
+        reference = _optional_text(provider_reference, "provider_reference", PROVIDER_REFERENCE_MAX)
+        payment = await self._lock(payment_id)
+        if repeat_ok and payment.status == PaymentStatus.SUCCEEDED:
+            return _details(payment)
+        self._require_pending(payment)
+        now = utcnow()
+        payment.status = PaymentStatus.SUCCEEDED.value
+        payment.provider_reference = reference
+        payment.succeeded_at = now
+        payment.updated_at = now
+        await self._session.flush()
+        return _details(payment)
+
+    async def mark_failed(
+        self, payment_id: UUID, failure_reason: str | None, *, repeat_ok: bool = False
+    ) -> PaymentDetailsDto:
+        """Pending -> Failed, setting `failedAt` and the trimmed failure reason.
+
+        An already Failed payment is returned unchanged when `repeat_ok`, else refused as
+        `payment_not_pending` like every other status.
+        """
+        reason = _optional_text(failure_reason, "failure_reason", FAILURE_REASON_MAX)
+        payment = await self._lock(payment_id)
+        if repeat_ok and payment.status == PaymentStatus.FAILED:
+            return _details(payment)
+        self._require_pending(payment)
+        now = utcnow()
+        payment.status = PaymentStatus.FAILED.value
+        payment.failure_reason = reason
+        payment.failed_at = now
+        payment.updated_at = now
+        await self._session.flush()
+        return _details(payment)
+
+    async def cancel_pending_for_order(self, order_id: UUID) -> list[PaymentDetailsDto]:
+        """Every Pending payment of the order -> Cancelled; returns those it changed (none on a repeat)."""
+        return await self._transition_all(order_id, PaymentStatus.PENDING, PaymentStatus.CANCELLED, "cancelled_at")
+
+    async def refund_succeeded_for_order(self, order_id: UUID) -> list[PaymentDetailsDto]:
+        """Every Succeeded payment of the order -> Refunded; returns those it changed (none on a repeat)."""
+        return await self._transition_all(order_id, PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED, "refunded_at")
+
+    async def list(self) -> list[PaymentListItemDto]:
+        """Every payment, newest first."""
+        payments = await self._session.scalars(
+            select(Payment)
+            .order_by(Payment.created_at.desc(), Payment.id.desc())
+            .execution_options(populate_existing=True)
+        )
+        return [PaymentListItemDto.model_validate(p) for p in payments]
+
+    async def _lock(self, payment_id: UUID) -> Payment:
+        payment = await self._session.scalar(
+            select(Payment).where(Payment.id == payment_id).with_for_update().execution_options(populate_existing=True)
+        )
+        if payment is None:
+            raise PaymentNotFoundError(payment_id)
+        return payment
+
+    @staticmethod
+    def _require_pending(payment: Payment) -> None:
+        if payment.status != PaymentStatus.PENDING:
+            raise PaymentNotPendingError(payment.id, payment.status)
+
+    async def _transition_all(
+        self, order_id: UUID, source: PaymentStatus, target: PaymentStatus, stamp: str
+    ) -> builtins.list[PaymentDetailsDto]:
+        now: datetime = utcnow()
+        changed = await self._session.scalars(
+            update(Payment)
+            .where(Payment.order_id == order_id, Payment.status == source.value)
+            .values({"status": target.value, "updated_at": now, stamp: now})
+            .returning(Payment)
+            .execution_options(populate_existing=True)
+        )
+        return _details_list(changed.all())
