@@ -1,0 +1,177 @@
+"""The fulfillment context's store: shipments and their status machine (contract section 7.4).
+
+Pending -> Shipped | Cancelled; both are terminal. Whether the order may ship (it must be Paid) is asked of
+the order workflow by the caller, never here. Single-shipment transitions lock the row; the per-order cancel
+is a conditional UPDATE.
+"""
+
+import builtins
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.fulfillment.errors import (
+    FieldTooLongError,
+    OrderIdRequiredError,
+    ShipmentCannotBeCancelledError,
+    ShipmentCannotBeShippedError,
+    ShipmentNotFoundError,
+)
+from services.fulfillment.models import Shipment
+from services.fulfillment.schemas import (
+    CreateShipmentRequest,
+    ShipmentDetailsDto,
+    ShipmentListItemDto,
+    ShipmentStatus,
+)
+from services.schemas import ZERO_UUID, utcnow
+
+CARRIER_MAX = 100
+TRACKING_NUMBER_MAX = 200
+
+
+def _optional_text(value: str | None, field: str, max_length: int) -> str | None:
+    """Trimmed; blank becomes None."""
+    text = (value or "").strip()
+    if len(text) > max_length:
+        raise FieldTooLongError(field, max_length)
+    return text or None
+
+
+def _details(shipment: Shipment) -> ShipmentDetailsDto:
+    return ShipmentDetailsDto.model_validate(shipment)
+
+
+class FulfillmentStore:
+    """Reads and changes shipments inside the caller's unit of work; never commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def create(self, request: CreateShipmentRequest) -> ShipmentDetailsDto:
+        """Record a Pending shipment. The caller has already checked that the order is Paid."""
+        if request.order_id == ZERO_UUID:
+            raise OrderIdRequiredError()
+        carrier = _optional_text(request.carrier, "carrier", CARRIER_MAX)
+        tracking_number = _optional_text(request.tracking_number, "tracking_number", TRACKING_NUMBER_MAX)
+        now = utcnow()
+        shipment = Shipment(
+            id=uuid4(),
+            order_id=request.order_id,
+            status=ShipmentStatus.PENDING.value,
+            carrier=carrier,
+            tracking_number=tracking_number,
+            created_at=now,
+            updated_at=now,
+            shipped_at=None,
+            cancelled_at=None,
+        )
+        self._session.add(shipment)
+        await self._session.flush()
+        return _details(shipment)
+
+    async def get(self, shipment_id: UUID) -> ShipmentDetailsDto | None:
+        """The shipment, or None if there is no such shipment."""
+        shipment = await self._session.scalar(
+            select(Shipment).where(Shipment.id == shipment_id).execution_options(populate_existing=True)
+        )
+        return None if shipment is None else _details(shipment)
+
+    async def list_for_order(self, order_id: UUID) -> builtins.list[ShipmentDetailsDto]:
+        """Every shipment of the order, oldest first."""
+        shipments = await self._session.scalars(
+            select(Shipment)
+            .where(Shipment.order_id == order_id)
+            .order_by(Shipment.created_at, Shipment.id)
+            .execution_options(populate_existing=True)
+        )
+        return [_details(s) for s in shipments]
+
+    async def require_pending(self, shipment_id: UUID) -> ShipmentDetailsDto:
+        """The shipment if it is Pending, else `shipment_not_found` (404) / `shipment_cannot_be_shipped`.
+
+        A plain read, no lock: the caller checks before it asks the order workflow, whose activity then
+        makes the locked transition (a lock held here would block that activity).
+        """
+        shipment = await self.get(shipment_id)
+        if shipment is None:
+            raise ShipmentNotFoundError(shipment_id)
+        if shipment.status != ShipmentStatus.PENDING:
+            raise ShipmentCannotBeShippedError(shipment_id, shipment.status)
+        return shipment
+
+    async def mark_shipped(
+        self,
+        shipment_id: UUID,
+        carrier: str | None,
+        tracking_number: str | None,
+        *,
+        repeat_ok: bool = False,
+    ) -> ShipmentDetailsDto:
+        """Pending -> Shipped, setting `shippedAt`; non-blank carrier/tracking number overwrite, blank keep.
+
+        An already Shipped shipment is returned unchanged when `repeat_ok` (an activity retried after it
+        committed), else refused as `shipment_cannot_be_shipped`, as is a Cancelled one.
+        """
+        new_carrier = _optional_text(carrier, "carrier", CARRIER_MAX)
+        new_tracking_number = _optional_text(tracking_number, "tracking_number", TRACKING_NUMBER_MAX)
+        shipment = await self._lock(shipment_id)
+        if repeat_ok and shipment.status == ShipmentStatus.SHIPPED:
+            return _details(shipment)
+        if shipment.status != ShipmentStatus.PENDING:
+            raise ShipmentCannotBeShippedError(shipment_id, shipment.status)
+        now = utcnow()
+        shipment.status = ShipmentStatus.SHIPPED.value
+        shipment.carrier = new_carrier or shipment.carrier
+        shipment.tracking_number = new_tracking_number or shipment.tracking_number
+        shipment.shipped_at = now
+        shipment.updated_at = now
+        await self._session.flush()
+        return _details(shipment)
+
+    async def cancel(self, shipment_id: UUID) -> ShipmentDetailsDto:
+        """Pending -> Cancelled, setting `cancelledAt`. Strict: a Shipped or Cancelled shipment is refused
+        as `shipment_cannot_be_cancelled`. The order is untouched."""
+        shipment = await self._lock(shipment_id)
+        if shipment.status != ShipmentStatus.PENDING:
+            raise ShipmentCannotBeCancelledError(shipment_id, shipment.status)
+        now = utcnow()
+        shipment.status = ShipmentStatus.CANCELLED.value
+        shipment.cancelled_at = now
+        shipment.updated_at = now
+        await self._session.flush()
+        return _details(shipment)
+
+    async def cancel_pending_for_order(self, order_id: UUID) -> builtins.list[ShipmentDetailsDto]:
+        """Every Pending shipment of the order -> Cancelled; returns those it changed (none on a repeat)."""
+        now: datetime = utcnow()
+        changed = await self._session.scalars(
+            update(Shipment)
+            .where(Shipment.order_id == order_id, Shipment.status == ShipmentStatus.PENDING.value)
+            .values(status=ShipmentStatus.CANCELLED.value, cancelled_at=now, updated_at=now)
+            .returning(Shipment)
+            .execution_options(populate_existing=True)
+        )
+        return [_details(s) for s in sorted(changed.all(), key=lambda s: (s.created_at, s.id))]
+
+    async def list(self) -> builtins.list[ShipmentListItemDto]:
+        """Every shipment, newest first."""
+        shipments = await self._session.scalars(
+            select(Shipment)
+            .order_by(Shipment.created_at.desc(), Shipment.id.desc())
+            .execution_options(populate_existing=True)
+        )
+        return [ShipmentListItemDto.model_validate(s) for s in shipments]
+
+    async def _lock(self, shipment_id: UUID) -> Shipment:
+        shipment = await self._session.scalar(
+            select(Shipment)
+            .where(Shipment.id == shipment_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if shipment is None:
+            raise ShipmentNotFoundError(shipment_id)
+        return shipment
