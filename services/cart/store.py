@@ -93,9 +93,7 @@ class CartStore:
             raise QuantityInvalidError(f"The line's quantity would exceed {INT32_MAX}.")
         return await self._load(cart_id)
 
-    async def update_item(
-        self, cart_id: UUID, product_variant_id: UUID, request: UpdateCartItemRequest
-    ) -> CartDto:
+    async def update_item(self, cart_id: UUID, product_variant_id: UUID, request: UpdateCartItemRequest) -> CartDto:
         """Replace the quantity of the variant's line (must be > 0; remove the line instead of setting 0)."""
         _require_variant(product_variant_id)
         quantity = _require_quantity(request.quantity)
