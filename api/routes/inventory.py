@@ -1,5 +1,116 @@
-"""Routes of the inventory resource."""
+"""Routes of the inventory resource (contract section 3.1): warehouses, locations, stock, reservations.
 
-from fastapi import APIRouter
+`/api/stock/movements` is declared before `/api/stock/{sku}` so the literal segment wins.
+"""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Response
+
+from api.deps import Session
+from services.inventory.errors import StockNotFoundError
+from services.inventory.schemas import (
+    AllocateStockReservationRequest,
+    CreateStockReservationRequest,
+    CreateStorageLocationRequest,
+    CreateWarehouseRequest,
+    ReceiveStockRequest,
+    StockMovementDto,
+    StockReceiptDto,
+    StockReservationDto,
+    StockSummaryDto,
+    StorageLocationDto,
+    WarehouseDto,
+)
+from services.inventory.store import DEFAULT_MOVEMENTS_LIMIT, InventoryStore
 
 router = APIRouter(tags=["inventory"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+@router.get("/api/warehouses")
+async def list_warehouses(session: Session) -> list[WarehouseDto]:
+    return await InventoryStore(session).list_warehouses()
+
+
+@router.post("/api/warehouses", status_code=201)
+async def create_warehouse(body: CreateWarehouseRequest, session: Session, response: Response) -> WarehouseDto:
+    warehouse = await InventoryStore(session).create_warehouse(body.code, body.name)
+    response.headers["Location"] = f"/api/warehouses/{warehouse.id}"
+    return warehouse
+
+
+@router.get("/api/locations")
+async def list_locations(
+    session: Session, warehouse_id: Annotated[UUID | None, Query(alias="warehouseId")] = None
+) -> list[StorageLocationDto]:
+    return await InventoryStore(session).list_locations(warehouse_id)
+
+
+@router.post("/api/locations", status_code=201)
+async def create_location(
+    body: CreateStorageLocationRequest, session: Session, response: Response
+) -> StorageLocationDto:
+    location = await InventoryStore(session).create_location(body.warehouse_id, body.code)
+    response.headers["Location"] = f"/api/locations/{location.id}"
+    return location
+
+
+@router.post("/api/stock/receipts")
+async def receive_stock(body: ReceiveStockRequest, session: Session) -> StockReceiptDto:
+    return await InventoryStore(session).receive(
+        body.sku, body.warehouse_id, body.location_id, body.quantity, body.reason
+    )
+
+
+@router.get("/api/stock/movements")
+async def list_movements(
+    session: Session, sku: str | None = None, limit: int = DEFAULT_MOVEMENTS_LIMIT
+) -> list[StockMovementDto]:
+    return await InventoryStore(session).list_movements(sku, limit)
+
+
+@router.get("/api/stock/{sku}")
+async def get_stock(sku: str, session: Session) -> StockSummaryDto:
+    summary = await InventoryStore(session).get_stock(sku)
+    if summary is None:
+        raise StockNotFoundError(sku.strip().upper())
+    return summary
+
+
+@router.post("/api/stock/reservations", status_code=201)
+async def reserve_stock(
+    body: CreateStockReservationRequest,
+    session: Session,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> StockReservationDto:
+    reservation = await InventoryStore(session).reserve(
+        body.sku, body.warehouse_id, body.location_id, body.quantity, body.reference, idempotency_key
+    )
+    response.headers["Location"] = f"/api/stock/reservations/{reservation.id}"
+    return reservation
+
+
+@router.post("/api/stock/reservations/allocate", status_code=201)
+async def allocate_stock(
+    body: AllocateStockReservationRequest,
+    session: Session,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> StockReservationDto:
+    reservation = await InventoryStore(session).allocate(body.sku, body.quantity, body.reference, idempotency_key)
+    response.headers["Location"] = f"/api/stock/reservations/{reservation.id}"
+    return reservation
+
+
+@router.post("/api/stock/reservations/{reservation_id}/release")
+async def release_reservation(reservation_id: UUID, session: Session) -> StockReservationDto:
+    return await InventoryStore(session).release(reservation_id)
+
+
+@router.post("/api/stock/reservations/{reservation_id}/commit")
+async def commit_reservation(reservation_id: UUID, session: Session) -> StockReservationDto:
+    return await InventoryStore(session).commit(reservation_id)
