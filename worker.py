@@ -41,7 +41,7 @@ def create_worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=list(WORKFLOWS if workflows is None else workflows),
-        activities=list(build_activities(sessionmaker, settings) if activities is None else activities),
+        activities=list(build_activities(sessionmaker) if activities is None else activities),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 

@@ -36,9 +36,7 @@ async def _pump(name: str, stream: asyncio.StreamReader) -> None:
         sys.stdout.flush()
 
 
-async def _spawn(
-    name: str, *args: str, env: dict[str, str]
-) -> tuple[asyncio.subprocess.Process, asyncio.Task[None]]:
+async def _spawn(name: str, *args: str, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, asyncio.Task[None]]:
     proc = await asyncio.create_subprocess_exec(
         *args,
         cwd=ROOT,

@@ -26,9 +26,7 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default=["http://localhost:4200"], description="Comma-separated origins allowed by CORS."
     )
-    seed_demo_data: bool = Field(
-        default=True, description="Load the demo catalog and stock when the catalog is empty."
-    )
+    seed_demo_data: bool = Field(default=True, description="Load the demo catalog and stock when the catalog is empty.")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType as IndexedType
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 
 from stack.settings import Settings
 from workflows.search_attributes import ALL_KEYS
@@ -46,14 +47,23 @@ def search_attribute_flags(keys: list[SearchAttributeKey] = ALL_KEYS) -> list[st
 
 
 async def ensure_search_attributes(client: Client, keys: list[SearchAttributeKey] = ALL_KEYS) -> list[str]:
-    """Register the custom search attributes that are missing in the client's namespace."""
-    existing = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=client.namespace)
-    )
+    """Register the custom search attributes that are missing in the client's namespace.
+
+    The time-skipping test server cannot list search attributes; there every key is added (adding is idempotent).
+    """
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+        known = set(existing.custom_attributes) | set(existing.system_attributes)
+    except RPCError as error:
+        if error.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        known = set()
     missing = {
         key.name: IndexedValueType.ValueType(key.indexed_value_type)  # the SDK enum mirrors the API's
         for key in keys
-        if key.name not in existing.custom_attributes
+        if key.name not in known
     }
     if missing:
         await client.operator_service.add_search_attributes(

@@ -20,7 +20,7 @@ from api.app import create_app
 from stack import migrate, postgres
 from stack.db import create_engine, create_sessionmaker
 from stack.settings import Settings
-from stack.temporal import temporal_cli, temporal_test_server
+from stack.temporal import ensure_search_attributes, temporal_cli, temporal_test_server
 from workflows.search_attributes import ALL_KEYS
 
 TEMPLATE_DATABASE = "orderflow_template"
@@ -42,9 +42,7 @@ def template_database(postgres_server: postgres.EmbeddedPostgres) -> str:
 
 
 @pytest.fixture
-async def database_url(
-    postgres_server: postgres.EmbeddedPostgres, template_database: str
-) -> AsyncIterator[str]:
+async def database_url(postgres_server: postgres.EmbeddedPostgres, template_database: str) -> AsyncIterator[str]:
     """A fresh, migrated, empty database for this test alone."""
     name = f"test_{uuid.uuid4().hex[:16]}"
     await postgres.create_database(postgres_server.dsn(), name, template=template_database)
@@ -92,6 +90,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
     )
     async with env:
+        await ensure_search_attributes(env.client)
         yield env
 
 

@@ -1,3 +1,5 @@
 """Workflows: pure orchestration. They import only temporalio, the stdlib and `contracts`."""
 
-WORKFLOWS: list[type] = []
+from workflows.order import OrderWorkflow
+
+WORKFLOWS: list[type] = [OrderWorkflow]

@@ -1,0 +1,26 @@
+"""Ordering activities: the order workflow records the order and each transition it decides."""
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities.errors import refusals_as_application_errors
+from contracts.order import ActivityName, OrderDetails, RecordStatus
+from services.ordering.store import OrderingStore
+
+
+class OrderingActivities:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    @activity.defn(name=ActivityName.RECORD_ORDER)
+    async def record_order(self, order: OrderDetails) -> None:
+        """Persist the placed order; idempotent by order id."""
+        async with self.sessionmaker.begin() as session:
+            await OrderingStore(session).record(order)
+
+    @activity.defn(name=ActivityName.RECORD_STATUS)
+    async def record_status(self, request: RecordStatus) -> None:
+        """Persist a status change; recording the same status again is a no-op."""
+        with refusals_as_application_errors():
+            async with self.sessionmaker.begin() as session:
+                await OrderingStore(session).record_status(request.order_id, request.status, request.at)

@@ -1,0 +1,249 @@
+"""The order workflow's contract: its input, messages, state and the rules that govern its transitions.
+
+Shared by the workflow, its activities, the API and the tests. Field names go on the wire in camelCase.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from contracts.wire import UtcDateTime, WireModel
+
+
+class OrderStatus(StrEnum):
+    DRAFT = "Draft"  # defined by the seed, never produced
+    PENDING_PAYMENT = "PendingPayment"
+    PAID = "Paid"
+    CANCELLED = "Cancelled"
+    SHIPPED = "Shipped"
+    EXPIRED = "Expired"
+
+
+TERMINAL_STATUSES = frozenset({OrderStatus.CANCELLED, OrderStatus.SHIPPED, OrderStatus.EXPIRED})
+
+
+class OrderAction(StrEnum):
+    PAY = "mark-paid"
+    SHIP = "mark-shipped"
+    CANCEL = "cancel"
+    EXPIRE = "expire"
+
+
+class Verdict(StrEnum):
+    APPLY = "apply"  # the action changes the order
+    NOOP = "noop"  # the target state is already reached: success, nothing changes
+    REFUSE = "refuse"
+
+
+REFUSAL_CODES = {
+    OrderAction.PAY: "order_cannot_be_marked_paid",
+    OrderAction.SHIP: "order_cannot_be_marked_shipped",
+    OrderAction.CANCEL: "order_cannot_be_cancelled",
+    OrderAction.EXPIRE: "order_cannot_be_expired",
+}
+
+_A, _N, _R = Verdict.APPLY, Verdict.NOOP, Verdict.REFUSE
+# The seed's state machine (contract 5.5), with one change beyond it: a Paid order that has not shipped can be
+# cancelled (its reservations are released and its payments refunded).
+_RULES: dict[OrderStatus, dict[OrderAction, Verdict]] = {
+    OrderStatus.PENDING_PAYMENT: {
+        OrderAction.PAY: _A, OrderAction.SHIP: _R, OrderAction.CANCEL: _A, OrderAction.EXPIRE: _A,
+    },
+    OrderStatus.PAID: {OrderAction.PAY: _N, OrderAction.SHIP: _A, OrderAction.CANCEL: _A, OrderAction.EXPIRE: _R},
+    OrderStatus.SHIPPED: {OrderAction.PAY: _N, OrderAction.SHIP: _N, OrderAction.CANCEL: _R, OrderAction.EXPIRE: _R},
+    OrderStatus.CANCELLED: {
+        OrderAction.PAY: _R, OrderAction.SHIP: _R, OrderAction.CANCEL: _R, OrderAction.EXPIRE: _R,
+    },
+    OrderStatus.EXPIRED: {OrderAction.PAY: _R, OrderAction.SHIP: _R, OrderAction.CANCEL: _R, OrderAction.EXPIRE: _N},
+}  # fmt: skip
+
+
+def decide(action: OrderAction, status: OrderStatus) -> Verdict:
+    """What `action` does to an order in `status`."""
+    return _RULES.get(status, {}).get(action, Verdict.REFUSE)
+
+
+_ACTION_WORDS = {
+    OrderAction.PAY: "marked as paid",
+    OrderAction.SHIP: "marked as shipped",
+    OrderAction.CANCEL: "cancelled",
+    OrderAction.EXPIRE: "expired",
+}
+
+
+def refusal_message(action: OrderAction, status: OrderStatus) -> str:
+    return f"An order in status {status.value} cannot be {_ACTION_WORDS[action]}"
+
+
+# --- workflow input and state -------------------------------------------------------------------
+
+
+class OrderLineInput(WireModel):
+    product_variant_id: UUID
+    quantity: int
+
+
+class PlaceOrder(WireModel):
+    """Input of OrderWorkflow: what the client asked for; prices and SKUs come from the catalog."""
+
+    order_id: UUID
+    customer_name: str
+    customer_email: str
+    items: list[OrderLineInput]
+    payment_timeout_seconds: int
+
+
+class OrderItem(WireModel):
+    id: UUID
+    product_id: UUID
+    product_variant_id: UUID
+    sku: str
+    product_name: str
+    variant_name: str
+    unit_price_amount_minor: int
+    currency: str
+    quantity: int
+    line_total_amount_minor: int
+    inventory_reservation_id: UUID | None
+
+
+class OrderDetails(WireModel):
+    """The order as the API shows it (contract 5.4, OrderDetailsDto)."""
+
+    id: UUID
+    customer_name: str
+    customer_email: str
+    status: OrderStatus
+    total_amount_minor: int
+    currency: str
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+    items: list[OrderItem]
+
+
+class Rejection(WireModel):
+    """Why an order could not be placed or an action was refused (a contract error code)."""
+
+    code: str
+    message: str
+
+
+class OrderOutcome(WireModel):
+    """Result of a finished OrderWorkflow run."""
+
+    order_id: UUID
+    status: OrderStatus | None
+    rejection: Rejection | None = None
+
+
+class OrderState(WireModel):
+    """Live state of a run, for operators (query `state`)."""
+
+    order_id: UUID
+    phase: str  # Placing, Rejected, or the order status
+    details: OrderDetails | None
+    rejection: Rejection | None
+    payment_deadline: UtcDateTime | None
+    payment_failures: int
+    compensations_pending: list[str]
+    compensations_run: list[str]
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+
+class MarkPaid(WireModel):
+    """Payment succeeded (payment_id set) or an operator marks the order paid (no payment_id)."""
+
+    payment_id: UUID | None = None
+    provider_reference: str | None = None
+
+
+class PaymentFailed(WireModel):
+    payment_id: UUID
+    failure_reason: str | None = None
+
+
+class MarkShipped(WireModel):
+    """A shipment shipped (shipment_id set) or an operator marks the order shipped."""
+
+    shipment_id: UUID | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+
+
+class CancelOrder(WireModel):
+    reason: str | None = None
+
+
+class ExpireOrder(WireModel):
+    reason: str | None = None
+
+
+# --- activities ---------------------------------------------------------------------------------
+
+
+class LoadSnapshots(WireModel):
+    variant_ids: list[UUID]
+
+
+class VariantSnapshot(WireModel):
+    product_id: UUID
+    product_variant_id: UUID
+    sku: str
+    product_name: str
+    variant_name: str
+    price_amount_minor: int
+    currency: str
+
+
+class StockLine(WireModel):
+    sku: str
+    quantity: int
+    idempotency_key: str
+
+
+class AllocateStock(WireModel):
+    reference: str
+    lines: list[StockLine]
+
+
+class Reservations(WireModel):
+    reservation_ids: list[UUID]
+
+
+class RecordStatus(WireModel):
+    order_id: UUID
+    status: OrderStatus
+    at: datetime
+
+
+class OrderRef(WireModel):
+    order_id: UUID
+
+
+class SucceedPayment(WireModel):
+    payment_id: UUID
+    provider_reference: str | None = None
+
+
+class ShipShipment(WireModel):
+    shipment_id: UUID
+    carrier: str | None = None
+    tracking_number: str | None = None
+
+
+class ActivityName:
+    """Activity names: the workflow calls activities by name, so it never imports their implementations."""
+
+    LOAD_SNAPSHOTS = "catalog.load_snapshots"
+    ALLOCATE_STOCK = "inventory.allocate"
+    RELEASE_STOCK = "inventory.release"
+    COMMIT_STOCK = "inventory.commit"
+    RECORD_ORDER = "ordering.record_order"
+    RECORD_STATUS = "ordering.record_status"
+    SUCCEED_PAYMENT = "payment.mark_succeeded"
+    CANCEL_PENDING_PAYMENTS = "payment.cancel_pending"
+    REFUND_PAYMENTS = "payment.refund"
+    SHIP_SHIPMENT = "fulfillment.mark_shipped"
+    CANCEL_PENDING_SHIPMENTS = "fulfillment.cancel_pending"

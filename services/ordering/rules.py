@@ -1,0 +1,47 @@
+"""Checks of a create-order request, in the order the seed runs them (contract 5.3, step 1 and 2)."""
+
+from dataclasses import dataclass
+
+from contracts.order import OrderLineInput
+from services.errors import DomainError
+from services.ordering.schemas import CreateOrderRequest
+from services.schemas import ZERO_UUID
+
+INT32_MAX = 2**31 - 1
+MAX_LINES = 500
+
+
+@dataclass(frozen=True)
+class ValidOrderRequest:
+    customer_name: str
+    customer_email: str
+    items: list[OrderLineInput]
+
+
+def _required(value: str | None, field: str, max_length: int) -> str:
+    trimmed = (value or "").strip()
+    if not trimmed:
+        raise DomainError(f"{field}_required", f"{field.replace('_', ' ').capitalize()} is required")
+    if len(trimmed) > max_length:
+        raise DomainError(
+            f"{field}_too_long", f"{field.replace('_', ' ').capitalize()} exceeds {max_length} characters"
+        )
+    return trimmed
+
+
+def check_create_order(request: CreateOrderRequest) -> ValidOrderRequest:
+    """Validate and normalise a create-order request; raise the first failing check's DomainError."""
+    name = _required(request.customer_name, "customer_name", 300)
+    email = _required(request.customer_email, "customer_email", 320)
+    if not request.items:
+        raise DomainError("order_items_required", "An order needs at least one item")
+    if len(request.items) > MAX_LINES:
+        raise DomainError("order_items_too_many", f"An order can have at most {MAX_LINES} items")
+    items: list[OrderLineInput] = []
+    for item in request.items:
+        if item.product_variant_id == ZERO_UUID:
+            raise DomainError("product_variant_id_required", "Product variant id is required")
+        if not 0 < item.quantity <= INT32_MAX:
+            raise DomainError("quantity_invalid", "Quantity must be a positive 32-bit integer")
+        items.append(OrderLineInput(product_variant_id=item.product_variant_id, quantity=item.quantity))
+    return ValidOrderRequest(customer_name=name, customer_email=email, items=items)

@@ -1,0 +1,106 @@
+"""The ordering store: orders as the order workflow records them. Only the workflow's activities write here."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.order import OrderDetails, OrderItem, OrderStatus
+from services.ordering import models
+from services.ordering.errors import OrderNotFound
+from services.ordering.schemas import OrderListItemDto
+
+
+def _details(order: models.Order) -> OrderDetails:
+    return OrderDetails(
+        id=order.id,
+        customer_name=order.customer_name,
+        customer_email=order.customer_email,
+        status=OrderStatus(order.status),
+        total_amount_minor=order.total_amount_minor,
+        currency=order.currency,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        items=[OrderItem.model_validate(item) for item in order.items],
+    )
+
+
+class OrderingStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(self, order: OrderDetails) -> OrderDetails:
+        """Store a newly placed order with its lines; a second call with the same id changes nothing."""
+        inserted = await self.session.execute(
+            insert(models.Order)
+            .values(
+                id=order.id,
+                customer_name=order.customer_name,
+                customer_email=order.customer_email,
+                status=order.status.value,
+                total_amount_minor=order.total_amount_minor,
+                currency=order.currency,
+                created_at=order.created_at,
+                updated_at=order.updated_at,
+            )
+            .on_conflict_do_nothing(index_elements=[models.Order.id])
+            .returning(models.Order.id)
+        )
+        if inserted.scalar_one_or_none() is not None and order.items:
+            await self.session.execute(
+                insert(models.OrderItem),
+                [{"order_id": order.id, **item.model_dump(by_alias=False)} for item in order.items],
+            )
+        stored = await self.get(order.id)
+        assert stored is not None
+        return stored
+
+    async def record_status(self, order_id: UUID, status: OrderStatus, at: datetime) -> OrderDetails:
+        """Record a transition decided by the order workflow; recording the current status again is a no-op."""
+        await self.session.execute(
+            update(models.Order)
+            .where(models.Order.id == order_id, models.Order.status != status.value)
+            .values(status=status.value, updated_at=at)
+        )
+        stored = await self.get(order_id)
+        if stored is None:
+            raise OrderNotFound()
+        return stored
+
+    async def get(self, order_id: UUID) -> OrderDetails | None:
+        """The order with its lines ordered by SKU, or None."""
+        order = await self.session.get(models.Order, order_id, populate_existing=True)
+        return _details(order) if order is not None else None
+
+    async def get_many(self, order_ids: Sequence[UUID]) -> list[OrderDetails]:
+        rows = await self.session.scalars(select(models.Order).where(models.Order.id.in_(order_ids)))
+        return [_details(order) for order in rows]
+
+    async def list(self) -> list[OrderListItemDto]:
+        """Every order, newest first, with its number of lines."""
+        item_count = (
+            select(func.count(models.OrderItem.id))
+            .where(models.OrderItem.order_id == models.Order.id)
+            .scalar_subquery()
+        )
+        rows = await self.session.execute(
+            select(models.Order, item_count.label("item_count")).order_by(
+                models.Order.created_at.desc(), models.Order.id
+            )
+        )
+        return [
+            OrderListItemDto(
+                id=order.id,
+                customer_name=order.customer_name,
+                customer_email=order.customer_email,
+                status=OrderStatus(order.status),
+                total_amount_minor=order.total_amount_minor,
+                currency=order.currency,
+                item_count=count,
+                created_at=order.created_at,
+            )
+            for order, count in rows.tuples()
+        ]

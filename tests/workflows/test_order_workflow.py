@@ -1,0 +1,310 @@
+"""The order lifecycle on the time-skipping server, with stand-in activities that isolate the workflow's logic."""
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from contracts.order import (
+    ActivityName,
+    CancelOrder,
+    ExpireOrder,
+    MarkPaid,
+    MarkShipped,
+    OrderLineInput,
+    OrderOutcome,
+    OrderStatus,
+    PaymentFailed,
+    PlaceOrder,
+)
+from tests.workflows.fakes import FakeWorld
+from workflows.order import OrderWorkflow, workflow_id
+
+PAYMENT_TIMEOUT = timedelta(minutes=15)
+
+
+@dataclass
+class Harness:
+    client: Client
+    task_queue: str
+    world: FakeWorld
+    started: list[WorkflowHandle[OrderWorkflow, OrderOutcome]] = field(default_factory=list)
+
+    async def start(self, *lines: tuple[uuid.UUID, int]) -> WorkflowHandle[OrderWorkflow, OrderOutcome]:
+        order_id = uuid.uuid4()
+        handle = await self.client.start_workflow(
+            OrderWorkflow.run,
+            PlaceOrder(
+                order_id=order_id,
+                customer_name="Ada",
+                customer_email="ada@example.com",
+                items=[OrderLineInput(product_variant_id=v, quantity=q) for v, q in lines],
+                payment_timeout_seconds=int(PAYMENT_TIMEOUT.total_seconds()),
+            ),
+            id=workflow_id(order_id),
+            task_queue=self.task_queue,
+        )
+        self.started.append(handle)
+        return handle
+
+    async def terminate_open_runs(self) -> None:
+        """An open run whose worker is gone would hold the shared test server's clock still for every test."""
+        for handle in self.started:
+            try:
+                await handle.terminate("test finished")
+            except RPCError:
+                pass  # already finished
+
+
+@pytest.fixture
+async def harness(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
+    world = FakeWorld()
+    task_queue = f"order-wf-{uuid.uuid4()}"
+    async with Worker(
+        time_skipping_env.client,
+        task_queue=task_queue,
+        workflows=[OrderWorkflow],
+        activities=world.activities(),  # type: ignore[arg-type]
+    ):
+        harness = Harness(time_skipping_env.client, task_queue, world)
+        yield harness
+        await harness.terminate_open_runs()
+
+
+def refusal_code(error: WorkflowUpdateFailedError) -> str | None:
+    assert isinstance(error.cause, ApplicationError)
+    return error.cause.type
+
+
+async def test_placing_reserves_every_line_and_records_a_pending_order(harness: Harness) -> None:
+    arm = harness.world.add_product("ARM-BLK", stock=5, price=6900)
+    note = harness.world.add_product("NOTE-A5", stock=5, price=1200)
+    handle = await harness.start((arm.product_variant_id, 2), (note.product_variant_id, 3))
+
+    order = await handle.execute_update(OrderWorkflow.wait_placed)
+
+    assert order.status is OrderStatus.PENDING_PAYMENT
+    assert order.total_amount_minor == 2 * 6900 + 3 * 1200
+    assert [item.sku for item in order.items] == ["ARM-BLK", "NOTE-A5"]
+    assert all(item.inventory_reservation_id in harness.world.reservations for item in order.items)
+    assert harness.world.reserved() == 5
+    assert harness.world.orders[order.id].status is OrderStatus.PENDING_PAYMENT
+
+
+async def test_cancel_releases_every_reservation(harness: Harness) -> None:
+    arm = harness.world.add_product("ARM-BLK", stock=5)
+    handle = await harness.start((arm.product_variant_id, 2))
+    await handle.execute_update(OrderWorkflow.wait_placed)
+
+    order = await handle.execute_update(OrderWorkflow.cancel, CancelOrder())
+
+    assert order.status is OrderStatus.CANCELLED
+    assert harness.world.reserved("Released") == 2
+    assert harness.world.available["ARM-BLK"] == 5
+    assert (await handle.result()).status is OrderStatus.CANCELLED
+    with pytest.raises(RPCError):  # the run is over: a finished order is answered by the API from the store
+        await handle.execute_update(OrderWorkflow.cancel, CancelOrder())
+
+
+async def test_payment_success_marks_paid_and_keeps_the_stock_reserved(harness: Harness) -> None:
+    arm = harness.world.add_product("ARM-BLK", stock=5)
+    handle = await harness.start((arm.product_variant_id, 1))
+    await handle.execute_update(OrderWorkflow.wait_placed)
+    payment_id = uuid.uuid4()
+
+    order = await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=payment_id))
+
+    assert order.status is OrderStatus.PAID
+    assert harness.world.payments[payment_id] == "Succeeded"
+    assert harness.world.reserved("Active") == 1
+    assert ActivityName.COMMIT_STOCK not in harness.world.calls
+    again = await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid())  # idempotent: 200, still Paid
+    assert again.status is OrderStatus.PAID
+
+
+async def test_payment_failure_then_success(harness: Harness) -> None:
+    arm = harness.world.add_product("ARM-BLK", stock=5)
+    handle = await harness.start((arm.product_variant_id, 1))
+    await handle.execute_update(OrderWorkflow.wait_placed)
+
+    await handle.signal(OrderWorkflow.payment_failed, PaymentFailed(payment_id=uuid.uuid4(), failure_reason="declined"))
+    state = await handle.query(OrderWorkflow.state)
+    assert state.phase == "PendingPayment"
+    assert state.payment_failures == 1
+    assert harness.world.reserved("Active") == 1
+
+    order = await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
+    assert order.status is OrderStatus.PAID
+
+
+async def test_shipment_commits_every_reservation_once_and_finishes_the_run(harness: Harness) -> None:
+    arm = harness.world.add_product("ARM-BLK", stock=5)
+    handle = await harness.start((arm.product_variant_id, 2))
+    await handle.execute_update(OrderWorkflow.wait_placed)
+    await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
+    shipment_id = uuid.uuid4()
+
+    order = await handle.execute_update(OrderWorkflow.mark_shipped, MarkShipped(shipment_id=shipment_id))
+
+    assert order.status is OrderStatus.SHIPPED
+    assert harness.world.reserved("Committed") == 2
+    assert harness.world.calls.count(ActivityName.COMMIT_STOCK) == 1
+    assert harness.world.shipments[shipment_id] == "Shipped"
+    assert (await handle.result()).status is OrderStatus.SHIPPED
+
+
+async def test_mark_shipped_before_payment_is_refused(harness: Harness) -> None:
+    arm = harness.world.add_product("ARM-BLK", stock=5)
+    handle = await harness.start((arm.product_variant_id, 1))
+    await handle.execute_update(OrderWorkflow.wait_placed)
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(OrderWorkflow.mark_shipped, MarkShipped())
+    assert refusal_code(refused.value) == "order_cannot_be_marked_shipped"
+    assert (await handle.query(OrderWorkflow.details)).status is OrderStatus.PENDING_PAYMENT  # type: ignore[union-attr]
+
+
+async def test_payment_timeout_expires_the_order_and_releases_stock(
+    harness: Harness, time_skipping_env: WorkflowEnvironment
+) -> None:
+    arm = harness.world.add_product("ARM-BLK", stock=5)
+    handle = await harness.start((arm.product_variant_id, 3))
+    await handle.execute_update(OrderWorkflow.wait_placed)
+    assert harness.world.reserved("Active") == 3
+
+    outcome = await handle.result()  # the 15-minute timer is skipped by the test server
+
+    assert outcome.status is OrderStatus.EXPIRED
+    assert harness.world.reserved("Released") == 3
+    assert harness.world.available["ARM-BLK"] == 5
+    assert ActivityName.CANCEL_PENDING_PAYMENTS in harness.world.calls
+    assert harness.world.orders[outcome.order_id].status is OrderStatus.EXPIRED
+
+
+async def test_operator_expire_is_idempotent_until_the_run_ends(harness: Harness) -> None:
+    arm = harness.world.add_product("ARM-BLK", stock=5)
+    handle = await harness.start((arm.product_variant_id, 1))
+    await handle.execute_update(OrderWorkflow.wait_placed)
+
+    order = await handle.execute_update(OrderWorkflow.expire, ExpireOrder())
+    assert order.status is OrderStatus.EXPIRED
+    assert harness.world.calls.count(ActivityName.RELEASE_STOCK) == 1
+
+
+async def test_insufficient_stock_refuses_the_order_and_leaves_nothing_reserved(harness: Harness) -> None:
+    arm = harness.world.add_product("ARM-BLK", stock=5)
+    note = harness.world.add_product("NOTE-A5", stock=1)
+    handle = await harness.start((arm.product_variant_id, 2), (note.product_variant_id, 2))
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(OrderWorkflow.wait_placed)
+
+    assert refusal_code(refused.value) == "insufficient_stock"
+    assert harness.world.reserved("Active") == 0
+    outcome = await handle.result()
+    assert outcome.status is None
+    assert outcome.rejection is not None and outcome.rejection.code == "insufficient_stock"
+    assert not harness.world.orders
+
+
+async def test_a_failure_after_reserving_releases_the_reservations(harness: Harness) -> None:
+    arm = harness.world.add_product("ARM-BLK", stock=5)
+    harness.world.fail[ActivityName.RECORD_ORDER] = "order_record_refused"
+    handle = await harness.start((arm.product_variant_id, 2))
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(OrderWorkflow.wait_placed)
+
+    assert refusal_code(refused.value) == "order_record_refused"
+    assert harness.world.reserved("Active") == 0
+    assert harness.world.reserved("Released") == 2
+    state = await handle.query(OrderWorkflow.state)
+    assert state.compensations_run == ["release stock"]
+
+
+@pytest.mark.parametrize(
+    ("prices", "code"),
+    [((("USD", 100), ("EUR", 100)), "mixed_currencies_not_supported")],
+)
+async def test_mixed_currencies_are_refused_before_anything_is_reserved(
+    harness: Harness, prices: tuple[tuple[str, int], ...], code: str
+) -> None:
+    lines = [
+        (harness.world.add_product(f"SKU-{n}", stock=5, price=p, currency=c).product_variant_id, 1)
+        for n, (c, p) in enumerate(prices)
+    ]
+    handle = await harness.start(*lines)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(OrderWorkflow.wait_placed)
+    assert refusal_code(refused.value) == code
+    assert ActivityName.ALLOCATE_STOCK not in harness.world.calls
+
+
+async def test_unknown_variant_is_refused(harness: Harness) -> None:
+    handle = await harness.start((uuid.uuid4(), 1))
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(OrderWorkflow.wait_placed)
+    assert refusal_code(refused.value) == "catalog_variant_snapshot_not_found"
+
+
+async def test_cancel_after_payment_refunds_and_releases_in_reverse(harness: Harness) -> None:
+    arm = harness.world.add_product("ARM-BLK", stock=5)
+    handle = await harness.start((arm.product_variant_id, 2))
+    await handle.execute_update(OrderWorkflow.wait_placed)
+    payment_id = uuid.uuid4()
+    await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=payment_id))
+
+    order = await handle.execute_update(OrderWorkflow.cancel, CancelOrder())
+
+    assert order.status is OrderStatus.CANCELLED
+    assert harness.world.payments[payment_id] == "Refunded"
+    assert harness.world.reserved("Released") == 2
+    calls = harness.world.calls
+    assert calls.index(ActivityName.REFUND_PAYMENTS) < calls.index(ActivityName.RELEASE_STOCK)
+
+
+async def test_duplicate_submit_joins_the_running_order(harness: Harness) -> None:
+    arm = harness.world.add_product("ARM-BLK", stock=5)
+    first = await harness.start((arm.product_variant_id, 1))
+    placed = await first.execute_update(OrderWorkflow.wait_placed)
+
+    again = await harness.client.start_workflow(
+        OrderWorkflow.run,
+        PlaceOrder(
+            order_id=placed.id,
+            customer_name="Ada",
+            customer_email="ada@example.com",
+            items=[OrderLineInput(product_variant_id=arm.product_variant_id, quantity=1)],
+            payment_timeout_seconds=900,
+        ),
+        id=workflow_id(placed.id),
+        task_queue=harness.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+    assert again.result_run_id == first.result_run_id
+    assert (await again.execute_update(OrderWorkflow.wait_placed)).id == placed.id
+    assert harness.world.calls.count(ActivityName.ALLOCATE_STOCK) == 1
+    assert harness.world.reserved("Active") == 1
+
+
+async def test_cancel_after_shipment_is_refused_while_the_run_is_open(harness: Harness) -> None:
+    arm = harness.world.add_product("ARM-BLK", stock=5)
+    handle = await harness.start((arm.product_variant_id, 1))
+    await handle.execute_update(OrderWorkflow.wait_placed)
+    await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid())
+    # Queue the cancel behind the shipment: both are served in order, the cancel after the order shipped.
+    await handle.signal(OrderWorkflow.shipment_shipped, MarkShipped())
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(OrderWorkflow.cancel, CancelOrder())
+    assert refusal_code(refused.value) == "order_cannot_be_cancelled"
+    assert (await handle.result()).status is OrderStatus.SHIPPED
+    assert harness.world.reserved("Committed") == 1

@@ -1,0 +1,440 @@
+"""OrderWorkflow: one run per order, workflow id `order-<orderId>`. The whole lifecycle, top to bottom:
+
+1. load trusted snapshots of every ordered variant from the catalog; refuse mixed currencies;
+2. reserve stock for every line (one inventory activity, all or nothing, idempotent per line);
+3. record the order in the ordering store -> PendingPayment;
+4. wait for payment, at most the payment timeout (a durable timer):
+   paid -> Paid; cancelled -> Cancelled; timer fires or an operator expires it -> Expired;
+5. wait for shipment: shipped -> commit every reservation (on-hand decreases) -> Shipped;
+   cancelled -> Cancelled, and every succeeded payment is refunded.
+
+Every step that takes something (a reservation, a payment) pushes its compensation; cancelling, expiring or a
+failed placement runs them in reverse, so nothing is left behind. Callers reach the run through updates (they
+get the resulting order back, or the contract's error code), signals (fire and forget, from any Temporal
+client) and queries. The run ends once the order is Shipped, Cancelled or Expired (or was never placed).
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from contracts.order import (
+        REFUSAL_CODES,
+        TERMINAL_STATUSES,
+        ActivityName,
+        AllocateStock,
+        CancelOrder,
+        ExpireOrder,
+        LoadSnapshots,
+        MarkPaid,
+        MarkShipped,
+        OrderAction,
+        OrderDetails,
+        OrderItem,
+        OrderOutcome,
+        OrderRef,
+        OrderState,
+        OrderStatus,
+        PaymentFailed,
+        PlaceOrder,
+        RecordStatus,
+        Rejection,
+        Reservations,
+        ShipShipment,
+        StockLine,
+        SucceedPayment,
+        VariantSnapshot,
+        Verdict,
+        decide,
+        refusal_message,
+    )
+    from workflows.search_attributes import CUSTOMER_EMAIL, ORDER_STATUS, ORDER_TOTAL_MINOR
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# Infrastructure failures (database restarting, worker crash) are retried until they succeed; domain refusals
+# are raised as non-retryable errors by the activities and end the step at once.
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+)
+REJECTED = "Rejected"  # OrderStatus search-attribute value of a run whose order could not be placed
+
+
+def workflow_id(order_id: UUID) -> str:
+    return f"order-{order_id}"
+
+
+@dataclass
+class _Request:
+    """An action waiting for the run to serve it; an update waits for `done`, a signal does not."""
+
+    action: OrderAction
+    message: MarkPaid | MarkShipped | CancelOrder | ExpireOrder
+    done: bool = False
+    error: ApplicationError | None = None
+
+
+@workflow.defn
+class OrderWorkflow:
+    @workflow.init
+    def __init__(self, order: PlaceOrder) -> None:
+        self._order_id = order.order_id
+        self._placing = True
+        self._details: OrderDetails | None = None
+        self._rejection: Rejection | None = None
+        self._reservation_ids: list[UUID] = []
+        self._payment_deadline: datetime | None = None
+        self._payment_failures = 0
+        self._requests: list[_Request] = []
+        self._compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._compensations_run: list[str] = []
+
+    @workflow.run
+    async def run(self, order: PlaceOrder) -> OrderOutcome:
+        """Place the order, then serve payment, shipment, cancel and expiry until it is finished."""
+        try:
+            if not await self._place(order):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                return OrderOutcome(order_id=self._order_id, status=None, rejection=self._rejection)
+            self._payment_deadline = workflow.now() + timedelta(seconds=order.payment_timeout_seconds)
+            while not self._finished():
+                if not await self._wait_for_request():
+                    await self._expire(ExpireOrder(reason="payment timeout"))
+                elif self._requests:
+                    await self._serve(self._requests.pop(0))
+        except asyncio.CancelledError:
+            # The run itself was cancelled (e.g. from Temporal Web): the order is cancelled and gives back
+            # everything it holds before the cancellation is reported.
+            if self._details is not None and self.status not in TERMINAL_STATUSES:
+                await self._cancel(CancelOrder(reason="workflow cancelled"))
+            else:
+                await self._compensate()
+            raise
+        return OrderOutcome(order_id=self._order_id, status=self.status)
+
+    # --- 1-3. placing the order ------------------------------------------------------------------
+
+    async def _place(self, order: PlaceOrder) -> bool:
+        """Snapshots, reservations, the recorded order. On a refusal, release what was reserved and stop."""
+        try:
+            snapshots: list[VariantSnapshot] = await self._activity(
+                ActivityName.LOAD_SNAPSHOTS,
+                LoadSnapshots(variant_ids=[item.product_variant_id for item in order.items]),
+                result_type=list[VariantSnapshot],
+            )
+            if len({snapshot.currency for snapshot in snapshots}) > 1:
+                raise ApplicationError(
+                    "All items of an order must have the same currency", type="mixed_currencies_not_supported"
+                )
+
+            self._reservation_ids = await self._activity(
+                ActivityName.ALLOCATE_STOCK,
+                AllocateStock(
+                    reference=f"ORDER-{order.order_id}",
+                    lines=[
+                        StockLine(
+                            sku=snapshot.sku,
+                            quantity=item.quantity,
+                            idempotency_key=f"order-{order.order_id}-{n}",
+                        )
+                        for n, (snapshot, item) in enumerate(zip(snapshots, order.items, strict=True))
+                    ],
+                ),
+                result_type=list[UUID],
+            )
+            self._push_compensation("release stock", self._release_stock)
+
+            details = self._new_order(order, snapshots)
+            await self._activity(ActivityName.RECORD_ORDER, details)
+        except (ActivityError, ApplicationError) as error:
+            await self._compensate()
+            self._rejection = _rejection(error)
+            self._placing = False
+            workflow.upsert_search_attributes([ORDER_STATUS.value_set(REJECTED)])
+            return False
+        self._details = details
+        self._placing = False
+        workflow.upsert_search_attributes(
+            [
+                ORDER_STATUS.value_set(details.status.value),
+                CUSTOMER_EMAIL.value_set(details.customer_email),
+                ORDER_TOTAL_MINOR.value_set(details.total_amount_minor),
+            ]
+        )
+        return True
+
+    def _new_order(self, order: PlaceOrder, snapshots: list[VariantSnapshot]) -> OrderDetails:
+        now = workflow.now()
+        items = [
+            OrderItem(
+                id=workflow.uuid4(),
+                product_id=snapshot.product_id,
+                product_variant_id=snapshot.product_variant_id,
+                sku=snapshot.sku,
+                product_name=snapshot.product_name,
+                variant_name=snapshot.variant_name,
+                unit_price_amount_minor=snapshot.price_amount_minor,
+                currency=snapshot.currency,
+                quantity=item.quantity,
+                line_total_amount_minor=snapshot.price_amount_minor * item.quantity,
+                inventory_reservation_id=reservation_id,
+            )
+            for snapshot, item, reservation_id in zip(snapshots, order.items, self._reservation_ids, strict=True)
+        ]
+        return OrderDetails(
+            id=order.order_id,
+            customer_name=order.customer_name,
+            customer_email=order.customer_email,
+            status=OrderStatus.PENDING_PAYMENT,
+            total_amount_minor=sum(item.line_total_amount_minor for item in items),
+            currency=snapshots[0].currency,
+            created_at=now,
+            updated_at=now,
+            items=sorted(items, key=lambda item: item.sku),
+        )
+
+    # --- 4-5. serving actions until the order is finished ----------------------------------------
+
+    async def _wait_for_request(self) -> bool:
+        """Wait for the next action; False when the payment timer fires first (only while PendingPayment)."""
+        timeout: timedelta | None = None
+        if self.status is OrderStatus.PENDING_PAYMENT and self._payment_deadline is not None:
+            timeout = self._payment_deadline - workflow.now()
+            if timeout <= timedelta(0):
+                return bool(self._requests)
+        try:
+            await workflow.wait_condition(lambda: bool(self._requests) or self._finished(), timeout=timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def _finished(self) -> bool:
+        return self.status in TERMINAL_STATUSES and not self._requests and workflow.all_handlers_finished()
+
+    async def _serve(self, request: _Request) -> None:
+        assert self.status is not None  # requests are served only once the order is placed
+        verdict = decide(request.action, self.status)
+        try:
+            if verdict is Verdict.REFUSE:
+                raise ApplicationError(refusal_message(request.action, self.status), type=REFUSAL_CODES[request.action])
+            match request.message:
+                case MarkPaid():
+                    await self._pay(request.message, verdict)
+                case MarkShipped():
+                    await self._ship(request.message, verdict)
+                case CancelOrder():
+                    await self._cancel(request.message)
+                case ExpireOrder():
+                    if verdict is Verdict.APPLY:
+                        await self._expire(request.message)
+        except (ActivityError, ApplicationError) as error:
+            rejection = _rejection(error)
+            request.error = ApplicationError(rejection.message, type=rejection.code, non_retryable=True)
+        request.done = True
+
+    async def _pay(self, message: MarkPaid, verdict: Verdict) -> None:
+        """PendingPayment -> Paid. The payment succeeds first; the stock stays reserved until shipment."""
+        if message.payment_id is not None:
+            await self._activity(
+                ActivityName.SUCCEED_PAYMENT,
+                SucceedPayment(payment_id=message.payment_id, provider_reference=message.provider_reference),
+            )
+        if verdict is Verdict.APPLY:
+            self._push_compensation("refund payments", self._refund_payments)
+            await self._transition(OrderStatus.PAID)
+
+    async def _ship(self, message: MarkShipped, verdict: Verdict) -> None:
+        """Paid -> Shipped: commit every reservation (on-hand decreases once), then the shipment ships."""
+        if verdict is Verdict.APPLY:
+            await self._activity(ActivityName.COMMIT_STOCK, Reservations(reservation_ids=self._reservation_ids))
+            self._compensations.clear()  # the goods left the warehouse: nothing is given back any more
+            await self._transition(OrderStatus.SHIPPED)
+        if message.shipment_id is not None:
+            await self._activity(
+                ActivityName.SHIP_SHIPMENT,
+                ShipShipment(
+                    shipment_id=message.shipment_id,
+                    carrier=message.carrier,
+                    tracking_number=message.tracking_number,
+                ),
+            )
+
+    async def _cancel(self, message: CancelOrder) -> None:
+        """PendingPayment or Paid -> Cancelled: refund and release in reverse, drop pending payments/shipments."""
+        await self._compensate()
+        await self._activity(ActivityName.CANCEL_PENDING_PAYMENTS, OrderRef(order_id=self._order_id))
+        await self._activity(ActivityName.CANCEL_PENDING_SHIPMENTS, OrderRef(order_id=self._order_id))
+        await self._transition(OrderStatus.CANCELLED)
+
+    async def _expire(self, message: ExpireOrder) -> None:
+        """PendingPayment -> Expired (payment timeout or an operator): release the stock, drop pending payments."""
+        await self._compensate()
+        await self._activity(ActivityName.CANCEL_PENDING_PAYMENTS, OrderRef(order_id=self._order_id))
+        await self._transition(OrderStatus.EXPIRED)
+
+    # --- compensation ----------------------------------------------------------------------------
+
+    def _push_compensation(self, name: str, step: Callable[[], Awaitable[None]]) -> None:
+        if name not in (pushed for pushed, _ in self._compensations):
+            self._compensations.append((name, step))
+
+    async def _compensate(self) -> None:
+        """Run the pushed compensations in reverse; each one is dropped only after it succeeded."""
+        while self._compensations:
+            name, step = self._compensations[-1]
+            await step()
+            self._compensations.pop()
+            self._compensations_run.append(name)
+
+    async def _release_stock(self) -> None:
+        await self._activity(ActivityName.RELEASE_STOCK, Reservations(reservation_ids=self._reservation_ids))
+
+    async def _refund_payments(self) -> None:
+        await self._activity(ActivityName.REFUND_PAYMENTS, OrderRef(order_id=self._order_id))
+
+    # --- state -----------------------------------------------------------------------------------
+
+    @property
+    def status(self) -> OrderStatus | None:
+        return self._details.status if self._details is not None else None
+
+    async def _transition(self, status: OrderStatus) -> None:
+        assert self._details is not None
+        now = workflow.now()
+        await self._activity(ActivityName.RECORD_STATUS, RecordStatus(order_id=self._order_id, status=status, at=now))
+        self._details = self._details.model_copy(update={"status": status, "updated_at": now})
+        workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
+
+    async def _activity(self, name: str, arg: object, *, result_type: type | None = None) -> Any:
+        return await workflow.execute_activity(
+            name,
+            arg,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+            result_type=result_type,
+        )
+
+    # --- messages --------------------------------------------------------------------------------
+
+    @workflow.update
+    async def wait_placed(self) -> OrderDetails:
+        """The placed order, or the placement's refusal (its contract error code) once placing is over."""
+        await workflow.wait_condition(lambda: not self._placing)
+        if self._details is None:
+            assert self._rejection is not None
+            raise ApplicationError(self._rejection.message, type=self._rejection.code, non_retryable=True)
+        return self._details
+
+    @workflow.update
+    async def mark_paid(self, message: MarkPaid) -> OrderDetails:
+        """A payment succeeded, or an operator marks the order paid."""
+        return await self._submit(OrderAction.PAY, message)
+
+    @workflow.update
+    async def mark_shipped(self, message: MarkShipped) -> OrderDetails:
+        """A shipment shipped, or an operator marks the order shipped."""
+        return await self._submit(OrderAction.SHIP, message)
+
+    @workflow.update
+    async def cancel(self, message: CancelOrder) -> OrderDetails:
+        return await self._submit(OrderAction.CANCEL, message)
+
+    @workflow.update
+    async def expire(self, message: ExpireOrder) -> OrderDetails:
+        return await self._submit(OrderAction.EXPIRE, message)
+
+    @mark_paid.validator
+    def _validate_mark_paid(self, message: MarkPaid) -> None:
+        self._validate(OrderAction.PAY)
+
+    @mark_shipped.validator
+    def _validate_mark_shipped(self, message: MarkShipped) -> None:
+        self._validate(OrderAction.SHIP)
+
+    @cancel.validator
+    def _validate_cancel(self, message: CancelOrder) -> None:
+        self._validate(OrderAction.CANCEL)
+
+    @expire.validator
+    def _validate_expire(self, message: ExpireOrder) -> None:
+        self._validate(OrderAction.EXPIRE)
+
+    def _validate(self, action: OrderAction) -> None:
+        """Refuse early what the current state already forbids; the action is decided again when served."""
+        if self._placing:
+            return
+        if self.status is None:
+            raise ApplicationError("Order was not found", type="order_not_found", non_retryable=True)
+        if decide(action, self.status) is Verdict.REFUSE:
+            raise ApplicationError(refusal_message(action, self.status), type=REFUSAL_CODES[action], non_retryable=True)
+
+    async def _submit(
+        self, action: OrderAction, message: MarkPaid | MarkShipped | CancelOrder | ExpireOrder
+    ) -> OrderDetails:
+        await workflow.wait_condition(lambda: not self._placing)
+        self._validate(action)
+        request = _Request(action, message)
+        self._requests.append(request)
+        await workflow.wait_condition(lambda: request.done)
+        if request.error is not None:
+            raise request.error
+        assert self._details is not None
+        return self._details
+
+    @workflow.signal
+    def payment_succeeded(self, message: MarkPaid) -> None:
+        self._enqueue(OrderAction.PAY, message)
+
+    @workflow.signal
+    def payment_failed(self, message: PaymentFailed) -> None:
+        """A payment failed: the order keeps waiting for another payment (or its timer)."""
+        self._payment_failures += 1
+
+    @workflow.signal
+    def shipment_shipped(self, message: MarkShipped) -> None:
+        self._enqueue(OrderAction.SHIP, message)
+
+    @workflow.signal
+    def request_cancel(self, message: CancelOrder) -> None:
+        self._enqueue(OrderAction.CANCEL, message)
+
+    def _enqueue(self, action: OrderAction, message: MarkPaid | MarkShipped | CancelOrder) -> None:
+        if self.status is None or self.status in TERMINAL_STATUSES:
+            workflow.logger.warning("ignoring %s signal: order %s is %s", action, self._order_id, self.status)
+            return
+        self._requests.append(_Request(action, message))
+
+    @workflow.query
+    def details(self) -> OrderDetails | None:
+        return self._details
+
+    @workflow.query
+    def state(self) -> OrderState:
+        phase = "Placing" if self._placing else (self.status.value if self.status else REJECTED)
+        return OrderState(
+            order_id=self._order_id,
+            phase=phase,
+            details=self._details,
+            rejection=self._rejection,
+            payment_deadline=self._payment_deadline if self.status is OrderStatus.PENDING_PAYMENT else None,
+            payment_failures=self._payment_failures,
+            compensations_pending=[name for name, _ in reversed(self._compensations)],
+            compensations_run=list(self._compensations_run),
+        )
+
+
+def _rejection(error: ActivityError | ApplicationError) -> Rejection:
+    """The contract error code and message behind a failed step."""
+    cause: BaseException | None = error.cause if isinstance(error, ActivityError) else error
+    if isinstance(cause, ApplicationError) and cause.type:
+        return Rejection(code=cause.type, message=cause.message)
+    return Rejection(code="order_step_failed", message=str(cause or error))
