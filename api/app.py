@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
+from api.orders import OrderWorkflows
 from api.routes import carts, catalog, health, inventory, orders, payments, shipments
 from services.demo import load_demo_data
 from stack import temporal
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = create_sessionmaker(engine)
         # lazy: the API starts (and /ready reports it) even while Temporal is still coming up.
         app.state.temporal = await temporal.connect(settings, lazy=True)
+        app.state.orders = OrderWorkflows(app.state.temporal, settings, app.state.sessionmaker)
         try:
             if settings.seed_demo_data:
                 await load_demo_data(app.state.sessionmaker)

@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.orders import OrderWorkflows
 from stack.settings import Settings
 
 
@@ -30,9 +31,15 @@ def get_temporal(request: Request) -> Client:
     return client
 
 
+def get_order_workflows(request: Request) -> OrderWorkflows:
+    orders: OrderWorkflows = request.app.state.orders
+    return orders
+
+
 AppSettings = Annotated[Settings, Depends(get_settings)]
 SessionMaker = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
 # scope="function": the transaction commits (or rolls back) before the response leaves, so the client's
 # next request always sees what this one wrote.
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 Temporal = Annotated[Client, Depends(get_temporal)]
+Orders = Annotated[OrderWorkflows, Depends(get_order_workflows)]

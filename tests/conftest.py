@@ -103,3 +103,23 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     async with env:
         yield env
+
+
+@pytest.fixture
+async def order_settings(settings: Settings, dev_env: WorkflowEnvironment) -> Settings:
+    """Settings for the full stack on the session's dev server, with the demo catalog and stock loaded."""
+    return settings.model_copy(
+        update={"temporal_address": dev_env.client.service_client.config.target_host, "seed_demo_data": True}
+    )
+
+
+@pytest.fixture
+async def stack_api(
+    order_settings: Settings, dev_env: WorkflowEnvironment, sessionmaker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API and a worker built by worker.py's factory, on real PostgreSQL and a real Temporal dev server."""
+    from worker import create_worker
+
+    async with create_worker(dev_env.client, order_settings, sessionmaker):
+        async for client in open_api(order_settings):
+            yield client

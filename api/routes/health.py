@@ -59,7 +59,5 @@ async def ready(sessionmaker: SessionMaker, temporal: Temporal) -> ReadinessDto 
     down = [name for name, state in checks.items() if state != "ok"]
     if down:
         message = "; ".join(f"{name} {checks[name]}" for name in down)
-        return JSONResponse(
-            status_code=503, content={"error": "not_ready", "message": message, "checks": checks}
-        )
+        return JSONResponse(status_code=503, content={"error": "not_ready", "message": message, "checks": checks})
     return ReadinessDto(status="ready", checks=checks)

@@ -1,5 +1,71 @@
-"""Routes of the payments resource."""
+"""Routes of the payments resource (contract section 6).
 
-from fastapi import APIRouter
+A payment succeeds through the order's workflow, which marks the order Paid in the same step; a payment that
+fails only tells the workflow (the order keeps waiting for another payment or its timer).
+"""
+
+from uuid import UUID
+
+from fastapi import APIRouter, Response, status
+
+from api.deps import Orders, Session, SessionMaker
+from contracts.order import MarkPaid, OrderAction
+from services.payment.errors import PaymentNotFoundOnGetError
+from services.payment.schemas import (
+    CreatePaymentRequest,
+    FailPaymentRequest,
+    PaymentDetailsDto,
+    PaymentListItemDto,
+    SucceedPaymentRequest,
+)
+from services.payment.store import PaymentStore, normalize_provider_reference
 
 router = APIRouter(tags=["payments"])
+
+
+@router.get("/api/payments")
+async def list_payments(session: Session) -> list[PaymentListItemDto]:
+    """Every payment, newest first."""
+    return await PaymentStore(session).list()
+
+
+@router.get("/api/payments/{payment_id}")
+async def get_payment(payment_id: UUID, session: Session) -> PaymentDetailsDto:
+    payment = await PaymentStore(session).get(payment_id)
+    if payment is None:
+        raise PaymentNotFoundOnGetError(payment_id)
+    return payment
+
+
+@router.post("/api/payments", status_code=status.HTTP_201_CREATED)
+async def create_payment(body: CreatePaymentRequest, session: Session, response: Response) -> PaymentDetailsDto:
+    """Record a Pending payment for an order (the seed does not check the order; neither do we)."""
+    payment = await PaymentStore(session).create(body)
+    response.headers["Location"] = f"/api/payments/{payment.id}"
+    return payment
+
+
+@router.post("/api/payments/{payment_id}/succeed")
+async def succeed_payment(
+    payment_id: UUID, orders: Orders, sessionmaker: SessionMaker, body: SucceedPaymentRequest | None = None
+) -> PaymentDetailsDto:
+    """Pending -> Succeeded, and the order -> Paid. Refused (payment stays Pending) if the order cannot be paid."""
+    reference = normalize_provider_reference(body.provider_reference if body else None)
+    async with sessionmaker() as session:
+        payment = await PaymentStore(session).require_pending(payment_id)
+    await orders.act(payment.order_id, OrderAction.PAY, MarkPaid(payment_id=payment_id, provider_reference=reference))
+    # The workflow has marked the payment; for an order that had already finished (a second payment of a
+    # shipped order, as the seed allows) nobody has, and this does it. Either way the answer is the stored row.
+    async with sessionmaker.begin() as session:
+        return await PaymentStore(session).mark_succeeded(payment_id, reference, repeat_ok=True)
+
+
+@router.post("/api/payments/{payment_id}/fail")
+async def fail_payment(
+    payment_id: UUID, orders: Orders, sessionmaker: SessionMaker, body: FailPaymentRequest | None = None
+) -> PaymentDetailsDto:
+    """Pending -> Failed. The order is untouched and can still be paid with another payment."""
+    async with sessionmaker.begin() as session:
+        payment = await PaymentStore(session).mark_failed(payment_id, body.failure_reason if body else None)
+    await orders.signal_payment_failed(payment.order_id, payment.id, payment.failure_reason)
+    return payment

@@ -1,5 +1,91 @@
-"""Routes of the shipments resource."""
+"""Routes of the shipments resource (contract section 7). Not-found is 404 here, even for the order.
 
-from fastapi import APIRouter
+Shipping goes through the order's workflow, which commits the stock and marks the order Shipped.
+"""
+
+from uuid import UUID
+
+from fastapi import APIRouter, Response, status
+
+from api.deps import Orders, Session, SessionMaker
+from contracts.order import MarkShipped, OrderAction, OrderStatus
+from services.errors import DomainError
+from services.fulfillment.errors import (
+    OrderIdRequiredError,
+    OrderNotFoundError,
+    OrderNotReadyForShipmentError,
+    ShipmentNotFoundError,
+)
+from services.fulfillment.schemas import (
+    CreateShipmentRequest,
+    ShipmentDetailsDto,
+    ShipmentListItemDto,
+    ShipShipmentRequest,
+)
+from services.fulfillment.store import FulfillmentStore, normalize_shipping
+from services.schemas import ZERO_UUID
 
 router = APIRouter(tags=["shipments"])
+
+
+@router.get("/api/shipments")
+async def list_shipments(session: Session) -> list[ShipmentListItemDto]:
+    """Every shipment, newest first."""
+    return await FulfillmentStore(session).list()
+
+
+@router.get("/api/shipments/{shipment_id}")
+async def get_shipment(shipment_id: UUID, session: Session) -> ShipmentDetailsDto:
+    shipment = await FulfillmentStore(session).get(shipment_id)
+    if shipment is None:
+        raise ShipmentNotFoundError(shipment_id)
+    return shipment
+
+
+@router.post("/api/shipments", status_code=status.HTTP_201_CREATED)
+async def create_shipment(
+    body: CreateShipmentRequest, orders: Orders, sessionmaker: SessionMaker, response: Response
+) -> ShipmentDetailsDto:
+    """A Pending shipment for a Paid order."""
+    if body.order_id == ZERO_UUID:
+        raise OrderIdRequiredError()
+    order = await orders.details(body.order_id)
+    if order is None:
+        raise OrderNotFoundError(body.order_id)
+    if order.status is not OrderStatus.PAID:
+        raise OrderNotReadyForShipmentError(order.id, order.status.value)
+    async with sessionmaker.begin() as session:
+        shipment = await FulfillmentStore(session).create(body)
+    response.headers["Location"] = f"/api/shipments/{shipment.id}"
+    return shipment
+
+
+@router.post("/api/shipments/{shipment_id}/ship")
+async def ship_shipment(
+    shipment_id: UUID, orders: Orders, sessionmaker: SessionMaker, body: ShipShipmentRequest | None = None
+) -> ShipmentDetailsDto:
+    """Pending -> Shipped, after the order's stock is committed and the order is Shipped."""
+    carrier, tracking_number = normalize_shipping(
+        body.carrier if body else None, body.tracking_number if body else None
+    )
+    async with sessionmaker() as session:
+        shipment = await FulfillmentStore(session).require_pending(shipment_id)
+    try:
+        await orders.act(
+            shipment.order_id,
+            OrderAction.SHIP,
+            MarkShipped(shipment_id=shipment_id, carrier=carrier, tracking_number=tracking_number),
+        )
+    except DomainError as error:
+        if error.code == "order_not_found":
+            raise OrderNotFoundError(shipment.order_id) from error
+        raise
+    # Done by the workflow already, unless the order had shipped before (a second shipment, as the seed allows).
+    async with sessionmaker.begin() as session:
+        return await FulfillmentStore(session).mark_shipped(shipment_id, carrier, tracking_number, repeat_ok=True)
+
+
+@router.post("/api/shipments/{shipment_id}/cancel")
+async def cancel_shipment(shipment_id: UUID, session: Session) -> ShipmentDetailsDto:
+    """Pending -> Cancelled. The order is untouched: it stays Paid and can get a new shipment."""
+    return await FulfillmentStore(session).cancel(shipment_id)

@@ -40,6 +40,14 @@ def _optional_text(value: str | None, field: str, max_length: int) -> str | None
     return text or None
 
 
+def normalize_shipping(carrier: str | None, tracking_number: str | None) -> tuple[str | None, str | None]:
+    """Carrier and tracking number as stored (trimmed, blank -> None); refuses over-long ones before any change."""
+    return (
+        _optional_text(carrier, "carrier", CARRIER_MAX),
+        _optional_text(tracking_number, "tracking_number", TRACKING_NUMBER_MAX),
+    )
+
+
 def _details(shipment: Shipment) -> ShipmentDetailsDto:
     return ShipmentDetailsDto.model_validate(shipment)
 
@@ -54,8 +62,7 @@ class FulfillmentStore:
         """Record a Pending shipment. The caller has already checked that the order is Paid."""
         if request.order_id == ZERO_UUID:
             raise OrderIdRequiredError()
-        carrier = _optional_text(request.carrier, "carrier", CARRIER_MAX)
-        tracking_number = _optional_text(request.tracking_number, "tracking_number", TRACKING_NUMBER_MAX)
+        carrier, tracking_number = normalize_shipping(request.carrier, request.tracking_number)
         now = utcnow()
         shipment = Shipment(
             id=uuid4(),
@@ -115,8 +122,7 @@ class FulfillmentStore:
         An already Shipped shipment is returned unchanged when `repeat_ok` (an activity retried after it
         committed), else refused as `shipment_cannot_be_shipped`, as is a Cancelled one.
         """
-        new_carrier = _optional_text(carrier, "carrier", CARRIER_MAX)
-        new_tracking_number = _optional_text(tracking_number, "tracking_number", TRACKING_NUMBER_MAX)
+        new_carrier, new_tracking_number = normalize_shipping(carrier, tracking_number)
         shipment = await self._lock(shipment_id)
         if repeat_ok and shipment.status == ShipmentStatus.SHIPPED:
             return _details(shipment)

@@ -102,5 +102,5 @@ class OrderingStore:
                 item_count=count,
                 created_at=order.created_at,
             )
-            for order, count in rows.tuples()
+            for order, count in rows.all()
         ]

@@ -45,6 +45,11 @@ def _optional_text(value: str | None, field: str, max_length: int) -> str | None
     return text or None
 
 
+def normalize_provider_reference(value: str | None) -> str | None:
+    """The provider reference as stored (trimmed, blank -> None); refuses an over-long one before any change."""
+    return _optional_text(value, "provider_reference", PROVIDER_REFERENCE_MAX)
+
+
 def _details(payment: Payment) -> PaymentDetailsDto:
     return PaymentDetailsDto.model_validate(payment)
 
@@ -130,7 +135,7 @@ class PaymentStore:
         An already Succeeded payment is returned unchanged when `repeat_ok` (an activity retried after it
         committed), else refused as `payment_not_pending` like every other status.
         """
-        reference = _optional_text(provider_reference, "provider_reference", PROVIDER_REFERENCE_MAX)
+        reference = normalize_provider_reference(provider_reference)
         payment = await self._lock(payment_id)
         if repeat_ok and payment.status == PaymentStatus.SUCCEEDED:
             return _details(payment)

@@ -1,0 +1,220 @@
+"""How the API talks to order workflows: place an order, act on it, read it.
+
+Every change to an order goes through its workflow (updates, so the caller gets the resulting order back). When
+the workflow has already finished, its order is final: the same transition rules (`contracts.order.decide`) are
+applied to the recorded status, so a repeat of an idempotent action still answers 200 and anything else gets
+the contract's refusal.
+"""
+
+import asyncio
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    QueryRejectCondition,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from contracts.order import (
+    REFUSAL_CODES,
+    TERMINAL_STATUSES,
+    CancelOrder,
+    ExpireOrder,
+    MarkPaid,
+    MarkShipped,
+    OrderAction,
+    OrderDetails,
+    OrderLineInput,
+    OrderOutcome,
+    OrderState,
+    PaymentFailed,
+    PlaceOrder,
+    Verdict,
+    decide,
+    refusal_message,
+)
+from services.errors import DomainError
+from services.ordering.errors import OrderNotFound
+from services.ordering.store import OrderingStore
+from stack.settings import Settings
+from workflows.order import OrderWorkflow, workflow_id
+from workflows.search_attributes import CUSTOMER_EMAIL, ORDER_STATUS
+
+# Orders placed with the same Idempotency-Key get the same order id, hence the same workflow id.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2a59-3f0e-4d8a-9a57-1d2f4c8b7e10")
+ACTION_TIMEOUT = timedelta(seconds=30)
+QUERY_TIMEOUT = timedelta(seconds=2)
+
+T = TypeVar("T")
+Message = MarkPaid | MarkShipped | CancelOrder | ExpireOrder
+
+
+class OrderActionTimeout(DomainError):
+    """The workflow accepted the action but did not finish it in time; it goes on in the background."""
+
+    status_code = 503
+
+    def __init__(self) -> None:
+        super().__init__(
+            "order_action_pending",
+            f"The order did not answer within {ACTION_TIMEOUT.seconds}s; the action is still in progress",
+        )
+
+
+_UPDATES = {
+    OrderAction.PAY: "mark_paid",
+    OrderAction.SHIP: "mark_shipped",
+    OrderAction.CANCEL: "cancel",
+    OrderAction.EXPIRE: "expire",
+}
+
+
+def order_id_for(idempotency_key: str | None) -> UUID:
+    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key) if idempotency_key else uuid.uuid4()
+
+
+def _refusal(error: WorkflowUpdateFailedError) -> DomainError:
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type:
+        return DomainError(cause.type, cause.message)
+    return DomainError("order_action_failed", str(cause or error))
+
+
+def _closed_or_missing(error: RPCError) -> bool:
+    return error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
+
+
+@dataclass
+class OrderWorkflows:
+    client: Client
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    def handle(self, order_id: UUID) -> WorkflowHandle[OrderWorkflow, OrderOutcome]:
+        return self.client.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order_id))
+
+    async def place(
+        self, order_id: UUID, customer_name: str, customer_email: str, items: list[OrderLineInput]
+    ) -> OrderDetails:
+        """Start the order's workflow and wait until the order is placed (or refused with a contract code)."""
+        start = WithStartWorkflowOperation(
+            OrderWorkflow.run,
+            PlaceOrder(
+                order_id=order_id,
+                customer_name=customer_name,
+                customer_email=customer_email,
+                items=items,
+                payment_timeout_seconds=self.settings.payment_timeout_seconds,
+            ),
+            id=workflow_id(order_id),
+            task_queue=self.settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(ORDER_STATUS, "Placing"), SearchAttributePair(CUSTOMER_EMAIL, customer_email)]
+            ),
+            static_summary=f"Order {order_id} for {customer_email}",
+        )
+        try:
+            return await self._bounded(
+                self.client.execute_update_with_start_workflow(
+                    OrderWorkflow.wait_placed, start_workflow_operation=start
+                )
+            )
+        except WorkflowUpdateFailedError as error:
+            raise _refusal(error) from error
+        except WorkflowAlreadyStartedError:
+            # A retry (same Idempotency-Key) of an order whose workflow has already finished.
+            return await self._finished_placement(order_id)
+
+    async def _finished_placement(self, order_id: UUID) -> OrderDetails:
+        stored = await self._stored(order_id)
+        if stored is not None:
+            return stored
+        outcome = await self.handle(order_id).result()
+        rejection = outcome.rejection
+        if rejection is None:
+            raise OrderNotFound()
+        raise DomainError(rejection.code, rejection.message)
+
+    async def act(self, order_id: UUID, action: OrderAction, message: Message) -> OrderDetails:
+        """Apply an action through the order's workflow and return the order as it is afterwards."""
+        update = _UPDATES[action]
+        try:
+            return await self._bounded(self.handle(order_id).execute_update(update, message, result_type=OrderDetails))
+        except WorkflowUpdateFailedError as error:
+            raise _refusal(error) from error
+        except RPCError as error:
+            if not _closed_or_missing(error):
+                raise
+        return await self.act_on_finished(order_id, action)
+
+    async def act_on_finished(self, order_id: UUID, action: OrderAction) -> OrderDetails:
+        """The answer for an order whose workflow has finished: its status is final."""
+        stored = await self._stored(order_id)
+        if stored is None:
+            raise OrderNotFound()
+        if decide(action, stored.status) is Verdict.REFUSE:
+            raise DomainError(REFUSAL_CODES[action], refusal_message(action, stored.status))
+        return stored
+
+    async def details(self, order_id: UUID) -> OrderDetails | None:
+        """The order: live from its running workflow, or as recorded once the run has finished."""
+        stored = await self._stored(order_id)
+        if stored is None or stored.status in TERMINAL_STATUSES:
+            return stored
+        try:
+            live = await self.handle(order_id).query(
+                OrderWorkflow.details,
+                reject_condition=QueryRejectCondition.NOT_OPEN,
+                rpc_timeout=QUERY_TIMEOUT,
+            )
+        except (RPCError, WorkflowQueryRejectedError):
+            return stored
+        return live if live is not None else stored
+
+    async def state(self, order_id: UUID) -> OrderState | None:
+        """Live state of the order's workflow, or None when there is no such run."""
+        try:
+            return await self.handle(order_id).query(OrderWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+
+    async def signal_payment_failed(self, order_id: UUID, payment_id: UUID, reason: str | None) -> None:
+        """Tell a running order that one of its payments failed; nothing to tell a finished or unknown one."""
+        try:
+            await self.handle(order_id).signal(
+                OrderWorkflow.payment_failed, PaymentFailed(payment_id=payment_id, failure_reason=reason)
+            )
+        except RPCError as error:
+            if not _closed_or_missing(error):
+                raise
+
+    async def _stored(self, order_id: UUID) -> OrderDetails | None:
+        async with self.sessionmaker() as session:
+            return await OrderingStore(session).get(order_id)
+
+    async def _bounded(self, call: Awaitable[T]) -> T:
+        try:
+            return await asyncio.wait_for(call, ACTION_TIMEOUT.total_seconds())
+        except TimeoutError as error:
+            raise OrderActionTimeout() from error

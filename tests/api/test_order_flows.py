@@ -1,0 +1,257 @@
+"""The seed README's completed scenarios over REST, with stock totals checked after every step.
+
+Real PostgreSQL, a real Temporal dev server and the worker of worker.py: every effect must be visible on the
+very next request, as the seed's smoke scripts expect.
+"""
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+ARM_BLK = "9572fb9d-f059-401e-9041-7fc75f8cb414"  # demo variant, SKU ARM-BLK, 6900 USD, 100 units in stock
+NOTE_A5 = "40000000-0000-0000-0000-000000000010"  # demo variant, SKU NOTE-A5, 1200 USD
+
+Json = dict[str, Any]
+
+
+async def stock(api: httpx.AsyncClient, sku: str) -> tuple[int, int]:
+    response = await api.get(f"/api/stock/{sku}")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return body["totalOnHandQuantity"], body["totalReservedQuantity"]
+
+
+async def place(api: httpx.AsyncClient, *lines: tuple[str, int], headers: dict[str, str] | None = None) -> Json:
+    response = await api.post(
+        "/api/orders",
+        json={
+            "customerName": "Ada Lovelace",
+            "customerEmail": "ada@example.com",
+            "items": [{"productVariantId": v, "quantity": q} for v, q in lines],
+        },
+        headers=headers or {},
+    )
+    assert response.status_code == 201, response.text
+    assert response.headers["location"] == f"/api/orders/{response.json()['id']}"
+    return response.json()
+
+
+async def ok(response: httpx.Response) -> Any:
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def refused(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == code
+
+
+async def pay(api: httpx.AsyncClient, order: Json) -> Json:
+    created = await api.post(
+        "/api/payments",
+        json={
+            "orderId": order["id"],
+            "amountMinor": order["totalAmountMinor"],
+            "currency": order["currency"],
+            "provider": "Manual",
+        },
+    )
+    assert created.status_code == 201, created.text
+    return await ok(await api.post(f"/api/payments/{created.json()['id']}/succeed", json={"providerReference": "R1"}))
+
+
+async def test_cancel_flow(stack_api: httpx.AsyncClient) -> None:
+    api = stack_api
+    before = await stock(api, "ARM-BLK")
+    order = await place(api, (ARM_BLK, 2))
+    assert order["status"] == "PendingPayment"
+    assert order["totalAmountMinor"] == 13800 and order["currency"] == "USD"
+    reservation = order["items"][0]["inventoryReservationId"]
+    assert reservation is not None
+    assert await stock(api, "ARM-BLK") == (before[0], before[1] + 2)
+
+    cancelled = await ok(await api.post(f"/api/orders/{order['id']}/cancel"))
+    assert cancelled["status"] == "Cancelled"
+    assert (await ok(await api.get(f"/api/orders/{order['id']}")))["status"] == "Cancelled"
+    assert await stock(api, "ARM-BLK") == before
+    # the reservation is released: releasing again is a no-op, committing it is refused
+    assert (await ok(await api.post(f"/api/stock/reservations/{reservation}/release")))["status"] == "Released"
+    await refused(await api.post(f"/api/stock/reservations/{reservation}/commit"), 400, "reservation_not_active")
+    await refused(await api.post(f"/api/orders/{order['id']}/cancel"), 400, "order_cannot_be_cancelled")
+
+
+async def test_payment_success_flow(stack_api: httpx.AsyncClient) -> None:
+    api = stack_api
+    before = await stock(api, "ARM-BLK")
+    order = await place(api, (ARM_BLK, 1))
+
+    payment = await pay(api, order)
+
+    assert payment["status"] == "Succeeded" and payment["succeededAt"] is not None
+    assert payment["providerReference"] == "R1"
+    assert (await ok(await api.get(f"/api/orders/{order['id']}")))["status"] == "Paid"
+    assert await stock(api, "ARM-BLK") == (before[0], before[1] + 1)  # still reserved, on-hand unchanged
+    again = await ok(await api.post(f"/api/orders/{order['id']}/mark-paid"))
+    assert again["status"] == "Paid"
+    await refused(await api.post(f"/api/payments/{payment['id']}/succeed", json={}), 400, "payment_not_pending")
+
+
+async def test_payment_failure_flow_then_a_second_payment(stack_api: httpx.AsyncClient) -> None:
+    api = stack_api
+    before = await stock(api, "ARM-BLK")
+    order = await place(api, (ARM_BLK, 1))
+    created = await api.post(
+        "/api/payments", json={"orderId": order["id"], "amountMinor": 6900, "currency": "usd", "provider": "Manual"}
+    )
+    failed = await ok(await api.post(f"/api/payments/{created.json()['id']}/fail", json={"failureReason": "declined"}))
+
+    assert failed["status"] == "Failed" and failed["failureReason"] == "declined"
+    assert (await ok(await api.get(f"/api/orders/{order['id']}")))["status"] == "PendingPayment"
+    assert await stock(api, "ARM-BLK") == (before[0], before[1] + 1)
+    await refused(await api.post(f"/api/payments/{failed['id']}/fail", json={}), 400, "payment_not_pending")
+    state = await ok(await api.get(f"/api/orders/{order['id']}/workflow"))
+    assert state["paymentFailures"] == 1 and state["paymentDeadline"] is not None
+
+    await pay(api, order)
+    assert (await ok(await api.get(f"/api/orders/{order['id']}")))["status"] == "Paid"
+
+
+async def test_shipment_flow(stack_api: httpx.AsyncClient) -> None:
+    api = stack_api
+    before = await stock(api, "ARM-BLK")
+    order = await place(api, (ARM_BLK, 2))
+    await refused(await api.post("/api/shipments", json={"orderId": order["id"]}), 400, "order_not_ready_for_shipment")
+    await pay(api, order)
+
+    created = await api.post("/api/shipments", json={"orderId": order["id"], "carrier": "DHL"})
+    assert created.status_code == 201, created.text
+    shipment = await ok(await api.post(f"/api/shipments/{created.json()['id']}/ship", json={"trackingNumber": "T-1"}))
+
+    assert shipment["status"] == "Shipped" and shipment["carrier"] == "DHL" and shipment["trackingNumber"] == "T-1"
+    assert (await ok(await api.get(f"/api/orders/{order['id']}")))["status"] == "Shipped"
+    assert await stock(api, "ARM-BLK") == (before[0] - 2, before[1])
+    reservation = order["items"][0]["inventoryReservationId"]
+    assert (await ok(await api.post(f"/api/stock/reservations/{reservation}/commit")))["status"] == "Committed"
+    await refused(await api.post(f"/api/stock/reservations/{reservation}/release"), 400, "reservation_not_active")
+    # idempotent and strict repeats, answered from the store once the run has finished
+    assert (await ok(await api.post(f"/api/orders/{order['id']}/mark-shipped")))["status"] == "Shipped"
+    assert (await ok(await api.post(f"/api/orders/{order['id']}/mark-paid")))["status"] == "Shipped"
+    await refused(await api.post(f"/api/orders/{order['id']}/cancel"), 400, "order_cannot_be_cancelled")
+    await refused(await api.post(f"/api/shipments/{shipment['id']}/ship", json={}), 400, "shipment_cannot_be_shipped")
+    assert await stock(api, "ARM-BLK") == (before[0] - 2, before[1])  # on-hand dropped exactly once
+    movements = await ok(await api.get("/api/stock/movements", params={"sku": "ARM-BLK"}))
+    assert [m["type"] for m in movements if m["reason"] == f"ORDER-{order['id']}"].count("Shipment") == 1
+
+
+async def test_cancelling_a_paid_order_refunds_and_releases(stack_api: httpx.AsyncClient) -> None:
+    api = stack_api
+    before = await stock(api, "ARM-BLK")
+    order = await place(api, (ARM_BLK, 1))
+    payment = await pay(api, order)
+    pending_shipment = await api.post("/api/shipments", json={"orderId": order["id"]})
+
+    cancelled = await ok(await api.post(f"/api/orders/{order['id']}/cancel"))
+
+    assert cancelled["status"] == "Cancelled"
+    refunded = await ok(await api.get(f"/api/payments/{payment['id']}"))
+    assert refunded["status"] == "Refunded" and refunded["refundedAt"] is not None
+    shipment = await ok(await api.get(f"/api/shipments/{pending_shipment.json()['id']}"))
+    assert shipment["status"] == "Cancelled"
+    assert await stock(api, "ARM-BLK") == before
+
+
+async def test_expire_releases_and_repeats_as_no_op(stack_api: httpx.AsyncClient) -> None:
+    api = stack_api
+    before = await stock(api, "ARM-BLK")
+    order = await place(api, (ARM_BLK, 3))
+    created = await api.post(
+        "/api/payments", json={"orderId": order["id"], "amountMinor": 1, "currency": "USD", "provider": "Manual"}
+    )
+
+    assert (await ok(await api.post(f"/api/orders/{order['id']}/expire")))["status"] == "Expired"
+    assert (await ok(await api.post(f"/api/orders/{order['id']}/expire")))["status"] == "Expired"
+    assert await stock(api, "ARM-BLK") == before
+    assert (await ok(await api.get(f"/api/payments/{created.json()['id']}")))["status"] == "Cancelled"
+    await refused(await api.post(f"/api/orders/{order['id']}/mark-paid"), 400, "order_cannot_be_marked_paid")
+
+
+async def test_placement_refusals_leave_no_reservation(stack_api: httpx.AsyncClient) -> None:
+    api = stack_api
+    before = await stock(api, "ARM-BLK"), await stock(api, "NOTE-A5")
+    too_many = {"customerName": "A", "customerEmail": "a@x", "items": [
+        {"productVariantId": ARM_BLK, "quantity": 1}, {"productVariantId": NOTE_A5, "quantity": 10_000},
+    ]}  # fmt: skip
+    await refused(await api.post("/api/orders", json=too_many), 400, "insufficient_stock")
+    unknown = {
+        "customerName": "A",
+        "customerEmail": "a@x",
+        "items": [{"productVariantId": str(uuid.uuid4()), "quantity": 1}],
+    }
+    await refused(await api.post("/api/orders", json=unknown), 400, "catalog_variant_snapshot_not_found")
+    assert (await stock(api, "ARM-BLK"), await stock(api, "NOTE-A5")) == before
+    assert all(o["customerName"] != "A" for o in await ok(await api.get("/api/orders")))
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({}, "customer_name_required"),
+        ({"customerName": " ", "customerEmail": "a@x", "items": []}, "customer_name_required"),
+        ({"customerName": "A", "items": []}, "customer_email_required"),
+        ({"customerName": "A", "customerEmail": "a@x", "items": []}, "order_items_required"),
+        ({"customerName": "A", "customerEmail": "a@x"}, "order_items_required"),
+        ({"customerName": "A", "customerEmail": "a@x", "items": [{"quantity": 1}]}, "product_variant_id_required"),
+        ({"customerName": "A", "customerEmail": "a@x", "items": [{"productVariantId": ARM_BLK}]}, "quantity_invalid"),
+        ({"customerName": "A", "customerEmail": "a@x", "items": [{"productVariantId": ARM_BLK, "quantity": -1}]},
+         "quantity_invalid"),
+        ({"customerName": "A" * 301, "customerEmail": "a@x", "items": []}, "customer_name_too_long"),
+        ({"customerName": "A", "customerEmail": "a@x", "items": [{"productVariantId": "nope", "quantity": 1}]},
+         "invalid_request"),
+    ],
+)  # fmt: skip
+async def test_create_order_bad_input(stack_api: httpx.AsyncClient, body: Json, code: str) -> None:
+    await refused(await stack_api.post("/api/orders", json=body), 400, code)
+
+
+async def test_unknown_orders(stack_api: httpx.AsyncClient) -> None:
+    missing = uuid.uuid4()
+    await refused(await stack_api.get(f"/api/orders/{missing}"), 404, "order_not_found")
+    for action in ("cancel", "expire", "mark-paid", "mark-shipped"):
+        await refused(await stack_api.post(f"/api/orders/{missing}/{action}"), 400, "order_not_found")
+    await refused(await stack_api.get("/api/orders/not-a-uuid"), 404, "not_found")
+    await refused(await stack_api.post("/api/shipments", json={"orderId": str(missing)}), 404, "order_not_found")
+
+
+async def test_idempotency_key_returns_the_same_order(stack_api: httpx.AsyncClient) -> None:
+    api = stack_api
+    before = await stock(api, "ARM-BLK")
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first, second = await asyncio.gather(place(api, (ARM_BLK, 1), headers=key), place(api, (ARM_BLK, 1), headers=key))
+    assert first["id"] == second["id"]
+    await ok(await api.post(f"/api/orders/{first['id']}/cancel"))
+    third = await place(api, (ARM_BLK, 1), headers=key)  # the run has finished: answered from the store
+    assert third["id"] == first["id"] and third["status"] == "Cancelled"
+    assert await stock(api, "ARM-BLK") == before
+
+
+async def test_checkout_turns_a_cart_into_an_order_and_empties_it(stack_api: httpx.AsyncClient) -> None:
+    api = stack_api
+    cart = (await api.post("/api/carts")).json()
+    await api.post(f"/api/carts/{cart['id']}/items", json={"productVariantId": ARM_BLK, "quantity": 2})
+    await api.post(f"/api/carts/{cart['id']}/items", json={"productVariantId": NOTE_A5, "quantity": 1})
+
+    response = await api.post(
+        f"/api/carts/{cart['id']}/checkout", json={"customerName": "Ada", "customerEmail": "ada@example.com"}
+    )
+
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert order["totalAmountMinor"] == 2 * 6900 + 1200
+    assert [item["sku"] for item in order["items"]] == ["ARM-BLK", "NOTE-A5"]
+    assert (await ok(await api.get(f"/api/carts/{cart['id']}")))["items"] == []
+    empty = await api.post(f"/api/carts/{cart['id']}/checkout", json={"customerName": "A", "customerEmail": "a@x"})
+    await refused(empty, 400, "order_items_required")
+    await refused(await api.post(f"/api/carts/{uuid.uuid4()}/checkout", json={}), 404, "cart_not_found")
