@@ -27,6 +27,9 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
+bench: $(STAMP) ## throughput and latency against the engine's own floor; figures in bench/results/
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 migrate: $(STAMP) ## apply migrations to DATABASE_URL
 	$(BIN)/python -m stack.migrate
 
