@@ -6,15 +6,18 @@ very next request, as the seed's smoke scripts expect.
 
 import asyncio
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 ARM_BLK = "9572fb9d-f059-401e-9041-7fc75f8cb414"  # demo variant, SKU ARM-BLK, 6900 USD, 100 units in stock
 NOTE_A5 = "40000000-0000-0000-0000-000000000010"  # demo variant, SKU NOTE-A5, 1200 USD
 
 Json = dict[str, Any]
+T = TypeVar("T")
 
 
 async def stock(api: httpx.AsyncClient, sku: str) -> tuple[int, int]:
@@ -24,12 +27,17 @@ async def stock(api: httpx.AsyncClient, sku: str) -> tuple[int, int]:
     return body["totalOnHandQuantity"], body["totalReservedQuantity"]
 
 
-async def place(api: httpx.AsyncClient, *lines: tuple[str, int], headers: dict[str, str] | None = None) -> Json:
+async def place(
+    api: httpx.AsyncClient,
+    *lines: tuple[str, int],
+    headers: dict[str, str] | None = None,
+    email: str = "ada@example.com",
+) -> Json:
     response = await api.post(
         "/api/orders",
         json={
             "customerName": "Ada Lovelace",
-            "customerEmail": "ada@example.com",
+            "customerEmail": email,
             "items": [{"productVariantId": v, "quantity": q} for v, q in lines],
         },
         headers=headers or {},
@@ -255,3 +263,31 @@ async def test_checkout_turns_a_cart_into_an_order_and_empties_it(stack_api: htt
     empty = await api.post(f"/api/carts/{cart['id']}/checkout", json={"customerName": "A", "customerEmail": "a@x"})
     await refused(empty, 400, "order_items_required")
     await refused(await api.post(f"/api/carts/{uuid.uuid4()}/checkout", json={}), 404, "cart_not_found")
+
+
+async def test_operators_can_filter_orders_by_status_and_email_in_temporal(
+    stack_api: httpx.AsyncClient, dev_env: WorkflowEnvironment
+) -> None:
+    email = f"{uuid.uuid4().hex}@example.com"
+    order = await place(stack_api, (ARM_BLK, 1), email=email)
+    query = f'CustomerEmail = "{email}" AND OrderStatus = "PendingPayment"'
+
+    # Visibility is eventually consistent: poll with a deadline.
+    assert await eventually(lambda: _ids(dev_env, query), lambda ids: ids == [f"order-{order['id']}"])
+    await ok(await stack_api.post(f"/api/orders/{order['id']}/cancel"))
+    cancelled = f'CustomerEmail = "{email}" AND OrderStatus = "Cancelled" AND OrderTotalMinor = 6900'
+    assert await eventually(lambda: _ids(dev_env, cancelled), lambda ids: ids == [f"order-{order['id']}"])
+
+
+async def _ids(env: WorkflowEnvironment, query: str) -> list[str]:
+    return [w.id async for w in env.client.list_workflows(query)]
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 10.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        if accept(await probe()):
+            return True
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.1)

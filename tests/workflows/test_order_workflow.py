@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -308,3 +308,22 @@ async def test_cancel_after_shipment_is_refused_while_the_run_is_open(harness: H
     assert refusal_code(refused.value) == "order_cannot_be_cancelled"
     assert (await handle.result()).status is OrderStatus.SHIPPED
     assert harness.world.reserved("Committed") == 1
+
+
+async def test_cancelling_the_run_from_temporal_cancels_the_order_and_gives_everything_back(
+    harness: Harness,
+) -> None:
+    arm = harness.world.add_product("ARM-BLK", stock=5)
+    handle = await harness.start((arm.product_variant_id, 2))
+    placed = await handle.execute_update(OrderWorkflow.wait_placed)
+    payment_id = uuid.uuid4()
+    await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=payment_id))
+
+    await handle.cancel()  # an operator cancels the run, e.g. from Temporal Web
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+
+    assert harness.world.orders[placed.id].status is OrderStatus.CANCELLED
+    assert harness.world.payments[payment_id] == "Refunded"
+    assert harness.world.reserved("Active") == 0
+    assert harness.world.available["ARM-BLK"] == 5

@@ -1,0 +1,117 @@
+"""Record the histories that `test_replay.py` replays: `python -m tests.workflows.record_histories`.
+
+Run it (and commit the JSON files) only when a workflow change is meant to be incompatible with runs already in
+flight — then version the change with `workflow.patched` instead, if old runs must go on. The scenarios run on
+the time-skipping server with the stand-in activities, so recording needs no database.
+"""
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from contracts.order import CancelOrder, MarkPaid, MarkShipped, OrderLineInput, OrderOutcome, PaymentFailed, PlaceOrder
+from stack.temporal import ensure_search_attributes, temporal_test_server
+from tests.workflows.fakes import FakeWorld
+from workflows.order import OrderWorkflow, workflow_id
+
+HISTORIES = Path(__file__).parent / "histories"
+TASK_QUEUE = "record-histories"
+
+Handle = WorkflowHandle[OrderWorkflow, OrderOutcome]
+
+
+async def _start(client: Client, world: FakeWorld, quantity: int = 1) -> Handle:
+    variant = world.add_product(f"SKU-{uuid.uuid4().hex[:6]}", stock=5)
+    order_id = uuid.uuid4()
+    return await client.start_workflow(
+        OrderWorkflow.run,
+        PlaceOrder(
+            order_id=order_id,
+            customer_name="Ada",
+            customer_email="ada@example.com",
+            items=[OrderLineInput(product_variant_id=variant.product_variant_id, quantity=quantity)],
+            payment_timeout_seconds=900,
+        ),
+        id=workflow_id(order_id),
+        task_queue=TASK_QUEUE,
+    )
+
+
+async def shipped(client: Client, world: FakeWorld) -> Handle:
+    handle = await _start(client, world)
+    await handle.execute_update(OrderWorkflow.wait_placed)
+    await handle.signal(OrderWorkflow.payment_failed, PaymentFailed(payment_id=uuid.uuid4()))
+    await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
+    await handle.execute_update(OrderWorkflow.mark_shipped, MarkShipped(shipment_id=uuid.uuid4()))
+    return handle
+
+
+async def cancelled_after_payment(client: Client, world: FakeWorld) -> Handle:
+    handle = await _start(client, world)
+    await handle.execute_update(OrderWorkflow.wait_placed)
+    await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
+    await handle.execute_update(OrderWorkflow.cancel, CancelOrder())
+    return handle
+
+
+async def expired(client: Client, world: FakeWorld) -> Handle:
+    handle = await _start(client, world)
+    await handle.execute_update(OrderWorkflow.wait_placed)
+    return handle  # the payment timer fires while the result is awaited
+
+
+async def rejected(client: Client, world: FakeWorld) -> Handle:
+    handle = await _start(client, world, quantity=50)
+    try:
+        await handle.execute_update(OrderWorkflow.wait_placed)
+    except Exception:  # noqa: BLE001 - the refusal (insufficient_stock) is the scenario
+        pass
+    return handle
+
+
+async def signalled_through(client: Client, world: FakeWorld) -> Handle:
+    handle = await _start(client, world)
+    await handle.execute_update(OrderWorkflow.wait_placed)
+    await handle.signal(OrderWorkflow.payment_succeeded, MarkPaid(payment_id=uuid.uuid4()))
+    await handle.signal(OrderWorkflow.shipment_shipped, MarkShipped())
+    return handle
+
+
+SCENARIOS: dict[str, Callable[[Client, FakeWorld], Awaitable[Handle]]] = {
+    "shipped": shipped,
+    "cancelled_after_payment": cancelled_after_payment,
+    "expired": expired,
+    "rejected": rejected,
+    "signalled_through": signalled_through,
+}
+
+
+async def main() -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
+    )
+    async with env:
+        await ensure_search_attributes(env.client)
+        world = FakeWorld()
+        async with Worker(
+            env.client,
+            task_queue=TASK_QUEUE,
+            workflows=[OrderWorkflow],
+            activities=world.activities(),  # type: ignore[arg-type]
+        ):
+            for name, scenario in SCENARIOS.items():
+                handle = await scenario(env.client, world)
+                await handle.result()
+                history = await handle.fetch_history()
+                (HISTORIES / f"{name}.json").write_text(history.to_json())
+                print(f"recorded {name}: {len(history.events)} events")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,182 @@
+"""Every activity runs at least once: each one, run twice with the same input, changes nothing the second time.
+
+Real stores on a real PostgreSQL; the ledger and rows are compared after the first and the second run.
+"""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.catalog import CatalogActivities
+from activities.fulfillment import FulfillmentActivities
+from activities.inventory import InventoryActivities
+from activities.ordering import OrderingActivities
+from activities.payment import PaymentActivities
+from contracts.order import (
+    AllocateStock,
+    LoadSnapshots,
+    OrderDetails,
+    OrderItem,
+    OrderRef,
+    OrderStatus,
+    RecordStatus,
+    Reservations,
+    ShipShipment,
+    StockLine,
+    SucceedPayment,
+)
+from services.demo import load_demo_data
+from services.fulfillment.schemas import CreateShipmentRequest
+from services.fulfillment.store import FulfillmentStore
+from services.payment.schemas import CreatePaymentRequest
+from services.payment.store import PaymentStore
+from tests.services.inventory_invariants import assert_stock_invariants
+
+ARM_BLK = uuid.UUID("9572fb9d-f059-401e-9041-7fc75f8cb414")
+
+SNAPSHOT_OF_EVERYTHING = """
+SELECT
+  (SELECT count(*) FROM inventory.stock_movements),
+  (SELECT count(*) FROM inventory.stock_reservations),
+  (SELECT coalesce(sum(reserved), 0) FROM inventory.stock_items),
+  (SELECT coalesce(sum(on_hand), 0) FROM inventory.stock_items),
+  (SELECT count(*) FROM ordering.orders),
+  (SELECT string_agg(status || updated_at::text, ',' ORDER BY id) FROM ordering.orders),
+  (SELECT string_agg(status || updated_at::text, ',' ORDER BY id) FROM payment.payments),
+  (SELECT string_agg(status || updated_at::text, ',' ORDER BY id) FROM fulfillment.shipments)
+"""
+
+
+@pytest.fixture
+async def demo(sessionmaker: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    await load_demo_data(sessionmaker)
+    return sessionmaker
+
+
+async def world(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[object, ...]:
+    async with sessionmaker() as session:
+        return tuple((await session.execute(text(SNAPSHOT_OF_EVERYTHING))).one())
+
+
+async def twice(sessionmaker: async_sessionmaker[AsyncSession], activity: object, arg: object) -> tuple[object, object]:
+    """Run the activity twice; assert the second run changed nothing; return both results."""
+    env = ActivityEnvironment()
+    first = await env.run(activity, arg)  # type: ignore[arg-type]
+    after_first = await world(sessionmaker)
+    second = await env.run(activity, arg)  # type: ignore[arg-type]
+    assert await world(sessionmaker) == after_first
+    async with sessionmaker() as session:
+        await assert_stock_invariants(session)
+    return first, second
+
+
+def order_details(order_id: uuid.UUID, reservation_id: uuid.UUID) -> OrderDetails:
+    now = datetime.now(UTC)
+    return OrderDetails(
+        id=order_id,
+        customer_name="Ada",
+        customer_email="ada@example.com",
+        status=OrderStatus.PENDING_PAYMENT,
+        total_amount_minor=6900,
+        currency="USD",
+        created_at=now,
+        updated_at=now,
+        items=[
+            OrderItem(
+                id=uuid.uuid4(),
+                product_id=uuid.uuid4(),
+                product_variant_id=ARM_BLK,
+                sku="ARM-BLK",
+                product_name="Monitor Arm",
+                variant_name="Black",
+                unit_price_amount_minor=6900,
+                currency="USD",
+                quantity=1,
+                line_total_amount_minor=6900,
+                inventory_reservation_id=reservation_id,
+            )
+        ],
+    )
+
+
+async def test_load_snapshots_twice_reads_the_same(demo: async_sessionmaker[AsyncSession]) -> None:
+    first, second = await twice(demo, CatalogActivities(demo).load_snapshots, LoadSnapshots(variant_ids=[ARM_BLK]))
+    assert first == second
+    assert [s.sku for s in first] == ["ARM-BLK"]  # type: ignore[attr-defined]
+
+
+async def test_allocate_twice_reserves_once(demo: async_sessionmaker[AsyncSession]) -> None:
+    request = AllocateStock(
+        reference="ORDER-1",
+        lines=[StockLine(sku="ARM-BLK", quantity=2, idempotency_key=f"k-{uuid.uuid4()}-{n}") for n in range(2)],
+    )
+    before = await world(demo)
+    first, second = await twice(demo, InventoryActivities(demo).allocate, request)
+    assert first == second
+    after = await world(demo)
+    assert after[2] == before[2] + 4  # reserved: the two lines, once
+
+
+async def test_release_and_commit_twice_move_stock_once(demo: async_sessionmaker[AsyncSession]) -> None:
+    inventory = InventoryActivities(demo)
+    env = ActivityEnvironment()
+    lines = [StockLine(sku="ARM-BLK", quantity=1, idempotency_key=f"k-{uuid.uuid4()}-{n}") for n in range(2)]
+    to_release, to_commit = await env.run(inventory.allocate, AllocateStock(reference="ORDER-2", lines=lines))
+
+    await twice(demo, inventory.release, Reservations(reservation_ids=[to_release]))
+    await twice(demo, inventory.commit, Reservations(reservation_ids=[to_commit]))
+
+    with pytest.raises(ApplicationError) as refused:  # a domain refusal is final, not retried
+        await env.run(inventory.commit, Reservations(reservation_ids=[to_release]))
+    assert refused.value.type == "reservation_not_active" and refused.value.non_retryable
+
+
+async def test_record_order_and_status_twice_store_once(demo: async_sessionmaker[AsyncSession]) -> None:
+    ordering = OrderingActivities(demo)
+    order = order_details(uuid.uuid4(), uuid.uuid4())
+    await twice(demo, ordering.record_order, order)
+    await twice(
+        demo, ordering.record_status, RecordStatus(order_id=order.id, status=OrderStatus.PAID, at=datetime.now(UTC))
+    )
+    async with demo() as session:
+        assert await session.scalar(select(func.count()).select_from(text("ordering.order_items"))) == 1
+
+
+async def test_payment_activities_twice(demo: async_sessionmaker[AsyncSession]) -> None:
+    order_id = uuid.uuid4()
+    async with demo.begin() as session:
+        store = PaymentStore(session)
+        paid = await store.create(
+            CreatePaymentRequest(order_id=order_id, amount_minor=6900, currency="USD", provider="Manual")
+        )
+        pending = await store.create(
+            CreatePaymentRequest(order_id=order_id, amount_minor=6900, currency="USD", provider="Manual")
+        )
+    payment = PaymentActivities(demo)
+    await twice(demo, payment.mark_succeeded, SucceedPayment(payment_id=paid.id, provider_reference="R"))
+    cancelled, none = await twice(demo, payment.cancel_pending, OrderRef(order_id=order_id))
+    refunded, none_again = await twice(demo, payment.refund, OrderRef(order_id=order_id))
+    assert (cancelled, none, refunded, none_again) == (1, 0, 1, 0)
+    async with demo() as session:
+        store = PaymentStore(session)
+        assert (await store.get(paid.id)).status == "Refunded"  # type: ignore[union-attr]
+        assert (await store.get(pending.id)).status == "Cancelled"  # type: ignore[union-attr]
+
+
+async def test_fulfillment_activities_twice(demo: async_sessionmaker[AsyncSession]) -> None:
+    order_id = uuid.uuid4()
+    async with demo.begin() as session:
+        store = FulfillmentStore(session)
+        shipped = await store.create(CreateShipmentRequest(order_id=order_id))
+        pending = await store.create(CreateShipmentRequest(order_id=order_id))
+    fulfillment = FulfillmentActivities(demo)
+    await twice(demo, fulfillment.mark_shipped, ShipShipment(shipment_id=shipped.id, carrier="DHL"))
+    cancelled, none = await twice(demo, fulfillment.cancel_pending, OrderRef(order_id=order_id))
+    assert (cancelled, none) == (1, 0)
+    async with demo() as session:
+        assert (await FulfillmentStore(session).get(pending.id)).status == "Cancelled"  # type: ignore[union-attr]
