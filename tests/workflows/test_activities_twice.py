@@ -5,6 +5,7 @@ Real stores on a real PostgreSQL; the ledger and rows are compared after the fir
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -58,7 +59,7 @@ async def demo(sessionmaker: async_sessionmaker[AsyncSession]) -> async_sessionm
     return sessionmaker
 
 
-async def world(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[object, ...]:
+async def world(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[Any, ...]:
     async with sessionmaker() as session:
         return tuple((await session.execute(text(SNAPSHOT_OF_EVERYTHING))).one())
 
