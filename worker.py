@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from activities import build_activities
 from stack import temporal
 from stack.db import create_engine, create_sessionmaker
+from stack.observability import configure_logging, tracing_interceptors, worker_runtime
 from stack.settings import Settings
 from workflows import WORKFLOWS
 
@@ -47,10 +48,12 @@ def create_worker(
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    configure_logging(settings)
     engine = create_engine(settings.require_database_url())
-    client = await temporal.connect(settings)
+    client = await temporal.connect(
+        settings, runtime=worker_runtime(settings), interceptors=tracing_interceptors(settings, "orderflow-worker")
+    )
     worker = create_worker(client, settings, create_sessionmaker(engine))
 
     stop = asyncio.Event()
@@ -59,6 +62,8 @@ async def main() -> None:
         loop.add_signal_handler(sig, stop.set)
 
     log.info("worker polling task queue %r on %s", settings.temporal_task_queue, settings.temporal_address)
+    if settings.worker_metrics_port:
+        log.info("metrics on http://%s:%s/metrics", settings.api_host, settings.worker_metrics_port)
     try:
         async with worker:
             await stop.wait()

@@ -10,12 +10,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import errors
+from api import errors, metrics
 from api.orders import OrderWorkflows
 from api.routes import carts, catalog, health, inventory, orders, payments, shipments
 from services.demo import load_demo_data
 from stack import temporal
 from stack.db import create_engine, create_sessionmaker
+from stack.observability import configure_logging, tracing_interceptors
 from stack.settings import Settings
 
 
@@ -33,6 +34,23 @@ class StripTrailingSlash:
         await self.app(scope, receive, send)
 
 
+class RequestSpans:
+    """One server span per HTTP request; workflows started or updated inside it continue the same trace."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from opentelemetry import trace
+
+        tracer = trace.get_tracer("orderflow.api")
+        with tracer.start_as_current_span(f"{scope['method']} {scope['path']}", kind=trace.SpanKind.SERVER):
+            await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -42,7 +60,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sessionmaker = create_sessionmaker(engine)
         # lazy: the API starts (and /ready reports it) even while Temporal is still coming up.
-        app.state.temporal = await temporal.connect(settings, lazy=True)
+        configure_logging(settings)
+        app.state.temporal = await temporal.connect(
+            settings, lazy=True, interceptors=tracing_interceptors(settings, "orderflow-api")
+        )
         app.state.orders = OrderWorkflows(app.state.temporal, settings, app.state.sessionmaker)
         try:
             if settings.seed_demo_data:
@@ -68,5 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         allow_credentials=False,
     )
+    metrics.install(app)
+    if settings.otel_exporter_otlp_endpoint:
+        app.add_middleware(RequestSpans)
     app.add_middleware(StripTrailingSlash)
     return app

@@ -1,7 +1,7 @@
 """The one settings class. Every field is an environment variable (upper-case name, no prefix)."""
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default=["http://localhost:4200"], description="Comma-separated origins allowed by CORS."
+    )
+    worker_metrics_port: int | None = Field(
+        default=9464, description="Port of the worker's Prometheus /metrics (Temporal SDK and order metrics); 0: off."
+    )
+    log_format: Literal["text", "json"] = Field(default="text", description="`text` for people, `json` for machines.")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/gRPC endpoint for traces (e.g. http://localhost:4317); unset: tracing off."
     )
     seed_demo_data: bool = Field(default=True, description="Load the demo catalog and stock when the catalog is empty.")
 

@@ -160,9 +160,13 @@ class OrderWorkflow:
             self._rejection = _rejection(error)
             self._placing = False
             workflow.upsert_search_attributes([ORDER_STATUS.value_set(REJECTED)])
+            _count("rejected")
+            workflow.set_current_details(f"Rejected: {self._rejection.code}")
             return False
         self._details = details
         self._placing = False
+        _count("placed")
+        self._describe()
         workflow.upsert_search_attributes(
             [
                 ORDER_STATUS.value_set(details.status.value),
@@ -294,6 +298,7 @@ class OrderWorkflow:
             await step()
             self._compensations.pop()
             self._compensations_run.append(name)
+            _count("compensation", step=name)
 
     async def _release_stock(self) -> None:
         await self._activity(ActivityName.RELEASE_STOCK, Reservations(reservation_ids=self._reservation_ids))
@@ -313,6 +318,16 @@ class OrderWorkflow:
         await self._activity(ActivityName.RECORD_STATUS, RecordStatus(order_id=self._order_id, status=status, at=now))
         self._details = self._details.model_copy(update={"status": status, "updated_at": now})
         workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
+        _count(status.value.lower())
+        self._describe()
+
+    def _describe(self) -> None:
+        """The one-line summary Temporal Web shows for this run."""
+        assert self._details is not None
+        order = self._details
+        total = f"{order.total_amount_minor // 100}.{order.total_amount_minor % 100:02d} {order.currency}"
+        customer = f"{order.customer_name} <{order.customer_email}>"
+        workflow.set_current_details(f"{order.status.value} · {customer} · {total} · {len(order.items)} line(s)")
 
     async def _activity(self, name: str, arg: object, *, result_type: type | None = None) -> Any:
         return await workflow.execute_activity(
@@ -430,6 +445,13 @@ class OrderWorkflow:
             compensations_pending=[name for name, _ in reversed(self._compensations)],
             compensations_run=list(self._compensations_run),
         )
+
+
+def _count(event: str, **attributes: str) -> None:
+    """Order lifecycle counter (`orderflow_order_events`), exported by the worker; not counted again on replay."""
+    workflow.metric_meter().create_counter(
+        "orderflow_order_events", "Order lifecycle events: placed, rejected, paid, shipped, ..."
+    ).add(1, {"event": event, **attributes})
 
 
 def _rejection(error: ActivityError | ApplicationError) -> Rejection:
