@@ -84,17 +84,23 @@ def worker_runtime(settings: Settings) -> Runtime | None:
 
 
 def tracing_interceptors(settings: Settings, service_name: str) -> list[Interceptor]:
-    """Temporal client interceptors that carry trace context into workflows and activities, if tracing is on."""
+    """Temporal client interceptors that carry trace context into workflows and activities, if tracing is on.
+
+    Spans go to the process's tracer provider; one exporting over OTLP is installed unless the host already
+    configured its own (e.g. `opentelemetry-instrument`).
+    """
     if not settings.otel_exporter_otlp_endpoint:
         return []
     from opentelemetry import trace
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from temporalio.contrib.opentelemetry import TracingInterceptor
 
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otel_exporter_otlp_endpoint)))
-    trace.set_tracer_provider(provider)
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otel_exporter_otlp_endpoint)))
+        trace.set_tracer_provider(provider)
     return [TracingInterceptor()]
