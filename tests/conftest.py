@@ -7,8 +7,11 @@
 """
 
 import asyncio
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -28,10 +31,13 @@ UNREACHABLE_TEMPORAL = "127.0.0.1:1"
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[postgres.EmbeddedPostgres]:
-    server = postgres.start(tmp_path_factory.mktemp("postgres") / "data", keep_data=False)
+def postgres_server() -> Iterator[postgres.EmbeddedPostgres]:
+    # Not under pytest's tmp_path: pytest prunes old basetemp dirs, which deletes a concurrent run's data dir.
+    root = Path(tempfile.mkdtemp(prefix="orderflow-test-pg-"))
+    server = postgres.start(root / "data", keep_data=False)
     yield server
     server.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
