@@ -1,7 +1,8 @@
 """Where a run's time goes, read from workflow histories (server-side event times; no profiler needed).
 
 For each activity type: time in the task queue (scheduled -> started) and running (started -> completed); for
-workflow tasks: how many, and the same two times. Local activities leave no such events and are not covered.
+workflow tasks: how many, and the same two times. A local activity leaves only a marker: its time is inside the
+run time of the workflow task that ran it.
 """
 
 from collections import defaultdict
@@ -23,6 +24,7 @@ class Breakdown(BaseModel):
     workflows: int
     activities: dict[str, StepTimes]
     workflow_tasks: StepTimes
+    local_activities: int  # markers recorded, over all the workflows read
 
 
 def _ms(later: HistoryEvent, earlier: HistoryEvent) -> float:
@@ -34,6 +36,7 @@ async def breakdown(client: Client, workflow_ids: list[str]) -> Breakdown:
     run: dict[str, list[float]] = defaultdict(list)
     wft_queue: list[float] = []
     wft_run: list[float] = []
+    markers = 0
     for workflow_id in workflow_ids:
         history = await client.get_workflow_handle(workflow_id).fetch_history()
         by_id = {event.event_id: event for event in history.events}
@@ -45,6 +48,8 @@ async def breakdown(client: Client, workflow_ids: list[str]) -> Breakdown:
                 name = scheduled.activity_task_scheduled_event_attributes.activity_type.name
                 queue[name].append(_ms(started, scheduled))
                 run[name].append(_ms(event, started))
+            elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+                markers += 1
             elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                 done_wft = event.workflow_task_completed_event_attributes
                 scheduled = by_id[done_wft.scheduled_event_id]
@@ -62,4 +67,5 @@ async def breakdown(client: Client, workflow_ids: list[str]) -> Breakdown:
             queue_ms=fmean(wft_queue) if wft_queue else 0.0,
             run_ms=fmean(wft_run) if wft_run else 0.0,
         ),
+        local_activities=markers,
     )

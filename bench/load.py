@@ -69,19 +69,20 @@ async def drive(op: Operation, *, count: int, concurrency: int, deadline: float)
 
 
 async def interleave(ops: list[Operation], samples: list[Sample], *, rounds: int, deadline: float) -> None:
-    """One operation of each kind per round, one at a time: the kinds see the same machine conditions."""
-    started = time.perf_counter()
-    stop_at = started + deadline
+    """One operation of each kind per round, one at a time: the kinds see the same machine conditions.
+
+    Each sample's `elapsed` is the time spent in its own operations, so its throughput is that of c=1.
+    """
+    stop_at = time.perf_counter() + deadline
     for index in range(rounds):
         if time.perf_counter() > stop_at:
             for sample in samples:
                 sample.truncated = True
             break
         for op, sample in zip(ops, samples, strict=True):
+            started = time.perf_counter()
             await timed(op, index, sample)
-    elapsed = time.perf_counter() - started
-    for sample in samples:
-        sample.elapsed = elapsed
+            sample.elapsed += time.perf_counter() - started
 
 
 def percentile(values: list[float], fraction: float) -> float:

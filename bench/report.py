@@ -289,13 +289,16 @@ def table(result: BenchResult) -> str:
 
 def details(result: BenchResult) -> str:
     """What the table does not show: errors, where the time goes, CPU per order, the machine's load."""
-    out: list[str] = []
+    out = [
+        "project: REST API + worker on PostgreSQL; base: act. / base: local: the bare workflow with ordinary / local "
+        "activities; x: project / baseline (for orders/s higher is better, for ms and MiB lower)"
+    ]
     failed = [m for m in result.measurements if m.errors or m.truncated]
     for m in failed:
         out.append(f"! {m.key}: {m.ok}/{m.requested} ok, {m.errors} errors{' (deadline hit)' if m.truncated else ''}")
         out += [f"    {sample}" for sample in m.error_samples]
     for subject, times in result.breakdown.items():
-        out.append(f"time per step, from {times.workflows} workflow histories of {subject} (c=1 lifecycles):")
+        out.append(f"time per step, from {times.workflows} histories of {subject} c=1 lifecycles (server clock):")
         for name, step in times.activities.items():
             out.append(f"    {name:<28} queue {step.queue_ms:6.1f} ms   run {step.run_ms:6.1f} ms   (x{step.count})")
         wft = times.workflow_tasks
@@ -304,6 +307,11 @@ def details(result: BenchResult) -> str:
             f"    {'workflow tasks':<28} queue {wft.queue_ms:6.1f} ms   run {wft.run_ms:6.1f} ms   "
             f"({per_run:.1f} per order)"
         )
+        if times.local_activities:
+            out.append(
+                f"    {'local activities':<28} {times.local_activities / max(1, times.workflows):.1f} per order, "
+                "run inside the workflow tasks above"
+            )
     for concurrency in (20,):
         for subject in Subject:
             life = result.get(Kind.LIFECYCLE, subject, concurrency)

@@ -93,7 +93,7 @@ def test_quick_run_measures_everything_and_stops_everything(tmp_path: Path) -> N
     assert all(value > 0 for value in result.peak_rss_mib.values())
     assert {target.id for target in result.targets} == set(TargetId)
     assert all(target.measured is not None for target in result.targets)
-    assert {"project", "baseline_activity"} <= set(result.breakdown)
+    assert set(result.breakdown) == set(Subject)
 
     table = done.stdout
     for row in ("POST /api/orders p50 c=1", "lifecycle c=20", "placement 50 lines", "peak RSS worker"):
