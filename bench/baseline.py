@@ -130,7 +130,7 @@ class _Request:
     done: bool = False
 
 
-@workflow.defn
+@workflow.defn(sandboxed=False)  # like OrderWorkflow: the floor is measured on the same engine configuration
 class BaselineOrderWorkflow:
     """Place, then serve pay and ship requests in the run loop, as OrderWorkflow does; every step a no-op."""
 
