@@ -23,6 +23,7 @@ from services.fulfillment.schemas import (
     ShipShipmentRequest,
 )
 from services.fulfillment.store import FulfillmentStore, normalize_shipping
+from services.ordering.store import OrderingStore
 from services.schemas import ZERO_UUID
 
 router = APIRouter(tags=["shipments"])
@@ -43,18 +44,17 @@ async def get_shipment(shipment_id: UUID, session: Session) -> ShipmentDetailsDt
 
 
 @router.post("/api/shipments", status_code=status.HTTP_201_CREATED)
-async def create_shipment(
-    body: CreateShipmentRequest, orders: Orders, sessionmaker: SessionMaker, response: Response
-) -> ShipmentDetailsDto:
+async def create_shipment(body: CreateShipmentRequest, sessionmaker: SessionMaker, response: Response) -> ShipmentDetailsDto:
     """A Pending shipment for a Paid order."""
     if body.order_id == ZERO_UUID:
         raise OrderIdRequiredError()
-    order = await orders.details(body.order_id)
-    if order is None:
-        raise OrderNotFoundError(body.order_id)
-    if order.status is not OrderStatus.PAID:
-        raise OrderNotReadyForShipmentError(order.id, order.status.value)
     async with sessionmaker.begin() as session:
+        # The recorded status is authoritative: the workflow records Paid before its update answers.
+        order = await OrderingStore(session).get(body.order_id)
+        if order is None:
+            raise OrderNotFoundError(body.order_id)
+        if order.status is not OrderStatus.PAID:
+            raise OrderNotReadyForShipmentError(order.id, order.status.value)
         shipment = await FulfillmentStore(session).create(body)
     response.headers["Location"] = f"/api/shipments/{shipment.id}"
     return shipment
