@@ -333,16 +333,21 @@ class OrderWorkflow:
         workflow.set_current_details(f"{order.status.value} · {customer} · {total} · {len(order.items)} line(s)")
 
     async def _activity(self, name: str, arg: object, *, result_type: type | None = None) -> Any:
-        # Every step is one short PostgreSQL transaction, so it runs as a local activity: in the worker that runs
-        # the workflow, without a round trip through the task queue per step. Retries are the same, and a step
-        # re-run after a worker crash is harmless because every activity is idempotent.
-        return await workflow.execute_local_activity(
-            name,
-            arg,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-            result_type=result_type,
-        )
+        options: dict[str, Any] = {
+            "start_to_close_timeout": ACTIVITY_TIMEOUT,
+            "retry_policy": ACTIVITY_RETRY,
+            "result_type": result_type,
+        }
+        if self._placing:
+            # Placing is driven by the run's own (durable) start, and every step is one short PostgreSQL
+            # transaction: run it as a local activity, without a task-queue round trip. If the workflow task
+            # is lost, the replay runs the idempotent steps again and a client retry rejoins by order id.
+            return await workflow.execute_local_activity(name, arg, **options)
+        # After placing, steps answer updates. An update is durable only once the workflow task that accepted
+        # it completes, while a local activity commits inside that task: if Temporal restarted in between, the
+        # database would say Paid while the run never heard of the payment. An ordinary activity is scheduled
+        # only by a completed task, so the accepted update is in the history before anything changes.
+        return await workflow.execute_activity(name, arg, **options)
 
     # --- messages --------------------------------------------------------------------------------
 
