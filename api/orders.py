@@ -180,14 +180,14 @@ class OrderWorkflows:
         stored = await self._stored(order_id)
         if stored is None or stored.status in TERMINAL_STATUSES:
             return stored
+        query = self.handle(order_id).query(
+            OrderWorkflow.details, reject_condition=QueryRejectCondition.NOT_OPEN, rpc_timeout=QUERY_TIMEOUT
+        )
         try:
-            live = await self.handle(order_id).query(
-                OrderWorkflow.details,
-                reject_condition=QueryRejectCondition.NOT_OPEN,
-                rpc_timeout=QUERY_TIMEOUT,
-            )
-        except (RPCError, WorkflowQueryRejectedError):
-            return stored
+            # Bounded as a whole: while Temporal is unreachable the client keeps reconnecting past rpc_timeout.
+            live = await asyncio.wait_for(query, QUERY_TIMEOUT.total_seconds())
+        except (RPCError, WorkflowQueryRejectedError, TimeoutError):
+            return stored  # the recorded order is a correct, possibly slightly older, answer
         return live if live is not None else stored
 
     async def state(self, order_id: UUID) -> OrderState | None:

@@ -41,8 +41,12 @@ class EmbeddedPostgres:
         self.server.cleanup()
 
     def restart(self) -> None:
-        """Stop and start the same server (same data, same socket): used by the fault drills."""
-        pg_ctl(["-w", "-m", "fast", "restart"], pgdata=self.server.pgdata, user=self.server.system_user)
+        """Stop and start the same server (same data, same socket): used by the fault drills.
+
+        Started through the handle again, so it tracks the new postmaster and `stop()` still stops it.
+        """
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
+        self.server.ensure_postgres_running()
 
 
 def start(data_dir: Path, *, keep_data: bool = True) -> EmbeddedPostgres:
