@@ -9,7 +9,9 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
 
 from services.errors import DomainError
 
@@ -71,6 +73,29 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_TRANSIENT_RPC = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+
+
+async def _dependency_down(request: Request, exc: Exception) -> JSONResponse:
+    """An outage of PostgreSQL or Temporal is a 503 (retry later), as /ready reports it, never a 500.
+
+    Nothing is lost: a write either committed before the outage or did not happen, and every action is safe to
+    retry (placement with its Idempotency-Key).
+    """
+    if isinstance(exc, RPCError):
+        if exc.status not in _TRANSIENT_RPC:
+            return await _unhandled(request, exc)
+        code, what = "temporal_unavailable", "Temporal"
+    elif isinstance(exc, DBAPIError):
+        if not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
+            return await _unhandled(request, exc)
+        code, what = "database_unavailable", "The database"
+    else:  # OSError: a refused connection or a missing socket while a server restarts
+        code, what = "dependency_unavailable", "A backing service"
+    log.warning("%s %s: %s is unreachable: %s", request.method, request.url.path, what, exc)
+    return error_response(503, code, f"{what} is unreachable; retry later")
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "The server failed to handle the request")
@@ -80,4 +105,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for outage in (RPCError, DBAPIError, OSError):
+        app.add_exception_handler(outage, _dependency_down)
     app.add_exception_handler(Exception, _unhandled)

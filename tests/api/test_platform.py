@@ -118,3 +118,11 @@ async def test_cors_preflight_allows_the_frontend_origin(api: httpx.AsyncClient)
     )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "http://localhost:4200"
+
+
+async def test_a_database_outage_is_503_not_500(settings: Settings) -> None:
+    settings.database_url = "postgresql+asyncpg://postgres@/nowhere?host=/nonexistent-socket-dir"
+    async for api in open_api(settings):
+        response = await api.get("/api/brands")
+    assert response.status_code == 503, response.text
+    assert response.json()["error"] in {"database_unavailable", "dependency_unavailable"}
