@@ -6,6 +6,7 @@ malformed path ids and unknown routes become 404, and nothing escapes as an HTML
 
 import logging
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -76,6 +77,27 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 _TRANSIENT_RPC = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
 
 
+_OUTAGE_CAUSES = (
+    OSError,  # refused connection, missing socket
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, restarting, terminated by the administrator
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+def _database_outage(exc: DBAPIError) -> bool:
+    """Whether the database was unreachable (as opposed to refusing this statement)."""
+    if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+        return True
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, _OUTAGE_CAUSES):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 async def _dependency_down(request: Request, exc: Exception) -> JSONResponse:
     """An outage of PostgreSQL or Temporal is a 503 (retry later), as /ready reports it, never a 500.
 
@@ -87,7 +109,7 @@ async def _dependency_down(request: Request, exc: Exception) -> JSONResponse:
             return await _unhandled(request, exc)
         code, what = "temporal_unavailable", "Temporal"
     elif isinstance(exc, DBAPIError):
-        if not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
+        if not _database_outage(exc):
             return await _unhandled(request, exc)
         code, what = "database_unavailable", "The database"
     else:  # OSError: a refused connection or a missing socket while a server restarts
