@@ -1,11 +1,11 @@
 """Fulfillment activities: a shipment shipped, and the shipment side of cancelling an order."""
 
-from services.fulfillment.store import FulfillmentStore
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.errors import refusals_as_application_errors
 from contracts.order import ActivityName, OrderRef, ShipShipment
+from services.fulfillment.store import FulfillmentStore
 
 
 class FulfillmentActivities:

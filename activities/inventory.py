@@ -2,13 +2,13 @@
 
 from uuid import UUID
 
-from services.inventory.store import InventoryStore
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.errors import refusals_as_application_errors
 from contracts.order import ActivityName, AllocateStock, Reservations
 from services.inventory.schemas import AllocationLine
+from services.inventory.store import InventoryStore
 
 
 class InventoryActivities:

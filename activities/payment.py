@@ -1,11 +1,11 @@
 """Payment activities: a succeeded payment, and the payment side of cancelling or expiring an order."""
 
-from services.payment.store import PaymentStore
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.errors import refusals_as_application_errors
 from contracts.order import ActivityName, OrderRef, SucceedPayment
+from services.payment.store import PaymentStore
 
 
 class PaymentActivities:
