@@ -2,20 +2,48 @@
 
 Concurrency: every change of a stock row happens under its row lock (`SELECT ... FOR UPDATE`). Locks are
 always taken in one order, so two units of work never wait on each other in a cycle:
-idempotency keys (advisory locks, sorted) -> reservations (by id) -> stock rows (by id).
+idempotency keys (advisory locks, by lock id) -> reservations (by id) -> stock rows (by id).
 Allocation locks every row of the SKU before choosing one, so two allocations can never both take the
 last units. The database's CHECK constraints are the backstop, not the mechanism.
+
+Allocating and settling many reservations costs as many round trips as allocating or settling one: every
+lock is taken by one statement per kind, every line is decided in memory against the locked rows, and then
+one statement each writes the reservations, their movements and the stock rows. Lists travel as array
+parameters, so each statement's text (and prepared plan) is the same for any number of lines.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import ColumnElement, Select, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Select,
+    String,
+    Table,
+    TableValuedAlias,
+    Uuid,
+    any_,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
+from sqlalchemy.types import TypeEngine
 
 from services.errors import DomainError
 from services.inventory.errors import (
@@ -32,6 +60,7 @@ from services.inventory.models import (
     REFERENCE_MAX,
     SKU_MAX,
     WAREHOUSE_NAME_MAX,
+    Base,
     StockItem,
     StockMovement,
     StockReservation,
@@ -58,6 +87,12 @@ MAX_MOVEMENTS_LIMIT = 500
 
 # first half of the two-int advisory lock id of an idempotency key (the second half is the key's hash)
 _KEY_LOCK_CLASS = 0x494E56
+# Every key lock of a unit of work in one statement, in lock-id order (ties by key): the one order all
+# callers use. pg_advisory_xact_lock is volatile, so PostgreSQL evaluates it after the sort, row by row.
+_LOCK_KEYS = text(
+    "SELECT pg_advisory_xact_lock(:lock_class, hashtext(k)) "
+    "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY hashtext(k), k"
+)
 
 
 def normalize_sku(value: str | None) -> str | None:
@@ -141,16 +176,135 @@ def _reservation_request(
     )
 
 
-@dataclass(frozen=True)
-class _LockedRow:
-    item: StockItem
-    warehouse_code: str
-    location_code: str
+@dataclass
+class _Candidate:
+    """A stock row locked for allocation; `reserved` includes what this allocation has placed on it."""
+
+    id: UUID
+    sku: str
+    warehouse_id: UUID
+    location_id: UUID
+    on_hand: int
+    reserved: int
     active: bool
+
+    def fits(self, quantity: int) -> bool:
+        return self.active and self.on_hand - self.reserved >= quantity
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """A reservation decided in memory, and the locked row it is on."""
+
+    reservation: StockReservationDto
+    row: _Candidate
+    idempotency_key: str | None
 
 
 def _reservation_dto(reservation: StockReservation) -> StockReservationDto:
     return StockReservationDto.model_validate(reservation)
+
+
+def _rows(name: str, **columns: TypeEngine[Any]) -> TableValuedAlias:
+    """The derived table `name(column, ...)` unnesting one array parameter per column, named after it."""
+    return (
+        func.unnest(*(bindparam(key, type_=ARRAY(kind)) for key, kind in columns.items()))
+        .table_valued(*(column(key, kind) for key, kind in columns.items()))
+        .render_derived(name=name)
+    )
+
+
+def _table(model: type[Base]) -> Table:
+    """The table of a model, for Core statements: cheaper rows, and an insert's parameters stay parameters."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+_RESERVATIONS = _table(StockReservation)
+_MOVEMENTS = _table(StockMovement)
+_ITEMS = _table(StockItem)
+_WAREHOUSES = _table(Warehouse)
+_LOCATIONS = _table(StorageLocation)
+
+# The statements of allocation and settlement, built once: a call pays neither their construction nor their
+# cache key.
+_NOW = bindparam("now", type_=DateTime(timezone=True))
+_KNOWN_KEYS = select(_RESERVATIONS).where(
+    _RESERVATIONS.c.idempotency_key == any_(bindparam("keys", type_=ARRAY(String())))
+)
+_LOCK_CANDIDATES = (
+    select(
+        _ITEMS.c.id,
+        _ITEMS.c.sku,
+        _ITEMS.c.warehouse_id,
+        _ITEMS.c.location_id,
+        _ITEMS.c.on_hand,
+        _ITEMS.c.reserved,
+        _WAREHOUSES.c.is_active & _LOCATIONS.c.is_active,
+        _WAREHOUSES.c.code,
+        _LOCATIONS.c.code,
+    )
+    .join(_WAREHOUSES, _WAREHOUSES.c.id == _ITEMS.c.warehouse_id)
+    .join(_LOCATIONS, _LOCATIONS.c.id == _ITEMS.c.location_id)
+    .where(_ITEMS.c.sku == any_(bindparam("skus", type_=ARRAY(String()))))
+    .order_by(_ITEMS.c.id)
+    .with_for_update(of=_ITEMS)
+)
+_LOCK_RESERVATIONS = (
+    select(StockReservation)
+    .where(StockReservation.id == any_(bindparam("ids", type_=ARRAY(Uuid()))))
+    .order_by(StockReservation.id)
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_LOCK_BALANCES = (
+    select(_ITEMS.c.id, _ITEMS.c.on_hand, _ITEMS.c.reserved)
+    .where(_ITEMS.c.id == any_(bindparam("ids", type_=ARRAY(Uuid()))))
+    .order_by(_ITEMS.c.id)
+    .with_for_update()
+)
+_new_reservations = _rows(
+    "r",
+    id=Uuid(),
+    stock_item_id=Uuid(),
+    sku=String(),
+    warehouse_id=Uuid(),
+    location_id=Uuid(),
+    quantity=BigInteger(),
+    reference=String(),
+    idempotency_key=String(),
+)
+_INSERT_RESERVATIONS = insert(_RESERVATIONS).from_select(
+    [*_new_reservations.c.keys(), "status", "created_at"],
+    select(_new_reservations, literal(ReservationStatus.ACTIVE.value, String()), _NOW),
+)
+_new_movements = _rows(
+    "m",
+    id=Uuid(),
+    sku=String(),
+    warehouse_id=Uuid(),
+    location_id=Uuid(),
+    quantity=BigInteger(),
+    reason=String(),
+    reservation_id=Uuid(),
+)
+_INSERT_MOVEMENTS = insert(_MOVEMENTS).from_select(
+    [*_new_movements.c.keys(), "type", "created_at"],
+    select(_new_movements, bindparam("type", type_=String()), _NOW),
+)
+_balances = _rows("b", item_id=Uuid(), on_hand=BigInteger(), reserved=BigInteger())
+_UPDATE_STOCK = (
+    update(_ITEMS)
+    .where(_ITEMS.c.id == _balances.c.item_id)
+    .values(on_hand=_balances.c.on_hand, reserved=_balances.c.reserved, updated_at=_NOW)
+)
+_SETTLE_RESERVATIONS = {
+    target: update(_RESERVATIONS)
+    .where(_RESERVATIONS.c.id == any_(bindparam("ids", type_=ARRAY(Uuid()))))
+    .values({"status": target.value, stamp: _NOW})
+    for target, stamp in ((ReservationStatus.RELEASED, "released_at"), (ReservationStatus.COMMITTED, "committed_at"))
+}
 
 
 class InventoryStore:
@@ -378,9 +532,10 @@ class InventoryStore:
     ) -> StockReservationDto:
         """Reserve at an explicit (warehouse, location); a known `idempotency_key` returns its reservation."""
         request = _reservation_request(sku, quantity, reference, idempotency_key)
-        existing = await self._claim_key(request.idempotency_key)
-        if existing is not None:
-            return existing
+        if request.idempotency_key is not None:
+            existing = await self._claim_keys([request.idempotency_key])
+            if existing:
+                return existing[request.idempotency_key]
         item = (
             await self._session.scalars(
                 self._lock(
@@ -405,10 +560,15 @@ class InventoryStore:
         (whatever its status) and nothing is written; concurrent calls with one key wait for each other.
         """
         request = _reservation_request(sku, quantity, reference, idempotency_key)
-        return await self._allocate(request)
+        return (await self._allocate_all([request], None))[0]
 
     async def allocate_many(self, lines: Sequence[AllocationLine]) -> list[StockReservationDto]:
-        """Allocate every line or none: the first refused line's error is raised and nothing stays reserved."""
+        """Allocate every line or none: the first refused line's error is raised and nothing stays reserved.
+
+        Lines are placed in order, each by `allocate`'s rule and seeing the lines before it; a line whose
+        key already names a reservation (or an earlier line's) gets that reservation. The number of
+        database round trips does not grow with the number of lines.
+        """
         requests: list[_Request] = []
         refusal: DomainError | None = None
         for line in lines:
@@ -417,16 +577,7 @@ class InventoryStore:
             except DomainError as exc:
                 refusal = exc
                 break
-        async with self._session.begin_nested():
-            for key in sorted({r.idempotency_key for r in requests if r.idempotency_key is not None}):
-                await self._lock_key(key)
-            skus = sorted({r.sku for r in requests})
-            if skus:
-                await self._session.scalars(self._lock(StockItem.sku.in_(skus)))
-            reservations = [await self._allocate(request) for request in requests]
-            if refusal is not None:
-                raise refusal
-        return reservations
+        return await self._allocate_all(requests, refusal)
 
     async def release(self, reservation_id: UUID) -> StockReservationDto:
         """Active -> Released (frees the stock); releasing a Released reservation changes nothing."""
@@ -438,13 +589,11 @@ class InventoryStore:
 
     async def release_many(self, reservation_ids: Sequence[UUID]) -> list[StockReservationDto]:
         """`release` for each id, all or none; results in the order of `reservation_ids`."""
-        async with self._session.begin_nested():
-            return await self._settle(reservation_ids, ReservationStatus.RELEASED)
+        return await self._settle(reservation_ids, ReservationStatus.RELEASED)
 
     async def commit_many(self, reservation_ids: Sequence[UUID]) -> list[StockReservationDto]:
         """`commit` for each id, all or none; results in the order of `reservation_ids`."""
-        async with self._session.begin_nested():
-            return await self._settle(reservation_ids, ReservationStatus.COMMITTED)
+        return await self._settle(reservation_ids, ReservationStatus.COMMITTED)
 
     # --- internals ------------------------------------------------------------------------------------
 
@@ -459,59 +608,141 @@ class InventoryStore:
             .execution_options(populate_existing=True)
         )
 
-    async def _lock_key(self, key: str) -> None:
-        await self._session.execute(
-            text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:key))"),
-            {"lock_class": _KEY_LOCK_CLASS, "key": key},
-        )
+    async def _claim_keys(self, keys: Sequence[str]) -> dict[str, StockReservationDto]:
+        """Serialise the callers of each key (two statements for any number); the reservations they name."""
+        if not keys:
+            return {}
+        unique = sorted(set(keys))
+        await self._session.execute(_LOCK_KEYS, {"lock_class": _KEY_LOCK_CLASS, "keys": unique})
+        # a statement of its own, so that its snapshot is taken after the locks are held
+        existing = await self._session.execute(_KNOWN_KEYS, {"keys": unique})
+        return {r.idempotency_key: StockReservationDto.model_validate(r) for r in existing}
 
-    async def _claim_key(self, key: str | None) -> StockReservationDto | None:
-        """Serialise the callers of one key; the reservation it already names, if any."""
-        if key is None:
-            return None
-        await self._lock_key(key)
-        existing = (
-            await self._session.scalars(
-                select(StockReservation)
-                .where(StockReservation.idempotency_key == key)
-                .execution_options(populate_existing=True)
+    async def _allocate_all(
+        self, requests: Sequence[_Request], refusal: DomainError | None
+    ) -> list[StockReservationDto]:
+        """Place `requests` in order, then raise `refusal` if there is one; all or nothing.
+
+        Every lock is taken before any line is decided, and nothing is written before every line is: a
+        refused line leaves nothing behind, and the writes share one savepoint.
+        """
+        known = await self._claim_keys([r.idempotency_key for r in requests if r.idempotency_key is not None])
+        candidates = await self._lock_candidates({r.sku for r in requests if r.idempotency_key not in known})
+        now = utcnow()
+        placements: list[_Placement] = []
+        results: list[StockReservationDto] = []
+        for request in requests:
+            key = request.idempotency_key
+            if key is not None and key in known:
+                results.append(known[key])
+                continue
+            rows = candidates.get(request.sku)
+            if not rows:
+                raise StockItemNotFoundError(request.sku)
+            row = next((row for row in rows if row.fits(request.quantity)), None)
+            if row is None:
+                raise InsufficientStockError(request.sku, request.quantity)
+            row.reserved += request.quantity
+            reservation = StockReservationDto(
+                id=uuid4(),
+                sku=row.sku,
+                warehouse_id=row.warehouse_id,
+                location_id=row.location_id,
+                quantity=request.quantity,
+                status=ReservationStatus.ACTIVE,
+                reference=request.reference,
+                created_at=now,
+                released_at=None,
+                committed_at=None,
             )
-        ).one_or_none()
-        return None if existing is None else _reservation_dto(existing)
-
-    async def _allocate(self, request: _Request) -> StockReservationDto:
-        existing = await self._claim_key(request.idempotency_key)
-        if existing is not None:
-            return existing
-        rows = [
-            _LockedRow(item, warehouse_code, location_code, warehouse_active and location_active)
-            for item, warehouse_code, warehouse_active, location_code, location_active in (
+            placements.append(_Placement(reservation, row, key))
+            if key is not None:
+                known[key] = reservation
+            results.append(reservation)
+        if refusal is not None:
+            raise refusal
+        if placements:
+            new = [p.reservation for p in placements]
+            async with self._session.begin_nested():
                 await self._session.execute(
-                    select(
-                        StockItem,
-                        Warehouse.code,
-                        Warehouse.is_active,
-                        StorageLocation.code,
-                        StorageLocation.is_active,
-                    )
-                    .join(Warehouse, Warehouse.id == StockItem.warehouse_id)
-                    .join(StorageLocation, StorageLocation.id == StockItem.location_id)
-                    .where(StockItem.sku == request.sku)
-                    .order_by(StockItem.id)
-                    .with_for_update(of=StockItem)
-                    .execution_options(populate_existing=True)
+                    _INSERT_RESERVATIONS,
+                    {
+                        "id": [r.id for r in new],
+                        "stock_item_id": [p.row.id for p in placements],
+                        "sku": [r.sku for r in new],
+                        "warehouse_id": [r.warehouse_id for r in new],
+                        "location_id": [r.location_id for r in new],
+                        "quantity": [r.quantity for r in new],
+                        "reference": [r.reference for r in new],
+                        "idempotency_key": [p.idempotency_key for p in placements],
+                        "now": now,
+                    },
                 )
-            ).all()
-        ]
-        if not rows:
-            raise StockItemNotFoundError(request.sku)
-        candidates = sorted(
-            (row for row in rows if row.active and row.item.on_hand - row.item.reserved >= request.quantity),
-            key=lambda row: (row.warehouse_code, row.location_code),
+                await self._insert_movements(MovementType.RESERVATION, new, now)
+                await self._update_stock({p.row.id: (p.row.on_hand, p.row.reserved) for p in placements}, now)
+        return results
+
+    async def _lock_candidates(self, skus: set[str]) -> dict[str, list[_Candidate]]:
+        """Lock every stock row of `skus`, by id; each SKU's rows in allocation order (warehouse, location)."""
+        if not skus:
+            return {}
+        by_sku: dict[str, list[tuple[tuple[str, str], _Candidate]]] = {}
+        for (
+            item_id,
+            sku,
+            warehouse_id,
+            location_id,
+            on_hand,
+            reserved,
+            active,
+            warehouse,
+            location,
+        ) in await self._session.execute(_LOCK_CANDIDATES, {"skus": sorted(skus)}):
+            candidate = _Candidate(item_id, sku, warehouse_id, location_id, on_hand, reserved, active)
+            by_sku.setdefault(sku, []).append(((warehouse, location), candidate))
+        return {sku: [c for _, c in sorted(rows, key=lambda pair: pair[0])] for sku, rows in by_sku.items()}
+
+    async def _insert_movements(
+        self,
+        movement_type: MovementType,
+        reservations: Sequence[StockReservation | StockReservationDto],
+        now: datetime,
+    ) -> None:
+        """One movement per reservation: +quantity for a Reservation, -quantity for a Release or Shipment."""
+        sign = 1 if movement_type == MovementType.RESERVATION else -1
+        await self._session.execute(
+            _INSERT_MOVEMENTS,
+            {
+                "id": [uuid4() for _ in reservations],
+                "sku": [r.sku for r in reservations],
+                "warehouse_id": [r.warehouse_id for r in reservations],
+                "location_id": [r.location_id for r in reservations],
+                "quantity": [sign * r.quantity for r in reservations],
+                "reason": [r.reference for r in reservations],
+                "reservation_id": [r.id for r in reservations],
+                "type": movement_type.value,
+                "now": now,
+            },
         )
-        if not candidates:
-            raise InsufficientStockError(request.sku, request.quantity)
-        return await self._reserve_on(candidates[0].item, request)
+
+    async def _update_stock(self, balances: dict[UUID, tuple[int, int]], now: datetime) -> None:
+        """Set the (on_hand, reserved) of stock rows the caller holds locked and has decided in memory."""
+        await self._session.execute(
+            _UPDATE_STOCK,
+            {
+                "item_id": list(balances),
+                "on_hand": [on_hand for on_hand, _ in balances.values()],
+                "reserved": [reserved for _, reserved in balances.values()],
+                "now": now,
+            },
+        )
+        # a stock row this session holds as an object must not go stale
+        for item_id, (on_hand, reserved) in balances.items():
+            cached = self._session.identity_map.get(identity_key(StockItem, item_id))
+            if cached is not None:
+                set_committed_value(cached, "on_hand", on_hand)
+                set_committed_value(cached, "reserved", reserved)
+                set_committed_value(cached, "updated_at", now)
 
     async def _reserve_on(self, item: StockItem, request: _Request) -> StockReservationDto:
         """Reserve on a row the caller holds locked and has checked for availability."""
@@ -539,66 +770,71 @@ class InventoryStore:
         return _reservation_dto(reservation)
 
     async def _settle(self, reservation_ids: Sequence[UUID], target: ReservationStatus) -> list[StockReservationDto]:
-        """Move reservations to Released or Committed, in order; the first refusal is raised."""
-        reservations = {
-            reservation.id: reservation
-            for reservation in await self._session.scalars(
-                select(StockReservation)
-                .where(StockReservation.id.in_(set(reservation_ids)))
-                .order_by(StockReservation.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        }
-        to_change = {r.stock_item_id for r in reservations.values() if r.status == ReservationStatus.ACTIVE}
-        items = (
-            {item.id: item for item in await self._session.scalars(self._lock(StockItem.id.in_(to_change)))}
+        """Move reservations to Released or Committed, in order; the first refusal is raised, all or nothing.
+
+        Decided in memory against the locked rows, then written in three statements whatever the count.
+        """
+        unique_ids = list(dict.fromkeys(reservation_ids))
+        reservations = {r.id: r for r in await self._session.scalars(_LOCK_RESERVATIONS, {"ids": unique_ids})}
+        to_change = sorted({r.stock_item_id for r in reservations.values() if r.status == ReservationStatus.ACTIVE})
+        balances = (
+            {
+                item_id: (on_hand, reserved)
+                for item_id, on_hand, reserved in await self._session.execute(_LOCK_BALANCES, {"ids": to_change})
+            }
             if to_change
             else {}
         )
-        settled = [self._settle_one(reservations.get(rid), rid, items, target) for rid in reservation_ids]
-        await self._session.flush()
-        return settled
+        changing: list[StockReservation] = []
+        for reservation_id in unique_ids:  # a repeated id gets the outcome of its first occurrence
+            reservation = self._settle_one(reservations.get(reservation_id), reservation_id, balances, target)
+            if reservation is not None:
+                changing.append(reservation)
+        if changing:
+            now = utcnow()
+            stamp = "committed_at" if target == ReservationStatus.COMMITTED else "released_at"
+            movement = MovementType.SHIPMENT if target == ReservationStatus.COMMITTED else MovementType.RELEASE
+            async with self._session.begin_nested():
+                await self._session.execute(_SETTLE_RESERVATIONS[target], {"ids": [r.id for r in changing], "now": now})
+                await self._insert_movements(movement, changing, now)
+                await self._update_stock({r.stock_item_id: balances[r.stock_item_id] for r in changing}, now)
+            for reservation in changing:
+                set_committed_value(reservation, "status", target.value)
+                set_committed_value(reservation, stamp, now)
+        return [_reservation_dto(reservations[reservation_id]) for reservation_id in reservation_ids]
 
+    @staticmethod
     def _settle_one(
-        self,
         reservation: StockReservation | None,
         reservation_id: UUID,
-        items: dict[UUID, StockItem],
+        balances: dict[UUID, tuple[int, int]],
         target: ReservationStatus,
-    ) -> StockReservationDto:
+    ) -> StockReservation | None:
+        """Refuse, or decide one settlement in `balances`; the reservation if it changes, None if it is done."""
         if reservation is None:
             raise ReservationNotFoundError(reservation_id)
         if reservation.status == target:
-            return _reservation_dto(reservation)
+            return None
         if reservation.status != ReservationStatus.ACTIVE:
             raise ReservationNotActiveError(reservation.id, reservation.status)
-        item = items.get(reservation.stock_item_id)
-        if item is None:
+        balance = balances.get(reservation.stock_item_id)
+        if balance is None:
             raise StockItemNotFoundError(reservation.sku)
-        if item.reserved < reservation.quantity:
+        on_hand, reserved = balance
+        if reserved < reservation.quantity:
             raise InventoryError(
                 "reservation_state_invalid",
                 f"The stock row of reservation '{reservation.id}' holds less than it reserved",
             )
-        if target == ReservationStatus.COMMITTED and item.on_hand < reservation.quantity:
-            raise InventoryError(
-                "insufficient_on_hand_stock",
-                f"The stock row of reservation '{reservation.id}' has less on hand than it reserved",
-            )
-        now = utcnow()
-        item.reserved -= reservation.quantity
         if target == ReservationStatus.COMMITTED:
-            item.on_hand -= reservation.quantity
-            reservation.committed_at = now
-            movement = MovementType.SHIPMENT
-        else:
-            reservation.released_at = now
-            movement = MovementType.RELEASE
-        item.updated_at = now
-        reservation.status = target.value
-        self._add_movement(item, movement, -reservation.quantity, reservation.reference, reservation.id, now)
-        return _reservation_dto(reservation)
+            if on_hand < reservation.quantity:
+                raise InventoryError(
+                    "insufficient_on_hand_stock",
+                    f"The stock row of reservation '{reservation.id}' has less on hand than it reserved",
+                )
+            on_hand -= reservation.quantity
+        balances[reservation.stock_item_id] = (on_hand, reserved - reservation.quantity)
+        return reservation
 
     def _add_movement(
         self,

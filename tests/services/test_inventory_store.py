@@ -462,6 +462,133 @@ async def test_allocate_many_returns_known_keys_as_they_are(sessionmaker: Maker)
     await check_invariants(sessionmaker)
 
 
+async def test_allocate_many_mixes_known_new_and_repeated_keys(sessionmaker: Maker) -> None:
+    await stocked(sessionmaker, "A", 10)
+    await stocked(sessionmaker, "B", 10, await place(sessionmaker, "MAIN", "A-02"))
+    known = await run(sessionmaker, lambda s: s.allocate("A", 2, "O-1", "o:1"))
+    before = await snapshot(sessionmaker)
+    lines = [
+        AllocationLine(sku="B", quantity=1, reference="O-1", idempotency_key="o:2"),
+        # a known key gets its reservation as it is, whatever the line asks for now
+        AllocationLine(sku="B", quantity=9, reference="other", idempotency_key="o:1"),
+        AllocationLine(sku="A", quantity=3, reference="O-1"),
+        # a key repeated within the call gets the reservation of its first line
+        AllocationLine(sku="A", quantity=5, reference="O-1", idempotency_key="o:2"),
+    ]
+    done = await run(sessionmaker, lambda s: s.allocate_many(lines))
+    assert done[1] == known
+    assert done[3] == done[0]
+    assert [(r.sku, r.quantity) for r in done] == [("B", 1), ("A", 2), ("A", 3), ("B", 1)]
+    after = await snapshot(sessionmaker)
+    assert len(after.reservations) == len(before.reservations) + 2
+    assert after.movements == before.movements + 2
+    assert [row[2:] for row in after.rows] == [(10, 5), (10, 1)]
+
+    # the keyed lines again: the same reservations, and nothing written
+    assert await run(sessionmaker, lambda s: s.allocate_many([lines[0], lines[1]])) == done[:2]
+    assert await snapshot(sessionmaker) == after
+    await check_invariants(sessionmaker)
+
+
+async def test_allocate_many_lines_of_one_sku_see_each_other(sessionmaker: Maker) -> None:
+    first = await stocked(sessionmaker, "SKU", 5, await place(sessionmaker, "A", "A-01"))
+    second = await stocked(sessionmaker, "SKU", 5, await place(sessionmaker, "B", "A-01"))
+    # 4 + 4 units fit in the SKU's 10, but on no single row: the second line goes to the next row
+    done = await run(
+        sessionmaker,
+        lambda s: s.allocate_many([AllocationLine(sku="SKU", quantity=4), AllocationLine(sku="sku", quantity=4)]),
+    )
+    assert [r.location_id for r in done] == [first.location_id, second.location_id]
+    after = await snapshot(sessionmaker)
+    assert [row[2:] for row in after.rows] == [(5, 4), (5, 4)]
+
+    # one unit is left on each row: a third line finds none, and the call reserves nothing
+    ones = [AllocationLine(sku="SKU", quantity=1) for _ in range(3)]
+    assert await refusal(sessionmaker, lambda s: s.allocate_many(ones)) == "insufficient_stock"
+    assert await snapshot(sessionmaker) == after
+    await check_invariants(sessionmaker)
+
+
+async def test_allocate_many_places_a_fifty_line_order_line_by_line(sessionmaker: Maker) -> None:
+    near = await place(sessionmaker, "MAIN", "A-01")
+    far = await place(sessionmaker, "MAIN", "A-02")
+    skus = [f"SKU-{n}" for n in range(10)]
+    for sku in skus:
+        await stocked(sessionmaker, sku, 10, near)
+        await stocked(sessionmaker, sku, 10, far)
+    before = await snapshot(sessionmaker)
+    # five lines of 3 per SKU: three fit on A-01 (1 unit left), the next two go to A-02
+    lines = [
+        AllocationLine(sku=skus[i % 10], quantity=3, reference="ORDER-50", idempotency_key=f"order-50:{i}")
+        for i in range(50)
+    ]
+    done = await run(sessionmaker, lambda s: s.allocate_many(lines))
+    assert [(r.sku, r.quantity, r.status) for r in done] == [(line.sku, 3, ReservationStatus.ACTIVE) for line in lines]
+    assert [r.location_id for r in done] == [near.location_id if i < 30 else far.location_id for i in range(50)]
+    assert len({r.id for r in done}) == 50
+    after = await snapshot(sessionmaker)
+    assert len(after.reservations) == 50
+    assert after.movements == before.movements + 50
+    assert {row[2:] for row in after.rows} == {(10, 9), (10, 6)}
+    movements = await run(sessionmaker, lambda s: s.list_movements(None, 500))
+    reserved = [m for m in movements if m.type == "Reservation"]
+    assert sorted((m.sku, m.quantity, m.reason) for m in reserved) == sorted((r.sku, 3, "ORDER-50") for r in done)
+
+    assert await run(sessionmaker, lambda s: s.allocate_many(lines)) == done
+    assert await snapshot(sessionmaker) == after
+    await check_invariants(sessionmaker)
+
+
+async def test_concurrent_multi_line_allocations_with_shared_keys_make_one_reservation_per_key(
+    sessionmaker: Maker,
+) -> None:
+    where = await stocked(sessionmaker, "A", 100)
+    await stocked(sessionmaker, "B", 100, where)
+    lines = [AllocationLine(sku="AB"[i % 2], quantity=1, idempotency_key=f"shared:{i}") for i in range(6)]
+    orders = [lines[i:] + lines[:i] for i in range(6)] + [list(reversed(lines[i:] + lines[:i])) for i in range(6)]
+    batches = await asyncio.gather(
+        *(run(sessionmaker, partial(InventoryStore.allocate_many, lines=order)) for order in orders)
+    )
+    by_key = {
+        line.idempotency_key: reservation.id
+        for order, batch in zip(orders, batches, strict=True)
+        for line, reservation in zip(order, batch, strict=True)
+    }
+    assert len(set(by_key.values())) == 6
+    for order, batch in zip(orders, batches, strict=True):
+        assert [r.id for r in batch] == [by_key[line.idempotency_key] for line in order]
+    state = await snapshot(sessionmaker)
+    assert len(state.reservations) == 6
+    assert state.movements == 2 + 6
+    assert [row[2:] for row in state.rows] == [(100, 3), (100, 3)]
+    await check_invariants(sessionmaker)
+
+
+async def test_one_unit_of_work_sees_its_own_reservations(sessionmaker: Maker) -> None:
+    where = await place(sessionmaker, "MAIN", "A-01")
+    async with sessionmaker.begin() as session:
+        store = InventoryStore(session)
+        await store.receive("SKU", where.warehouse_id, where.location_id, 5, None)
+        # an object of the stock row, held in the session: it must not go stale under the store's writes
+        item = (await session.scalars(select(StockItem))).one()
+        first, second = await store.allocate_many(
+            [AllocationLine(sku="SKU", quantity=2), AllocationLine(sku="SKU", quantity=1)]
+        )
+        summary = await store.get_stock("SKU")
+        assert summary is not None
+        assert (summary.total_on_hand_quantity, summary.total_reserved_quantity) == (5, 3)
+        assert (item.on_hand, item.reserved) == (5, 3)
+        await store.commit_many([first.id])
+        await store.release(second.id)
+        summary = await store.get_stock("SKU")
+        assert summary is not None
+        assert (summary.total_on_hand_quantity, summary.total_reserved_quantity) == (3, 0)
+        assert (item.on_hand, item.reserved) == (3, 0)
+        assert [r.status for r in await store.release_many([second.id])] == [ReservationStatus.RELEASED]
+        assert (await store.get_reservation(first.id)) == (await store.commit(first.id))
+    await check_invariants(sessionmaker)
+
+
 @pytest.mark.parametrize(
     ("first", "second", "outcome"),
     [
