@@ -92,6 +92,7 @@ class OrderWorkflow:
     def __init__(self, order: PlaceOrder) -> None:
         self._order_id = order.order_id
         self._placing = True
+        self._accepted_durably = False  # see _activity
         self._details: OrderDetails | None = None
         self._rejection: Rejection | None = None
         self._reservation_ids: list[UUID] = []
@@ -229,6 +230,7 @@ class OrderWorkflow:
 
     async def _serve(self, request: _Request) -> None:
         assert self.status is not None  # requests are served only once the order is placed
+        self._accepted_durably = False
         verdict = decide(request.action, self.status)
         try:
             if verdict is Verdict.REFUSE:
@@ -338,16 +340,20 @@ class OrderWorkflow:
             "retry_policy": ACTIVITY_RETRY,
             "result_type": result_type,
         }
-        if self._placing:
-            # Placing is driven by the run's own (durable) start, and every step is one short PostgreSQL
-            # transaction: run it as a local activity, without a task-queue round trip. If the workflow task
-            # is lost, the replay runs the idempotent steps again and a client retry rejoins by order id.
+        if self._placing or self._accepted_durably:
+            # Each step is one short PostgreSQL transaction: a local activity runs it in this worker, without a
+            # task-queue round trip. That is safe while placing (driven by the run's own durable start; a replay
+            # runs the idempotent steps again and a client retry rejoins by order id) and once the action being
+            # served is durably accepted.
             return await workflow.execute_local_activity(name, arg, **options)
-        # After placing, steps answer updates. An update is durable only once the workflow task that accepted
-        # it completes, while a local activity commits inside that task: if Temporal restarted in between, the
-        # database would say Paid while the run never heard of the payment. An ordinary activity is scheduled
-        # only by a completed task, so the accepted update is in the history before anything changes.
-        return await workflow.execute_activity(name, arg, **options)
+        # The first step of an action that answers an update is an ordinary activity. An update is durable only
+        # once the workflow task that accepted it completes, while a local activity commits inside that task:
+        # if Temporal restarted in between, the database would say Paid while the run never heard of the
+        # payment. An ordinary activity is scheduled only by a completed task, so once it has run, the accepted
+        # update is in the history and the action's other steps can be local.
+        result = await workflow.execute_activity(name, arg, **options)
+        self._accepted_durably = True
+        return result
 
     # --- messages --------------------------------------------------------------------------------
 
