@@ -1,10 +1,13 @@
 """Every error leaves the API as `{"error": "<code>", "message": "..."}` (contract section 1.6).
 
 Domain refusals keep their own code and status. Requests the framework cannot bind become 400 (never 422),
-malformed path ids and unknown routes become 404, and nothing escapes as an HTML page.
+malformed path ids and unknown routes become 404, and nothing escapes as an HTML page. The OpenAPI schema says
+the same: routes document their error statuses with `ErrorBody` (`responses(...)`), and FastAPI's generated 422,
+which this API never sends, is taken out of it.
 """
 
 import logging
+from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
@@ -15,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.errors import DomainError
+from services.schemas import WireModel
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +29,26 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
+
+
+class ErrorBody(WireModel):
+    """The one error shape (contract section 1.6). Clients branch on `error`; `message` is for people."""
+
+    error: str
+    message: str
+
+
+_DESCRIPTIONS = {
+    400: "Refused: the request cannot be bound or breaks a domain rule; `error` names which",
+    404: "No such resource, or the id in the path is malformed",
+    415: "The request body is not application/json",
+    503: "PostgreSQL or Temporal is unreachable, or an order did not answer in time: retry later",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI documentation of error statuses a route answers with, all with the `ErrorBody` shape."""
+    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses}
 
 
 def error_response(status_code: int, code: str, message: str) -> JSONResponse:
@@ -123,7 +147,27 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "The server failed to handle the request")
 
 
+def _without_422(app: FastAPI) -> None:
+    """FastAPI documents a 422 on every route that binds input; binding failures are 400 here (see above)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    if isinstance(operation, dict):
+                        operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    _without_422(app)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

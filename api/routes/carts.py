@@ -5,11 +5,13 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 
 from api.deps import Session
+from api.errors import responses
 from services.cart.errors import CartNotFoundError
 from services.cart.schemas import AddCartItemRequest, CartDto, UpdateCartItemRequest
 from services.cart.store import CartStore
 
-router = APIRouter(tags=["carts"])
+# Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
+router = APIRouter(tags=["carts"], responses=responses(503))
 
 
 @router.post("/api/carts", status_code=status.HTTP_201_CREATED)
@@ -20,7 +22,7 @@ async def create_cart(session: Session, response: Response) -> CartDto:
     return cart
 
 
-@router.get("/api/carts/{cart_id}")
+@router.get("/api/carts/{cart_id}", responses=responses(404))
 async def get_cart(cart_id: UUID, session: Session) -> CartDto:
     cart = await CartStore(session).get(cart_id)
     if cart is None:
@@ -28,25 +30,25 @@ async def get_cart(cart_id: UUID, session: Session) -> CartDto:
     return cart
 
 
-@router.post("/api/carts/{cart_id}/items")
+@router.post("/api/carts/{cart_id}/items", responses=responses(400, 404, 415))
 async def add_cart_item(cart_id: UUID, body: AddCartItemRequest, session: Session) -> CartDto:
     """Add a variant; adding one already in the cart adds to its quantity. 200, not 201."""
     return await CartStore(session).add_item(cart_id, body)
 
 
-@router.put("/api/carts/{cart_id}/items/{product_variant_id}")
+@router.put("/api/carts/{cart_id}/items/{product_variant_id}", responses=responses(400, 404, 415))
 async def update_cart_item(
     cart_id: UUID, product_variant_id: UUID, body: UpdateCartItemRequest, session: Session
 ) -> CartDto:
     return await CartStore(session).update_item(cart_id, product_variant_id, body)
 
 
-@router.delete("/api/carts/{cart_id}/items/{product_variant_id}")
+@router.delete("/api/carts/{cart_id}/items/{product_variant_id}", responses=responses(404))
 async def remove_cart_item(cart_id: UUID, product_variant_id: UUID, session: Session) -> CartDto:
     return await CartStore(session).remove_item(cart_id, product_variant_id)
 
 
-@router.post("/api/carts/{cart_id}/clear")
+@router.post("/api/carts/{cart_id}/clear", responses=responses(404))
 async def clear_cart(cart_id: UUID, session: Session) -> CartDto:
     """Delete every line. Any body (none, `null`, `{}`) is ignored."""
     return await CartStore(session).clear(cart_id)

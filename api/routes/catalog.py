@@ -5,6 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from api.deps import Session
+from api.errors import responses
 from services.catalog.errors import ProductDetailsNotFoundError, VariantSnapshotNotFoundError
 from services.catalog.schemas import (
     AddProductVariantRequest,
@@ -21,7 +22,8 @@ from services.catalog.schemas import (
 )
 from services.catalog.store import CatalogStore
 
-router = APIRouter(tags=["catalog"])
+# Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
+router = APIRouter(tags=["catalog"], responses=responses(503))
 
 
 @router.get("/api/brands")
@@ -29,7 +31,7 @@ async def list_brands(session: Session) -> list[BrandDto]:
     return await CatalogStore(session).list_brands()
 
 
-@router.post("/api/brands", status_code=201)
+@router.post("/api/brands", responses=responses(400, 415), status_code=201)
 async def create_brand(body: CreateBrandRequest, session: Session, response: Response) -> BrandDto:
     brand = await CatalogStore(session).create_brand(body)
     response.headers["Location"] = f"/api/brands/{brand.id}"
@@ -41,7 +43,7 @@ async def list_categories(session: Session) -> list[CategoryDto]:
     return await CatalogStore(session).list_categories()
 
 
-@router.post("/api/categories", status_code=201)
+@router.post("/api/categories", responses=responses(400, 415), status_code=201)
 async def create_category(body: CreateCategoryRequest, session: Session, response: Response) -> CategoryDto:
     category = await CatalogStore(session).create_category(body)
     response.headers["Location"] = f"/api/categories/{category.id}"
@@ -53,7 +55,7 @@ async def list_products(session: Session) -> list[ProductListItemDto]:
     return await CatalogStore(session).list_active_products()
 
 
-@router.get("/api/products/variants/{product_variant_id}/snapshot")
+@router.get("/api/products/variants/{product_variant_id}/snapshot", responses=responses(404))
 async def get_variant_snapshot(product_variant_id: UUID, session: Session) -> ProductVariantSnapshotDto:
     snapshot = await CatalogStore(session).get_variant_snapshot(product_variant_id)
     if snapshot is None:
@@ -61,7 +63,7 @@ async def get_variant_snapshot(product_variant_id: UUID, session: Session) -> Pr
     return snapshot
 
 
-@router.get("/api/products/{product_id}")
+@router.get("/api/products/{product_id}", responses=responses(404))
 async def get_product(product_id: UUID, session: Session) -> ProductDetailsDto:
     product = await CatalogStore(session).get_product(product_id)
     if product is None:
@@ -69,14 +71,14 @@ async def get_product(product_id: UUID, session: Session) -> ProductDetailsDto:
     return product
 
 
-@router.post("/api/products", status_code=201)
+@router.post("/api/products", responses=responses(400, 415), status_code=201)
 async def create_product(body: CreateProductRequest, session: Session, response: Response) -> ProductCommandResponse:
     product = await CatalogStore(session).create_product(body)
     response.headers["Location"] = f"/api/products/{product.id}"
     return product
 
 
-@router.post("/api/products/{product_id}/variants", status_code=201)
+@router.post("/api/products/{product_id}/variants", responses=responses(400, 404, 415), status_code=201)
 async def add_variant(
     product_id: UUID, body: AddProductVariantRequest, session: Session, response: Response
 ) -> ProductVariantCommandResponse:
@@ -85,11 +87,11 @@ async def add_variant(
     return variant
 
 
-@router.post("/api/products/{product_id}/publish")
+@router.post("/api/products/{product_id}/publish", responses=responses(400, 404))
 async def publish_product(product_id: UUID, session: Session) -> ProductCommandResponse:
     return await CatalogStore(session).publish_product(product_id)
 
 
-@router.post("/api/products/{product_id}/archive")
+@router.post("/api/products/{product_id}/archive", responses=responses(400, 404))
 async def archive_product(product_id: UUID, session: Session) -> ProductCommandResponse:
     return await CatalogStore(session).archive_product(product_id)

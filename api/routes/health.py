@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api.deps import SessionMaker, Temporal
+from api.errors import ErrorBody
 from services.schemas import UtcDateTime, WireModel, utcnow
 
 router = APIRouter(tags=["health"])
@@ -23,6 +24,12 @@ class HealthDto(WireModel):
 
 class ReadinessDto(WireModel):
     status: str
+    checks: dict[str, str]
+
+
+class NotReadyDto(ErrorBody):
+    """The 503 of `/ready`: the usual error body, plus the state of each dependency."""
+
     checks: dict[str, str]
 
 
@@ -47,7 +54,11 @@ async def _probe(name: str, probe: Awaitable[object]) -> tuple[str, str]:
     return name, "ok"
 
 
-@router.get("/ready", response_model=ReadinessDto, responses={503: {"description": "A dependency is down"}})
+@router.get(
+    "/ready",
+    response_model=ReadinessDto,
+    responses={503: {"model": NotReadyDto, "description": "A dependency is down"}},
+)
 async def ready(sessionmaker: SessionMaker, temporal: Temporal) -> ReadinessDto | JSONResponse:
     """200 when PostgreSQL and Temporal both answer; otherwise 503 naming what is down."""
     checks = dict(
@@ -59,5 +70,6 @@ async def ready(sessionmaker: SessionMaker, temporal: Temporal) -> ReadinessDto 
     down = [name for name, state in checks.items() if state != "ok"]
     if down:
         message = "; ".join(f"{name} {checks[name]}" for name in down)
-        return JSONResponse(status_code=503, content={"error": "not_ready", "message": message, "checks": checks})
+        body = NotReadyDto(error="not_ready", message=message, checks=checks)
+        return JSONResponse(status_code=503, content=body.model_dump(mode="json", by_alias=True))
     return ReadinessDto(status="ready", checks=checks)

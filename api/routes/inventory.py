@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Response
 
 from api.deps import Session
+from api.errors import responses
 from services.inventory.errors import StockNotFoundError
 from services.inventory.schemas import (
     AllocateStockReservationRequest,
@@ -25,7 +26,8 @@ from services.inventory.schemas import (
 )
 from services.inventory.store import DEFAULT_MOVEMENTS_LIMIT, InventoryStore
 
-router = APIRouter(tags=["inventory"])
+# Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
+router = APIRouter(tags=["inventory"], responses=responses(503))
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
@@ -35,21 +37,21 @@ async def list_warehouses(session: Session) -> list[WarehouseDto]:
     return await InventoryStore(session).list_warehouses()
 
 
-@router.post("/api/warehouses", status_code=201)
+@router.post("/api/warehouses", responses=responses(400, 415), status_code=201)
 async def create_warehouse(body: CreateWarehouseRequest, session: Session, response: Response) -> WarehouseDto:
     warehouse = await InventoryStore(session).create_warehouse(body.code, body.name)
     response.headers["Location"] = f"/api/warehouses/{warehouse.id}"
     return warehouse
 
 
-@router.get("/api/locations")
+@router.get("/api/locations", responses=responses(400))
 async def list_locations(
     session: Session, warehouse_id: Annotated[UUID | None, Query(alias="warehouseId")] = None
 ) -> list[StorageLocationDto]:
     return await InventoryStore(session).list_locations(warehouse_id)
 
 
-@router.post("/api/locations", status_code=201)
+@router.post("/api/locations", responses=responses(400, 415), status_code=201)
 async def create_location(
     body: CreateStorageLocationRequest, session: Session, response: Response
 ) -> StorageLocationDto:
@@ -58,21 +60,21 @@ async def create_location(
     return location
 
 
-@router.post("/api/stock/receipts")
+@router.post("/api/stock/receipts", responses=responses(400, 415))
 async def receive_stock(body: ReceiveStockRequest, session: Session) -> StockReceiptDto:
     return await InventoryStore(session).receive(
         body.sku, body.warehouse_id, body.location_id, body.quantity, body.reason
     )
 
 
-@router.get("/api/stock/movements")
+@router.get("/api/stock/movements", responses=responses(400))
 async def list_movements(
     session: Session, sku: str | None = None, limit: int = DEFAULT_MOVEMENTS_LIMIT
 ) -> list[StockMovementDto]:
     return await InventoryStore(session).list_movements(sku, limit)
 
 
-@router.get("/api/stock/{sku}")
+@router.get("/api/stock/{sku}", responses=responses(404))
 async def get_stock(sku: str, session: Session) -> StockSummaryDto:
     summary = await InventoryStore(session).get_stock(sku)
     if summary is None:
@@ -80,7 +82,7 @@ async def get_stock(sku: str, session: Session) -> StockSummaryDto:
     return summary
 
 
-@router.post("/api/stock/reservations", status_code=201)
+@router.post("/api/stock/reservations", responses=responses(400, 415), status_code=201)
 async def reserve_stock(
     body: CreateStockReservationRequest,
     session: Session,
@@ -94,7 +96,7 @@ async def reserve_stock(
     return reservation
 
 
-@router.post("/api/stock/reservations/allocate", status_code=201)
+@router.post("/api/stock/reservations/allocate", responses=responses(400, 415), status_code=201)
 async def allocate_stock(
     body: AllocateStockReservationRequest,
     session: Session,
@@ -106,11 +108,11 @@ async def allocate_stock(
     return reservation
 
 
-@router.post("/api/stock/reservations/{reservation_id}/release")
+@router.post("/api/stock/reservations/{reservation_id}/release", responses=responses(400, 404))
 async def release_reservation(reservation_id: UUID, session: Session) -> StockReservationDto:
     return await InventoryStore(session).release(reservation_id)
 
 
-@router.post("/api/stock/reservations/{reservation_id}/commit")
+@router.post("/api/stock/reservations/{reservation_id}/commit", responses=responses(400, 404))
 async def commit_reservation(reservation_id: UUID, session: Session) -> StockReservationDto:
     return await InventoryStore(session).commit(reservation_id)

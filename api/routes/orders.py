@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Response, status
 
 from api.deps import Orders, Session, SessionMaker
+from api.errors import responses
 from api.orders import order_id_for
 from contracts.order import CancelOrder, ExpireOrder, MarkPaid, MarkShipped, OrderAction, OrderDetails, OrderState
 from services.cart.errors import CartNotFoundError
@@ -19,7 +20,8 @@ from services.ordering.schemas import CreateOrderItemRequest, CreateOrderRequest
 from services.ordering.store import OrderingStore
 from services.schemas import WireModel
 
-router = APIRouter(tags=["orders"])
+# Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
+router = APIRouter(tags=["orders"], responses=responses(503))
 
 IdempotencyKey = Annotated[
     str | None,
@@ -42,7 +44,7 @@ async def list_orders(session: Session) -> list[OrderListItemDto]:
     return await OrderingStore(session).list()
 
 
-@router.get("/api/orders/{order_id}")
+@router.get("/api/orders/{order_id}", responses=responses(404))
 async def get_order(order_id: UUID, orders: Orders) -> OrderDetails:
     order = await orders.details(order_id)
     if order is None:
@@ -50,7 +52,7 @@ async def get_order(order_id: UUID, orders: Orders) -> OrderDetails:
     return order
 
 
-@router.get("/api/orders/{order_id}/workflow")
+@router.get("/api/orders/{order_id}/workflow", responses=responses(404))
 async def get_order_workflow_state(order_id: UUID, orders: Orders) -> OrderState:
     """Live state of the order's workflow (payment deadline, compensations), while it runs."""
     state = await orders.state(order_id)
@@ -66,7 +68,7 @@ async def _place(orders: Orders, request: CreateOrderRequest, key: str | None, r
     return order
 
 
-@router.post("/api/orders", status_code=status.HTTP_201_CREATED)
+@router.post("/api/orders", responses=responses(400, 415), status_code=status.HTTP_201_CREATED)
 async def create_order(
     body: CreateOrderRequest, orders: Orders, response: Response, idempotency_key: IdempotencyKey = None
 ) -> OrderDetails:
@@ -74,7 +76,7 @@ async def create_order(
     return await _place(orders, body, idempotency_key, response)
 
 
-@router.post("/api/carts/{cart_id}/checkout", status_code=status.HTTP_201_CREATED)
+@router.post("/api/carts/{cart_id}/checkout", responses=responses(400, 404, 415), status_code=status.HTTP_201_CREATED)
 async def checkout_cart(
     cart_id: UUID,
     body: CheckoutRequest,
@@ -103,25 +105,25 @@ async def checkout_cart(
     return order
 
 
-@router.post("/api/orders/{order_id}/cancel")
+@router.post("/api/orders/{order_id}/cancel", responses=responses(400, 404))
 async def cancel_order(order_id: UUID, orders: Orders) -> OrderDetails:
     """PendingPayment or Paid (not shipped) -> Cancelled: stock released, payments refunded."""
     return await orders.act(order_id, OrderAction.CANCEL, CancelOrder())
 
 
-@router.post("/api/orders/{order_id}/expire")
+@router.post("/api/orders/{order_id}/expire", responses=responses(400, 404))
 async def expire_order(order_id: UUID, orders: Orders) -> OrderDetails:
     """PendingPayment -> Expired: stock released. Expiring an expired order is a no-op."""
     return await orders.act(order_id, OrderAction.EXPIRE, ExpireOrder(reason="operator"))
 
 
-@router.post("/api/orders/{order_id}/mark-paid")
+@router.post("/api/orders/{order_id}/mark-paid", responses=responses(400, 404))
 async def mark_order_paid(order_id: UUID, orders: Orders) -> OrderDetails:
     """PendingPayment -> Paid; stock stays reserved. A no-op on Paid and Shipped orders."""
     return await orders.act(order_id, OrderAction.PAY, MarkPaid())
 
 
-@router.post("/api/orders/{order_id}/mark-shipped")
+@router.post("/api/orders/{order_id}/mark-shipped", responses=responses(400, 404))
 async def mark_order_shipped(order_id: UUID, orders: Orders) -> OrderDetails:
     """Paid -> Shipped: every reservation is committed. A no-op on Shipped orders."""
     return await orders.act(order_id, OrderAction.SHIP, MarkShipped())

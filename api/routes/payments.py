@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 
 from api.deps import Orders, Session, SessionMaker
+from api.errors import responses
 from contracts.order import MarkPaid, OrderAction
 from services.payment.errors import PaymentNotFoundOnGetError
 from services.payment.schemas import (
@@ -20,7 +21,8 @@ from services.payment.schemas import (
 )
 from services.payment.store import PaymentStore, normalize_provider_reference
 
-router = APIRouter(tags=["payments"])
+# Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
+router = APIRouter(tags=["payments"], responses=responses(503))
 
 
 @router.get("/api/payments")
@@ -29,7 +31,7 @@ async def list_payments(session: Session) -> list[PaymentListItemDto]:
     return await PaymentStore(session).list()
 
 
-@router.get("/api/payments/{payment_id}")
+@router.get("/api/payments/{payment_id}", responses=responses(404))
 async def get_payment(payment_id: UUID, session: Session) -> PaymentDetailsDto:
     payment = await PaymentStore(session).get(payment_id)
     if payment is None:
@@ -37,7 +39,7 @@ async def get_payment(payment_id: UUID, session: Session) -> PaymentDetailsDto:
     return payment
 
 
-@router.post("/api/payments", status_code=status.HTTP_201_CREATED)
+@router.post("/api/payments", responses=responses(400, 415), status_code=status.HTTP_201_CREATED)
 async def create_payment(body: CreatePaymentRequest, session: Session, response: Response) -> PaymentDetailsDto:
     """Record a Pending payment for an order (the seed does not check the order; neither do we)."""
     payment = await PaymentStore(session).create(body)
@@ -45,7 +47,7 @@ async def create_payment(body: CreatePaymentRequest, session: Session, response:
     return payment
 
 
-@router.post("/api/payments/{payment_id}/succeed")
+@router.post("/api/payments/{payment_id}/succeed", responses=responses(400, 404, 415))
 async def succeed_payment(
     payment_id: UUID, orders: Orders, sessionmaker: SessionMaker, body: SucceedPaymentRequest | None = None
 ) -> PaymentDetailsDto:
@@ -60,7 +62,7 @@ async def succeed_payment(
         return await PaymentStore(session).mark_succeeded(payment_id, reference, repeat_ok=True)
 
 
-@router.post("/api/payments/{payment_id}/fail")
+@router.post("/api/payments/{payment_id}/fail", responses=responses(400, 404, 415))
 async def fail_payment(
     payment_id: UUID, orders: Orders, sessionmaker: SessionMaker, body: FailPaymentRequest | None = None
 ) -> PaymentDetailsDto:

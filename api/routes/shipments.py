@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 
 from api.deps import Orders, Session, SessionMaker
+from api.errors import responses
 from contracts.order import MarkShipped, OrderAction, OrderStatus
 from services.errors import DomainError
 from services.fulfillment.errors import (
@@ -26,7 +27,8 @@ from services.fulfillment.store import FulfillmentStore, normalize_shipping
 from services.ordering.store import OrderingStore
 from services.schemas import ZERO_UUID
 
-router = APIRouter(tags=["shipments"])
+# Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
+router = APIRouter(tags=["shipments"], responses=responses(503))
 
 
 @router.get("/api/shipments")
@@ -35,7 +37,7 @@ async def list_shipments(session: Session) -> list[ShipmentListItemDto]:
     return await FulfillmentStore(session).list()
 
 
-@router.get("/api/shipments/{shipment_id}")
+@router.get("/api/shipments/{shipment_id}", responses=responses(404))
 async def get_shipment(shipment_id: UUID, session: Session) -> ShipmentDetailsDto:
     shipment = await FulfillmentStore(session).get(shipment_id)
     if shipment is None:
@@ -43,8 +45,10 @@ async def get_shipment(shipment_id: UUID, session: Session) -> ShipmentDetailsDt
     return shipment
 
 
-@router.post("/api/shipments", status_code=status.HTTP_201_CREATED)
-async def create_shipment(body: CreateShipmentRequest, sessionmaker: SessionMaker, response: Response) -> ShipmentDetailsDto:
+@router.post("/api/shipments", responses=responses(400, 404, 415), status_code=status.HTTP_201_CREATED)
+async def create_shipment(
+    body: CreateShipmentRequest, sessionmaker: SessionMaker, response: Response
+) -> ShipmentDetailsDto:
     """A Pending shipment for a Paid order."""
     if body.order_id == ZERO_UUID:
         raise OrderIdRequiredError()
@@ -60,7 +64,7 @@ async def create_shipment(body: CreateShipmentRequest, sessionmaker: SessionMake
     return shipment
 
 
-@router.post("/api/shipments/{shipment_id}/ship")
+@router.post("/api/shipments/{shipment_id}/ship", responses=responses(400, 404, 415))
 async def ship_shipment(
     shipment_id: UUID, orders: Orders, sessionmaker: SessionMaker, body: ShipShipmentRequest | None = None
 ) -> ShipmentDetailsDto:
@@ -85,7 +89,7 @@ async def ship_shipment(
         return await FulfillmentStore(session).mark_shipped(shipment_id, carrier, tracking_number, repeat_ok=True)
 
 
-@router.post("/api/shipments/{shipment_id}/cancel")
+@router.post("/api/shipments/{shipment_id}/cancel", responses=responses(400, 404))
 async def cancel_shipment(shipment_id: UUID, session: Session) -> ShipmentDetailsDto:
     """Pending -> Cancelled. The order is untouched: it stays Paid and can get a new shipment."""
     return await FulfillmentStore(session).cancel(shipment_id)
