@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.errors import DomainError
 from services.fulfillment.errors import (
     FieldTooLongError,
     OrderIdRequiredError,
@@ -33,10 +34,12 @@ TRACKING_NUMBER_MAX = 200
 
 
 def _optional_text(value: str | None, field: str, max_length: int) -> str | None:
-    """Trimmed; blank becomes None."""
+    """Trimmed; blank becomes None. Over-long is `<field>_too_long`, a NUL (PostgreSQL rejects it) `<field>_invalid`."""
     text = (value or "").strip()
     if len(text) > max_length:
         raise FieldTooLongError(field, max_length)
+    if "\x00" in text:
+        raise DomainError(f"{field}_invalid", f"{field} must not contain NUL characters.")
     return text or None
 
 

@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.errors import DomainError
 from services.payment.errors import (
     AmountInvalidError,
     CurrencyInvalidError,
@@ -38,10 +39,12 @@ FAILURE_REASON_MAX = 1000
 
 
 def _optional_text(value: str | None, field: str, max_length: int) -> str | None:
-    """Trimmed; blank becomes None."""
+    """Trimmed; blank becomes None. Over-long is `<field>_too_long`, a NUL (PostgreSQL rejects it) `<field>_invalid`."""
     text = (value or "").strip()
     if len(text) > max_length:
         raise FieldTooLongError(field, max_length)
+    if "\x00" in text:
+        raise DomainError(f"{field}_invalid", f"{field} must not contain NUL characters.")
     return text or None
 
 
@@ -71,7 +74,7 @@ class PaymentStore:
         if request.amount_minor <= 0 or request.amount_minor > INT64_MAX:
             raise AmountInvalidError()
         currency = (request.currency or "").strip()
-        if len(currency) != 3:
+        if len(currency) != 3 or "\x00" in currency:
             raise CurrencyInvalidError()
         provider = _optional_text(request.provider, "provider", PROVIDER_MAX)
         if provider is None:
