@@ -19,13 +19,15 @@ class ValidOrderRequest:
 
 
 def _required(value: str | None, field: str, max_length: int) -> str:
+    label = field.replace("_", " ").capitalize()
     trimmed = (value or "").strip()
     if not trimmed:
-        raise DomainError(f"{field}_required", f"{field.replace('_', ' ').capitalize()} is required")
+        raise DomainError(f"{field}_required", f"{label} is required")
     if len(trimmed) > max_length:
-        raise DomainError(
-            f"{field}_too_long", f"{field.replace('_', ' ').capitalize()} exceeds {max_length} characters"
-        )
+        raise DomainError(f"{field}_too_long", f"{label} exceeds {max_length} characters")
+    # PostgreSQL cannot store NUL: refused here, before the order's workflow starts and retries it forever.
+    if "\x00" in trimmed:
+        raise DomainError(f"{field}_invalid", f"{label} must not contain NUL characters")
     return trimmed
 
 

@@ -9,9 +9,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.order import OrderDetails, OrderItem, OrderStatus
+from services.errors import DomainError
 from services.ordering import models
 from services.ordering.errors import OrderNotFound
 from services.ordering.schemas import OrderListItemDto
+
+INT64_MAX = 2**63 - 1
 
 
 def _details(order: models.Order) -> OrderDetails:
@@ -33,7 +36,14 @@ class OrderingStore:
         self.session = session
 
     async def record(self, order: OrderDetails) -> OrderDetails:
-        """Store a newly placed order with its lines; a second call with the same id changes nothing."""
+        """Store a newly placed order with its lines; a second call with the same id changes nothing.
+
+        Amounts are BIGINT: a total beyond int64 (huge prices times quantities) is refused with
+        `order_total_too_large` instead of failing in PostgreSQL on every retry. No line total exceeds the
+        order total, since prices are never negative.
+        """
+        if order.total_amount_minor > INT64_MAX:
+            raise DomainError("order_total_too_large", f"The order total must not exceed {INT64_MAX} minor units")
         inserted = await self.session.execute(
             insert(models.Order)
             .values(

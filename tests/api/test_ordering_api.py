@@ -1,0 +1,88 @@
+"""Order placement (contract section 5.3): input found unstorable while fuzzing (tests/api/test_fuzz.py).
+
+A NUL in the customer's name or email passed the checks, and the order's workflow then retried recording the
+order forever (PostgreSQL refuses NUL in text) while the request failed after the action timeout. It is now
+refused before any workflow starts: these tests have no Temporal at all, so a 400 proves it.
+
+A price times a quantity beyond BIGINT did the same. The ordering store now refuses it as a domain error
+(tested on the store: the recording activity still has to turn that refusal into a non-retryable failure).
+"""
+
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contracts.order import OrderDetails, OrderItem, OrderStatus
+from services.errors import DomainError
+from services.ordering.store import INT64_MAX, OrderingStore
+
+ARM_BLK = "9572fb9d-f059-401e-9041-7fc75f8cb414"  # demo variant
+ORDER = {
+    "customerName": "Ada Lovelace",
+    "customerEmail": "ada@example.com",
+    "items": [{"productVariantId": ARM_BLK, "quantity": 1}],
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("customerName", "Ada\x00", "customer_name_invalid"),
+        ("customerEmail", "ada@\x00example.com", "customer_email_invalid"),
+    ],
+)
+async def test_placing_refuses_nul_characters(api: httpx.AsyncClient, field: str, value: str, code: str) -> None:
+    response = await api.post("/api/orders", json={**ORDER, field: value})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == code
+    assert (await api.get("/api/orders")).json() == []
+
+
+def _order(unit_price: int, quantity: int) -> OrderDetails:
+    now = datetime.now(UTC)
+    line_total = unit_price * quantity
+    return OrderDetails(
+        id=uuid.uuid4(),
+        customer_name="Ada",
+        customer_email="ada@example.com",
+        status=OrderStatus.PENDING_PAYMENT,
+        total_amount_minor=line_total,
+        currency="USD",
+        created_at=now,
+        updated_at=now,
+        items=[
+            OrderItem(
+                id=uuid.uuid4(),
+                product_id=uuid.uuid4(),
+                product_variant_id=uuid.uuid4(),
+                sku="BIG-1",
+                product_name="Big",
+                variant_name="Big",
+                unit_price_amount_minor=unit_price,
+                currency="USD",
+                quantity=quantity,
+                line_total_amount_minor=line_total,
+                inventory_reservation_id=uuid.uuid4(),
+            )
+        ],
+    )
+
+
+async def test_a_total_beyond_bigint_is_a_domain_refusal(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    # A price the catalog accepts (at most int64) times a quantity ordering accepts (at most int32): PostgreSQL
+    # would fail the insert on every retry of the recording activity.
+    too_large = _order(unit_price=2**62, quantity=4)
+    async with sessionmaker.begin() as session:
+        with pytest.raises(DomainError) as refused:
+            await OrderingStore(session).record(too_large)
+    assert refused.value.code == "order_total_too_large"
+
+    largest = _order(unit_price=INT64_MAX, quantity=1)
+    async with sessionmaker.begin() as session:
+        stored = await OrderingStore(session).record(largest)
+    assert stored.total_amount_minor == INT64_MAX
+    async with sessionmaker() as session:
+        assert await OrderingStore(session).get(too_large.id) is None
