@@ -39,20 +39,14 @@ async def test_cart_flow_of_the_seed_readme(api: httpx.AsyncClient) -> None:
     assert fetched.status_code == 200
     assert fetched.json() == cart
 
-    added = await api.post(
-        f"/api/carts/{cart['id']}/items", json={"productVariantId": headphones, "quantity": 1}
-    )
+    added = await api.post(f"/api/carts/{cart['id']}/items", json={"productVariantId": headphones, "quantity": 1})
     assert added.status_code == 200
     assert _lines(added.json()) == [(headphones, 1)]
 
-    again = await api.post(
-        f"/api/carts/{cart['id']}/items", json={"productVariantId": headphones, "quantity": 2}
-    )
+    again = await api.post(f"/api/carts/{cart['id']}/items", json={"productVariantId": headphones, "quantity": 2})
     assert _lines(again.json()) == [(headphones, 3)]
 
-    second = await api.post(
-        f"/api/carts/{cart['id']}/items", json={"productVariantId": keyboard, "quantity": 1}
-    )
+    second = await api.post(f"/api/carts/{cart['id']}/items", json={"productVariantId": keyboard, "quantity": 1})
     assert _lines(second.json()) == [(headphones, 3), (keyboard, 1)]
 
     updated = await api.put(f"/api/carts/{cart['id']}/items/{headphones}", json={"quantity": 5})
@@ -76,9 +70,7 @@ async def test_cart_flow_of_the_seed_readme(api: httpx.AsyncClient) -> None:
 async def test_cart_wire_shape(api: httpx.AsyncClient) -> None:
     cart = await _new_cart(api)
     variant = str(uuid4()).upper()  # accepted in any case, written back lowercase
-    response = await api.post(
-        f"/api/carts/{cart['id']}/items", json={"productVariantId": variant, "quantity": "2"}
-    )
+    response = await api.post(f"/api/carts/{cart['id']}/items", json={"productVariantId": variant, "quantity": "2"})
     body = response.json()
 
     assert response.headers["content-type"].startswith("application/json")
@@ -140,9 +132,7 @@ async def test_a_merge_beyond_int32_is_quantity_invalid(api: httpx.AsyncClient) 
     cart = await _new_cart(api)
     variant = str(uuid4())
     url = f"/api/carts/{cart['id']}/items"
-    assert (
-        await api.post(url, json={"productVariantId": variant, "quantity": 2147483647})
-    ).status_code == 200
+    assert (await api.post(url, json={"productVariantId": variant, "quantity": 2147483647})).status_code == 200
     response = await api.post(url, json={"productVariantId": variant, "quantity": 1})
     assert response.status_code == 400
     assert response.json()["error"] == "quantity_invalid"
@@ -159,9 +149,7 @@ KNOWN_VARIANT = "40000000-0000-0000-0000-000000000003"
 @pytest.fixture
 async def known_cart(api: httpx.AsyncClient) -> str:
     cart = await _new_cart(api)
-    added = await api.post(
-        f"/api/carts/{cart['id']}/items", json={"productVariantId": KNOWN_VARIANT, "quantity": 1}
-    )
+    added = await api.post(f"/api/carts/{cart['id']}/items", json={"productVariantId": KNOWN_VARIANT, "quantity": 1})
     assert added.status_code == 200
     return str(cart["id"])
 
@@ -185,9 +173,7 @@ def _assert_error(response: httpx.Response, status: int, error: str) -> None:
         ("12345", 404, "not_found"),
     ],
 )
-async def test_get_cart_bad_input(
-    api: httpx.AsyncClient, known_cart: str, cart: str, status: int, error: str
-) -> None:
+async def test_get_cart_bad_input(api: httpx.AsyncClient, known_cart: str, cart: str, status: int, error: str) -> None:
     _assert_error(await api.get(f"/api/carts/{_cart_segment(cart, known_cart)}"), status, error)
 
 
@@ -270,9 +256,7 @@ async def test_remove_item_bad_input(
         ("not-a-uuid", 404, "not_found"),
     ],
 )
-async def test_clear_bad_input(
-    api: httpx.AsyncClient, known_cart: str, cart: str, status: int, error: str
-) -> None:
+async def test_clear_bad_input(api: httpx.AsyncClient, known_cart: str, cart: str, status: int, error: str) -> None:
     _assert_error(await api.post(f"/api/carts/{_cart_segment(cart, known_cart)}/clear"), status, error)
     await _assert_known_cart_unchanged(api, known_cart)
 
@@ -281,9 +265,7 @@ async def test_clear_bad_input(
     ("method", "path"),
     [("PUT", "/api/carts"), ("DELETE", "/api/carts/{cart}"), ("GET", "/api/carts/{cart}/items")],
 )
-async def test_wrong_method_is_405_json(
-    api: httpx.AsyncClient, known_cart: str, method: str, path: str
-) -> None:
+async def test_wrong_method_is_405_json(api: httpx.AsyncClient, known_cart: str, method: str, path: str) -> None:
     response = await api.request(method, path.format(cart=known_cart))
     _assert_error(response, 405, "method_not_allowed")
 

@@ -21,9 +21,7 @@ async def test_health_answers_ok(api: httpx.AsyncClient) -> None:
     assert body["timestamp"].endswith("+00:00")
 
 
-async def test_ready_when_database_and_temporal_answer(
-    settings: Settings, dev_env: WorkflowEnvironment
-) -> None:
+async def test_ready_when_database_and_temporal_answer(settings: Settings, dev_env: WorkflowEnvironment) -> None:
     settings.temporal_address = dev_env.client.service_client.config.target_host
     async for api in open_api(settings):
         response = await api.get("/ready")

@@ -15,9 +15,7 @@ async def _state(dsn: str) -> tuple[str, set[str], set[str]]:
     conn = await asyncpg.connect(dsn)
     try:
         version = await conn.fetchval("SELECT version_num FROM alembic_version")
-        schemas = {
-            r["schema_name"] for r in await conn.fetch("SELECT schema_name FROM information_schema.schemata")
-        }
+        schemas = {r["schema_name"] for r in await conn.fetch("SELECT schema_name FROM information_schema.schemata")}
         tables = {
             f"{r['table_schema']}.{r['table_name']}"
             for r in await conn.fetch("SELECT table_schema, table_name FROM information_schema.tables")
