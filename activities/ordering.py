@@ -14,9 +14,10 @@ class OrderingActivities:
 
     @activity.defn(name=ActivityName.RECORD_ORDER)
     async def record_order(self, order: OrderDetails) -> None:
-        """Persist the placed order; idempotent by order id."""
-        async with self.sessionmaker.begin() as session:
-            await OrderingStore(session).record(order)
+        """Persist the placed order; idempotent by order id. A refusal (e.g. a total beyond BIGINT) is final."""
+        with refusals_as_application_errors():
+            async with self.sessionmaker.begin() as session:
+                await OrderingStore(session).record(order)
 
     @activity.defn(name=ActivityName.RECORD_STATUS)
     async def record_status(self, request: RecordStatus) -> None:

@@ -21,6 +21,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     QueryRejectCondition,
@@ -216,5 +217,5 @@ class OrderWorkflows:
     async def _bounded(self, call: Awaitable[T]) -> T:
         try:
             return await asyncio.wait_for(call, ACTION_TIMEOUT.total_seconds())
-        except TimeoutError as error:
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
             raise OrderActionTimeout() from error

@@ -181,3 +181,18 @@ async def test_fulfillment_activities_twice(demo: async_sessionmaker[AsyncSessio
     assert (cancelled, none) == (1, 0)
     async with demo() as session:
         assert (await FulfillmentStore(session).get(pending.id)).status == "Cancelled"  # type: ignore[union-attr]
+
+
+async def test_record_order_refuses_a_total_beyond_bigint_for_good(demo: async_sessionmaker[AsyncSession]) -> None:
+    """A refusal must be non-retryable: retried forever, it would stall the placement with the stock held."""
+    huge = order_details(uuid.uuid4(), uuid.uuid4())
+    item = huge.items[0].model_copy(update={"unit_price_amount_minor": 2**62, "quantity": 3})
+    huge = huge.model_copy(
+        update={
+            "items": [item.model_copy(update={"line_total_amount_minor": 3 * 2**62})],
+            "total_amount_minor": 3 * 2**62,
+        }
+    )
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(OrderingActivities(demo).record_order, huge)
+    assert refused.value.type == "order_total_too_large" and refused.value.non_retryable
