@@ -34,8 +34,10 @@ class OrderingStore:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def record(self, order: OrderDetails) -> OrderDetails:
+    async def record(self, order: OrderDetails) -> bool:
         """Store a newly placed order with its lines; a second call with the same id changes nothing.
+
+        True when this call stored it. Two statements whatever the number of lines; nothing is read back.
 
         Amounts are BIGINT: a total beyond int64 (huge prices times quantities) is refused with
         `order_total_too_large` instead of failing in PostgreSQL on every retry. No line total exceeds the
@@ -58,26 +60,32 @@ class OrderingStore:
             .on_conflict_do_nothing(index_elements=[models.Order.id])
             .returning(models.Order.id)
         )
-        if inserted.scalar_one_or_none() is not None and order.items:
+        if inserted.scalar_one_or_none() is None:
+            return False
+        if order.items:
             await self.session.execute(
                 insert(models.OrderItem),
                 [{"order_id": order.id, **item.model_dump(by_alias=False)} for item in order.items],
             )
-        stored = await self.get(order.id)
-        assert stored is not None
-        return stored
+        return True
 
-    async def record_status(self, order_id: UUID, status: OrderStatus, at: datetime) -> OrderDetails:
-        """Record a transition decided by the order workflow; recording the current status again is a no-op."""
-        await self.session.execute(
+    async def record_status(self, order_id: UUID, status: OrderStatus, at: datetime) -> bool:
+        """Record a transition decided by the order workflow; recording the current status again is a no-op.
+
+        True when this call changed the status. One statement, unless nothing changed: then a second one tells
+        a repeat (no-op) from an unknown order (`OrderNotFound`).
+        """
+        changed = await self.session.execute(
             update(models.Order)
             .where(models.Order.id == order_id, models.Order.status != status.value)
             .values(status=status.value, updated_at=at)
+            .returning(models.Order.id)
         )
-        stored = await self.get(order_id)
-        if stored is None:
+        if changed.scalar_one_or_none() is not None:
+            return True
+        if await self.session.scalar(select(models.Order.id).where(models.Order.id == order_id)) is None:
             raise OrderNotFound()
-        return stored
+        return False
 
     async def get(self, order_id: UUID) -> OrderDetails | None:
         """The order with its lines ordered by SKU, or None."""

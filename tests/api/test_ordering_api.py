@@ -82,7 +82,9 @@ async def test_a_total_beyond_bigint_is_a_domain_refusal(sessionmaker: async_ses
 
     largest = _order(unit_price=INT64_MAX, quantity=1)
     async with sessionmaker.begin() as session:
-        stored = await OrderingStore(session).record(largest)
-    assert stored.total_amount_minor == INT64_MAX
+        assert await OrderingStore(session).record(largest)
+    async with sessionmaker() as session:
+        stored = await OrderingStore(session).get(largest.id)
+    assert stored is not None and stored.total_amount_minor == INT64_MAX
     async with sessionmaker() as session:
         assert await OrderingStore(session).get(too_large.id) is None
