@@ -624,7 +624,8 @@ class InventoryStore:
         """Place `requests` in order, then raise `refusal` if there is one; all or nothing.
 
         Every lock is taken before any line is decided, and nothing is written before every line is: a
-        refused line leaves nothing behind, and the writes share one savepoint.
+        refused line leaves nothing behind. A failing write aborts the caller's transaction (PostgreSQL's rule),
+        so the three writes stand or fall together without a savepoint of their own.
         """
         known = await self._claim_keys([r.idempotency_key for r in requests if r.idempotency_key is not None])
         candidates = await self._lock_candidates({r.sku for r in requests if r.idempotency_key not in known})
@@ -663,23 +664,22 @@ class InventoryStore:
             raise refusal
         if placements:
             new = [p.reservation for p in placements]
-            async with self._session.begin_nested():
-                await self._session.execute(
-                    _INSERT_RESERVATIONS,
-                    {
-                        "id": [r.id for r in new],
-                        "stock_item_id": [p.row.id for p in placements],
-                        "sku": [r.sku for r in new],
-                        "warehouse_id": [r.warehouse_id for r in new],
-                        "location_id": [r.location_id for r in new],
-                        "quantity": [r.quantity for r in new],
-                        "reference": [r.reference for r in new],
-                        "idempotency_key": [p.idempotency_key for p in placements],
-                        "now": now,
-                    },
-                )
-                await self._insert_movements(MovementType.RESERVATION, new, now)
-                await self._update_stock({p.row.id: (p.row.on_hand, p.row.reserved) for p in placements}, now)
+            await self._session.execute(
+                _INSERT_RESERVATIONS,
+                {
+                    "id": [r.id for r in new],
+                    "stock_item_id": [p.row.id for p in placements],
+                    "sku": [r.sku for r in new],
+                    "warehouse_id": [r.warehouse_id for r in new],
+                    "location_id": [r.location_id for r in new],
+                    "quantity": [r.quantity for r in new],
+                    "reference": [r.reference for r in new],
+                    "idempotency_key": [p.idempotency_key for p in placements],
+                    "now": now,
+                },
+            )
+            await self._insert_movements(MovementType.RESERVATION, new, now)
+            await self._update_stock({p.row.id: (p.row.on_hand, p.row.reserved) for p in placements}, now)
         return results
 
     async def _lock_candidates(self, skus: set[str]) -> dict[str, list[_Candidate]]:
@@ -794,10 +794,9 @@ class InventoryStore:
             now = utcnow()
             stamp = "committed_at" if target == ReservationStatus.COMMITTED else "released_at"
             movement = MovementType.SHIPMENT if target == ReservationStatus.COMMITTED else MovementType.RELEASE
-            async with self._session.begin_nested():
-                await self._session.execute(_SETTLE_RESERVATIONS[target], {"ids": [r.id for r in changing], "now": now})
-                await self._insert_movements(movement, changing, now)
-                await self._update_stock({r.stock_item_id: balances[r.stock_item_id] for r in changing}, now)
+            await self._session.execute(_SETTLE_RESERVATIONS[target], {"ids": [r.id for r in changing], "now": now})
+            await self._insert_movements(movement, changing, now)
+            await self._update_stock({r.stock_item_id: balances[r.stock_item_id] for r in changing}, now)
             for reservation in changing:
                 set_committed_value(reservation, "status", target.value)
                 set_committed_value(reservation, stamp, now)
