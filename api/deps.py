@@ -1,4 +1,8 @@
-"""Dependency aliases. Each request gets one unit of work, committed before the response is sent."""
+"""Dependency aliases. Each request gets one unit of work, committed before the response is sent.
+
+The providers are `async def` although they do not await: FastAPI runs a plain `def` dependency in a thread
+pool, a thread hop per dependency per request.
+"""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -11,27 +15,28 @@ from api.orders import OrderWorkflows
 from stack.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     return sessionmaker
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_sessionmaker(request).begin() as session:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker.begin() as session:
         yield session
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
 
 
-def get_order_workflows(request: Request) -> OrderWorkflows:
+async def get_order_workflows(request: Request) -> OrderWorkflows:
     orders: OrderWorkflows = request.app.state.orders
     return orders
 
