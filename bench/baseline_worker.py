@@ -1,7 +1,7 @@
 """The baseline's worker: `python -m bench.baseline_worker`, a separate OS process like `python worker.py`.
 
 Reads TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and TEMPORAL_TASK_QUEUE like the order worker, and runs with the
-same worker options, so the only difference to the order worker is what the activities do.
+same worker options and event loop (uvloop), so the only difference to the order worker is what the activities do.
 """
 
 import asyncio
@@ -9,6 +9,7 @@ import logging
 import signal
 from datetime import timedelta
 
+import uvloop
 from temporalio.worker import Worker
 
 from bench.baseline import ACTIVITIES, BaselineOrderWorkflow
@@ -41,4 +42,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    uvloop.run(main())  # as worker.py
