@@ -6,6 +6,7 @@ from temporalio.exceptions import ApplicationError
 
 from contracts.order import ActivityName, LoadSnapshots, VariantSnapshot
 from services.catalog.store import CatalogStore
+from stack.db import reading
 
 
 class CatalogActivities:
@@ -15,7 +16,7 @@ class CatalogActivities:
     @activity.defn(name=ActivityName.LOAD_SNAPSHOTS)
     async def load_snapshots(self, request: LoadSnapshots) -> list[VariantSnapshot]:
         """One snapshot per requested variant, in request order; fails on the first unknown or inactive one."""
-        async with self.sessionmaker() as session:
+        async with reading(self.sessionmaker) as session:
             found = await CatalogStore(session).get_variant_snapshots(request.variant_ids)
         snapshots: list[VariantSnapshot] = []
         for variant_id in request.variant_ids:

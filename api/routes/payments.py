@@ -20,6 +20,7 @@ from services.payment.schemas import (
     SucceedPaymentRequest,
 )
 from services.payment.store import PaymentStore, normalize_provider_reference
+from stack.db import reading
 
 # Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
 router = APIRouter(tags=["payments"], responses=responses(503))
@@ -53,7 +54,7 @@ async def succeed_payment(
 ) -> PaymentDetailsDto:
     """Pending -> Succeeded, and the order -> Paid. Refused (payment stays Pending) if the order cannot be paid."""
     reference = normalize_provider_reference(body.provider_reference if body else None)
-    async with sessionmaker() as session:
+    async with reading(sessionmaker) as session:
         payment = await PaymentStore(session).require_pending(payment_id)
     await orders.act(payment.order_id, OrderAction.PAY, MarkPaid(payment_id=payment_id, provider_reference=reference))
     # The workflow has marked the payment; for an order that had already finished (a second payment of a

@@ -26,6 +26,7 @@ from services.fulfillment.schemas import (
 from services.fulfillment.store import FulfillmentStore, normalize_shipping
 from services.ordering.store import OrderingStore
 from services.schemas import ZERO_UUID
+from stack.db import reading
 
 # Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
 router = APIRouter(tags=["shipments"], responses=responses(503))
@@ -54,11 +55,11 @@ async def create_shipment(
         raise OrderIdRequiredError()
     async with sessionmaker.begin() as session:
         # The recorded status is authoritative: the workflow records Paid before its update answers.
-        order = await OrderingStore(session).get(body.order_id)
-        if order is None:
+        order_status = await OrderingStore(session).status(body.order_id)
+        if order_status is None:
             raise OrderNotFoundError(body.order_id)
-        if order.status is not OrderStatus.PAID:
-            raise OrderNotReadyForShipmentError(order.id, order.status.value)
+        if order_status is not OrderStatus.PAID:
+            raise OrderNotReadyForShipmentError(body.order_id, order_status.value)
         shipment = await FulfillmentStore(session).create(body)
     response.headers["Location"] = f"/api/shipments/{shipment.id}"
     return shipment
@@ -72,7 +73,7 @@ async def ship_shipment(
     carrier, tracking_number = normalize_shipping(
         body.carrier if body else None, body.tracking_number if body else None
     )
-    async with sessionmaker() as session:
+    async with reading(sessionmaker) as session:
         shipment = await FulfillmentStore(session).require_pending(shipment_id)
     try:
         await orders.act(

@@ -92,6 +92,11 @@ class OrderingStore:
         order = await self.session.get(models.Order, order_id, populate_existing=True)
         return _details(order) if order is not None else None
 
+    async def status(self, order_id: UUID) -> OrderStatus | None:
+        """The order's recorded status (one column of one row), or None if there is no such order."""
+        status = await self.session.scalar(select(models.Order.status).where(models.Order.id == order_id))
+        return OrderStatus(status) if status is not None else None
+
     async def list(self) -> list[OrderListItemDto]:
         """Every order, newest first, with its number of lines."""
         item_count = (
