@@ -2,9 +2,10 @@
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
-import httpx
+import aiohttp
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import (
     SearchAttributePair,
@@ -31,20 +32,23 @@ def demo_variants() -> list[tuple[UUID, str]]:
     return [(variant.id, variant.sku) for product in PRODUCTS for variant in product.variants]
 
 
-def _expect(response: httpx.Response, status: int) -> dict[str, object]:
-    if response.status_code != status:
-        raise UnexpectedResponse(
-            f"{response.request.method} {response.request.url.path} -> {response.status_code}: {response.text[:200]}"
-        )
-    body: dict[str, object] = response.json()
-    return body
+async def _expect(response: aiohttp.ClientResponse, status: int) -> Any:
+    async with response:
+        if response.status != status:
+            text = await response.text()
+            raise UnexpectedResponse(f"{response.method} {response.url.path} -> {response.status}: {text[:200]}")
+        return await response.json()
 
 
 @dataclass
 class Rest:
-    """The project over HTTP, as a client of the API would use it."""
+    """The project over HTTP, as a client of the API would use it.
 
-    http: httpx.AsyncClient
+    aiohttp rather than httpx: the load generator shares the machine's two cores with the stack, and httpx
+    spent about three times the CPU per request (7 ms more per lifecycle, 5% of the whole stack's).
+    """
+
+    http: aiohttp.ClientSession
     variants: list[UUID]
     placed: list[str] = field(default_factory=list)  # order ids, for the history breakdown
 
@@ -54,9 +58,9 @@ class Rest:
 
     async def receive_stock(self, skus: list[str], quantity: int) -> None:
         """Receive `quantity` more units of each SKU into the demo warehouse and location."""
-        warehouses = (await self.http.get("/api/warehouses")).json()
+        warehouses = await _expect(await self.http.get("/api/warehouses"), 200)
         warehouse = next(w for w in warehouses if w["code"] == DEMO_WAREHOUSE_CODE)
-        locations = (await self.http.get("/api/locations", params={"warehouseId": warehouse["id"]})).json()
+        locations = await _expect(await self.http.get("/api/locations", params={"warehouseId": warehouse["id"]}), 200)
         location = next(loc for loc in locations if loc["code"] == DEMO_LOCATION_CODE)
         for sku in skus:
             body = {
@@ -66,7 +70,7 @@ class Rest:
                 "quantity": quantity,
                 "reason": "bench",
             }
-            _expect(await self.http.post("/api/stock/receipts", json=body), 200)
+            await _expect(await self.http.post("/api/stock/receipts", json=body), 200)
 
     async def place(self, first_variant: int, lines: int = 1) -> dict[str, object]:
         body = {
@@ -74,7 +78,7 @@ class Rest:
             "customerEmail": CUSTOMER_EMAIL_ADDRESS,
             "items": [{"productVariantId": str(v), "quantity": 1} for v in self.lines(first_variant, lines)],
         }
-        order = _expect(await self.http.post("/api/orders", json=body), 201)
+        order = await _expect(await self.http.post("/api/orders", json=body), 201)
         if order["status"] != "PendingPayment":
             raise UnexpectedResponse(f"placed order is {order['status']}")
         self.placed.append(str(order["id"]))
@@ -83,7 +87,7 @@ class Rest:
     async def lifecycle(self, index: int) -> None:
         """Place -> create payment -> succeed it -> create shipment -> ship it."""
         order = await self.place(index)
-        payment = _expect(
+        payment = await _expect(
             await self.http.post(
                 "/api/payments",
                 json={
@@ -95,12 +99,12 @@ class Rest:
             ),
             201,
         )
-        _expect(
+        await _expect(
             await self.http.post(f"/api/payments/{payment['id']}/succeed", json={"providerReference": f"B-{index}"}),
             200,
         )
-        shipment = _expect(await self.http.post("/api/shipments", json={"orderId": order["id"]}), 201)
-        shipped = _expect(
+        shipment = await _expect(await self.http.post("/api/shipments", json={"orderId": order["id"]}), 201)
+        shipped = await _expect(
             await self.http.post(
                 f"/api/shipments/{shipment['id']}/ship", json={"carrier": "Bench", "trackingNumber": f"T-{index}"}
             ),

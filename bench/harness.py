@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-import httpx
+import aiohttp
 
 from bench.drivers import Baseline, Rest, demo_variants
 from bench.history import breakdown
@@ -141,8 +141,11 @@ async def run(plan: Plan, say: Say) -> BenchResult:
     load_before = _load()
     with tempfile.TemporaryDirectory(prefix="orderflow-bench-") as tmp:
         async with running_stack(Path(tmp), say) as stack:
-            limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
-            async with httpx.AsyncClient(base_url=stack.api_url, timeout=OP_TIMEOUT, limits=limits) as http:
+            async with aiohttp.ClientSession(
+                base_url=stack.api_url,
+                timeout=aiohttp.ClientTimeout(total=OP_TIMEOUT),
+                connector=aiohttp.TCPConnector(limit=200),
+            ) as http:
                 variants = demo_variants()
                 rest = Rest(http, [variant for variant, _ in variants])
                 say(f"receiving extra stock for {len(variants)} demo SKUs")
