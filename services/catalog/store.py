@@ -10,7 +10,8 @@ import uuid
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, exists, insert, select
+from sqlalchemy import ColumnElement, Uuid, any_, bindparam, exists, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -270,26 +271,36 @@ class CatalogStore:
         ids = list(dict.fromkeys(variant_ids))
         if not ids:
             return {}
+        # Plain columns and one array parameter: no ORM objects to build, and the same statement text (and
+        # prepared plan) for any number of variants.
         rows = await self._session.execute(
-            select(ProductVariant, Product.name)
+            select(
+                ProductVariant.product_id,
+                ProductVariant.id.label("product_variant_id"),
+                ProductVariant.sku,
+                Product.name.label("product_name"),
+                ProductVariant.name.label("variant_name"),
+                ProductVariant.price_amount_minor,
+                ProductVariant.currency,
+            )
             .join(Product, Product.id == ProductVariant.product_id)
             .where(
-                ProductVariant.id.in_(ids),
+                ProductVariant.id == any_(bindparam("ids", ids, type_=ARRAY(Uuid()))),
                 ProductVariant.is_active.is_(True),
                 Product.status == ProductStatus.ACTIVE,
             )
         )
         return {
-            variant.id: ProductVariantSnapshotDto(
-                product_id=variant.product_id,
-                product_variant_id=variant.id,
-                sku=variant.sku,
-                product_name=product_name,
-                variant_name=variant.name,
-                price_amount_minor=variant.price_amount_minor,
-                currency=variant.currency,
+            row.product_variant_id: ProductVariantSnapshotDto(
+                product_id=row.product_id,
+                product_variant_id=row.product_variant_id,
+                sku=row.sku,
+                product_name=row.product_name,
+                variant_name=row.variant_name,
+                price_amount_minor=row.price_amount_minor,
+                currency=row.currency,
             )
-            for variant, product_name in rows
+            for row in rows
         }
 
     # ---- helpers ----
