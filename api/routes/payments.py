@@ -17,6 +17,7 @@ from services.payment.schemas import (
     FailPaymentRequest,
     PaymentDetailsDto,
     PaymentListItemDto,
+    PaymentStatus,
     SucceedPaymentRequest,
 )
 from services.payment.store import PaymentStore, normalize_provider_reference
@@ -59,6 +60,10 @@ async def succeed_payment(
     await orders.act(payment.order_id, OrderAction.PAY, MarkPaid(payment_id=payment_id, provider_reference=reference))
     # The workflow has marked the payment; for an order that had already finished (a second payment of a
     # shipped order, as the seed allows) nobody has, and this does it. Either way the answer is the stored row.
+    async with reading(sessionmaker) as session:
+        stored = await PaymentStore(session).get(payment_id)
+    if stored is not None and stored.status is PaymentStatus.SUCCEEDED:
+        return stored
     async with sessionmaker.begin() as session:
         return await PaymentStore(session).mark_succeeded(payment_id, reference, repeat_ok=True)
 

@@ -21,6 +21,7 @@ from services.fulfillment.schemas import (
     CreateShipmentRequest,
     ShipmentDetailsDto,
     ShipmentListItemDto,
+    ShipmentStatus,
     ShipShipmentRequest,
 )
 from services.fulfillment.store import FulfillmentStore, normalize_shipping
@@ -86,6 +87,10 @@ async def ship_shipment(
             raise OrderNotFoundError(shipment.order_id) from error
         raise
     # Done by the workflow already, unless the order had shipped before (a second shipment, as the seed allows).
+    async with reading(sessionmaker) as session:
+        stored = await FulfillmentStore(session).get(shipment_id)
+    if stored is not None and stored.status is ShipmentStatus.SHIPPED:
+        return stored
     async with sessionmaker.begin() as session:
         return await FulfillmentStore(session).mark_shipped(shipment_id, carrier, tracking_number, repeat_ok=True)
 
