@@ -126,12 +126,26 @@ class FulfillmentStore:
         committed), else refused as `shipment_cannot_be_shipped`, as is a Cancelled one.
         """
         new_carrier, new_tracking_number = normalize_shipping(carrier, tracking_number)
+        now = utcnow()
+        changes: dict[str, object] = {"status": ShipmentStatus.SHIPPED.value, "shipped_at": now, "updated_at": now}
+        if new_carrier:
+            changes["carrier"] = new_carrier
+        if new_tracking_number:
+            changes["tracking_number"] = new_tracking_number
+        changed = await self._session.scalar(
+            update(Shipment)
+            .where(Shipment.id == shipment_id, Shipment.status == ShipmentStatus.PENDING.value)
+            .values(changes)
+            .returning(Shipment)
+            .execution_options(populate_existing=True)
+        )
+        if changed is not None:  # the usual case, one statement; otherwise decide on the locked row
+            return _details(changed)
         shipment = await self._lock(shipment_id)
         if repeat_ok and shipment.status == ShipmentStatus.SHIPPED:
             return _details(shipment)
         if shipment.status != ShipmentStatus.PENDING:
             raise ShipmentCannotBeShippedError(shipment_id, shipment.status)
-        now = utcnow()
         shipment.status = ShipmentStatus.SHIPPED.value
         shipment.carrier = new_carrier or shipment.carrier
         shipment.tracking_number = new_tracking_number or shipment.tracking_number

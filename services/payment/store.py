@@ -139,11 +139,22 @@ class PaymentStore:
         committed), else refused as `payment_not_pending` like every other status.
         """
         reference = normalize_provider_reference(provider_reference)
+        now = utcnow()
+        changed = await self._session.scalar(
+            update(Payment)
+            .where(Payment.id == payment_id, Payment.status == PaymentStatus.PENDING.value)
+            .values(
+                status=PaymentStatus.SUCCEEDED.value, provider_reference=reference, succeeded_at=now, updated_at=now
+            )
+            .returning(Payment)
+            .execution_options(populate_existing=True)
+        )
+        if changed is not None:  # the usual case, one statement; otherwise decide on the locked row
+            return _details(changed)
         payment = await self._lock(payment_id)
         if repeat_ok and payment.status == PaymentStatus.SUCCEEDED:
             return _details(payment)
         self._require_pending(payment)
-        now = utcnow()
         payment.status = PaymentStatus.SUCCEEDED.value
         payment.provider_reference = reference
         payment.succeeded_at = now
