@@ -10,13 +10,6 @@ class OrderIdRequiredError(DomainError):
         super().__init__("order_id_required", "Order id is required.")
 
 
-class FieldTooLongError(DomainError):
-    """`<field>_too_long`: a string longer than its column (a 500 in the seed)."""
-
-    def __init__(self, field: str, max_length: int) -> None:
-        super().__init__(f"{field}_too_long", f"{field} must be at most {max_length} characters.")
-
-
 class ShipmentNotFoundError(NotFoundError):
     def __init__(self, shipment_id: UUID) -> None:
         super().__init__("shipment_not_found", f"Shipment '{shipment_id}' was not found.")

@@ -12,9 +12,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.errors import DomainError
 from services.fulfillment.errors import (
-    FieldTooLongError,
     OrderIdRequiredError,
     ShipmentCannotBeCancelledError,
     ShipmentCannotBeShippedError,
@@ -28,26 +26,17 @@ from services.fulfillment.schemas import (
     ShipmentStatus,
 )
 from services.schemas import ZERO_UUID, utcnow
+from services.text import optional_text
 
 CARRIER_MAX = 100
 TRACKING_NUMBER_MAX = 200
 
 
-def _optional_text(value: str | None, field: str, max_length: int) -> str | None:
-    """Trimmed; blank becomes None. Over-long is `<field>_too_long`, a NUL (PostgreSQL rejects it) `<field>_invalid`."""
-    text = (value or "").strip()
-    if len(text) > max_length:
-        raise FieldTooLongError(field, max_length)
-    if "\x00" in text:
-        raise DomainError(f"{field}_invalid", f"{field} must not contain NUL characters.")
-    return text or None
-
-
 def normalize_shipping(carrier: str | None, tracking_number: str | None) -> tuple[str | None, str | None]:
     """Carrier and tracking number as stored (trimmed, blank -> None); refuses over-long ones before any change."""
     return (
-        _optional_text(carrier, "carrier", CARRIER_MAX),
-        _optional_text(tracking_number, "tracking_number", TRACKING_NUMBER_MAX),
+        optional_text(carrier, "carrier", CARRIER_MAX),
+        optional_text(tracking_number, "tracking_number", TRACKING_NUMBER_MAX),
     )
 
 

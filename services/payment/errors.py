@@ -29,13 +29,6 @@ class ProviderRequiredError(DomainError):
         super().__init__("provider_required", "Provider is required.")
 
 
-class FieldTooLongError(DomainError):
-    """`<field>_too_long`: a string longer than its column (a 500 in the seed)."""
-
-    def __init__(self, field: str, max_length: int) -> None:
-        super().__init__(f"{field}_too_long", f"{field} must be at most {max_length} characters.")
-
-
 class PaymentNotFoundError(DomainError):
     """A command addressed an unknown payment: 400, as the seed answers commands."""
 

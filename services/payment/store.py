@@ -13,11 +13,9 @@ from uuid import UUID, uuid4
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.errors import DomainError
 from services.payment.errors import (
     AmountInvalidError,
     CurrencyInvalidError,
-    FieldTooLongError,
     OrderIdRequiredError,
     PaymentNotFoundError,
     PaymentNotPendingError,
@@ -31,6 +29,7 @@ from services.payment.schemas import (
     PaymentStatus,
 )
 from services.schemas import ZERO_UUID, utcnow
+from services.text import optional_text
 
 INT64_MAX = 2**63 - 1
 PROVIDER_MAX = 100
@@ -38,19 +37,9 @@ PROVIDER_REFERENCE_MAX = 200
 FAILURE_REASON_MAX = 1000
 
 
-def _optional_text(value: str | None, field: str, max_length: int) -> str | None:
-    """Trimmed; blank becomes None. Over-long is `<field>_too_long`, a NUL (PostgreSQL rejects it) `<field>_invalid`."""
-    text = (value or "").strip()
-    if len(text) > max_length:
-        raise FieldTooLongError(field, max_length)
-    if "\x00" in text:
-        raise DomainError(f"{field}_invalid", f"{field} must not contain NUL characters.")
-    return text or None
-
-
 def normalize_provider_reference(value: str | None) -> str | None:
     """The provider reference as stored (trimmed, blank -> None); refuses an over-long one before any change."""
-    return _optional_text(value, "provider_reference", PROVIDER_REFERENCE_MAX)
+    return optional_text(value, "provider_reference", PROVIDER_REFERENCE_MAX)
 
 
 def _details(payment: Payment) -> PaymentDetailsDto:
@@ -76,7 +65,7 @@ class PaymentStore:
         currency = (request.currency or "").strip()
         if len(currency) != 3 or "\x00" in currency:
             raise CurrencyInvalidError()
-        provider = _optional_text(request.provider, "provider", PROVIDER_MAX)
+        provider = optional_text(request.provider, "provider", PROVIDER_MAX)
         if provider is None:
             raise ProviderRequiredError()
         now = utcnow()
@@ -170,7 +159,7 @@ class PaymentStore:
         An already Failed payment is returned unchanged when `repeat_ok`, else refused as
         `payment_not_pending` like every other status.
         """
-        reason = _optional_text(failure_reason, "failure_reason", FAILURE_REASON_MAX)
+        reason = optional_text(failure_reason, "failure_reason", FAILURE_REASON_MAX)
         payment = await self._lock(payment_id)
         if repeat_ok and payment.status == PaymentStatus.FAILED:
             return _details(payment)
