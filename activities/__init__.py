@@ -26,6 +26,7 @@ def build_activities(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Cal
         inventory.commit,
         ordering.record_order,
         ordering.record_status,
+        ordering.void,
         payment.mark_succeeded,
         payment.cancel_pending,
         payment.refund,

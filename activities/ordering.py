@@ -4,7 +4,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.errors import refusals_as_application_errors
-from contracts.order import ActivityName, OrderDetails, RecordStatus
+from contracts.order import ActivityName, OrderDetails, OrderRef, RecordStatus
+from contracts.wire import utcnow
 from services.ordering.store import OrderingStore
 
 
@@ -18,6 +19,12 @@ class OrderingActivities:
         with refusals_as_application_errors():
             async with self.sessionmaker.begin() as session:
                 await OrderingStore(session).record(order)
+
+    @activity.defn(name=ActivityName.VOID_ORDER)
+    async def void(self, request: OrderRef) -> None:
+        """Compensation of record_order: cancel the order if it was recorded; nothing to do if it was not."""
+        async with self.sessionmaker.begin() as session:
+            await OrderingStore(session).void(request.order_id, utcnow())
 
     @activity.defn(name=ActivityName.RECORD_STATUS)
     async def record_status(self, request: RecordStatus) -> None:

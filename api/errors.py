@@ -42,7 +42,10 @@ _DESCRIPTIONS = {
     400: "Refused: the request cannot be bound or breaks a domain rule; `error` names which",
     404: "No such resource, or the id in the path is malformed",
     415: "The request body is not application/json",
-    503: "PostgreSQL or Temporal is unreachable, or an order did not answer in time: retry later",
+    503: (
+        "PostgreSQL or Temporal is unreachable, an order did not answer in time, or placing it kept failing: "
+        "retry later"
+    ),
 }
 
 

@@ -91,10 +91,20 @@ def order_id_for(idempotency_key: str | None) -> UUID:
     return uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key) if idempotency_key else uuid.uuid4()
 
 
+class OrderPlacementFailed(DomainError):
+    """Placing kept failing for a reason that is not the request's (a bug, a long outage) and was given up."""
+
+    status_code = 503
+
+
+def _rejected(code: str, message: str) -> DomainError:
+    return OrderPlacementFailed(code, message) if code == "order_placement_failed" else DomainError(code, message)
+
+
 def _refusal(error: WorkflowUpdateFailedError) -> DomainError:
     cause = error.cause
     if isinstance(cause, ApplicationError) and cause.type:
-        return DomainError(cause.type, cause.message)
+        return _rejected(cause.type, cause.message)
     return DomainError("order_action_failed", str(cause or error))
 
 
@@ -153,7 +163,7 @@ class OrderWorkflows:
         rejection = outcome.rejection
         if rejection is None:
             raise OrderNotFound()
-        raise DomainError(rejection.code, rejection.message)
+        raise _rejected(rejection.code, rejection.message)
 
     async def act(self, order_id: UUID, action: OrderAction, message: Message) -> OrderDetails:
         """Apply an action through the order's workflow and return the order as it is afterwards."""

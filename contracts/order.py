@@ -91,6 +91,10 @@ class PlaceOrder(WireModel):
     customer_email: str
     items: list[OrderLineInput]
     payment_timeout_seconds: int
+    # Attempts of each placing step before placing gives up (the step keeps failing for a reason that is not a
+    # refusal: a bug, a long outage), gives back what it reserved and rejects the order, instead of holding the
+    # stock while it retries forever. 30 attempts are about four minutes with the workflow's retry backoff.
+    placement_attempts: int = 30
 
 
 class OrderItem(WireModel):
@@ -242,6 +246,7 @@ class ActivityName:
     COMMIT_STOCK = "inventory.commit"
     RECORD_ORDER = "ordering.record_order"
     RECORD_STATUS = "ordering.record_status"
+    VOID_ORDER = "ordering.void"
     SUCCEED_PAYMENT = "payment.mark_succeeded"
     CANCEL_PENDING_PAYMENTS = "payment.cancel_pending"
     REFUND_PAYMENTS = "payment.refund"

@@ -3,6 +3,7 @@
 1. load trusted snapshots of every ordered variant from the catalog; refuse mixed currencies;
 2. reserve stock for every line (one inventory activity, all or nothing, idempotent per line);
 3. record the order in the ordering store -> PendingPayment;
+   each of steps 1-3 gets `placement_attempts`; if one runs out the order is rejected, nothing stays reserved;
 4. wait for payment, at most the payment timeout (a durable timer):
    paid -> Paid; cancelled -> Cancelled; timer fires or an operator expires it -> Expired;
 5. wait for shipment: shipped -> commit every reservation (on-hand decreases) -> Shipped;
@@ -16,7 +17,7 @@ client) and queries. The run ends once the order is Shipped, Cancelled or Expire
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -128,11 +129,13 @@ class OrderWorkflow:
     # --- 1-3. placing the order ------------------------------------------------------------------
 
     async def _place(self, order: PlaceOrder) -> bool:
-        """Snapshots, reservations, the recorded order. On a refusal, release what was reserved and stop."""
+        """Snapshots, reservations, the recorded order. On a refusal or out of attempts, give back and stop."""
+        attempts = order.placement_attempts
         try:
-            snapshots: list[VariantSnapshot] = await self._activity(
+            snapshots: list[VariantSnapshot] = await self._placing_step(
                 ActivityName.LOAD_SNAPSHOTS,
                 LoadSnapshots(variant_ids=[item.product_variant_id for item in order.items]),
+                attempts,
                 result_type=list[VariantSnapshot],
             )
             if len({snapshot.currency for snapshot in snapshots}) > 1:
@@ -140,7 +143,7 @@ class OrderWorkflow:
                     "All items of an order must have the same currency", type="mixed_currencies_not_supported"
                 )
 
-            self._reservation_ids = await self._activity(
+            self._reservation_ids = await self._placing_step(
                 ActivityName.ALLOCATE_STOCK,
                 AllocateStock(
                     reference=f"ORDER-{order.order_id}",
@@ -153,12 +156,16 @@ class OrderWorkflow:
                         for n, (snapshot, item) in enumerate(zip(snapshots, order.items, strict=True))
                     ],
                 ),
+                attempts,
                 result_type=list[UUID],
             )
             self._push_compensation("release stock", self._release_stock)
 
             details = self._new_order(order, snapshots)
-            await self._activity(ActivityName.RECORD_ORDER, details)
+            # a recording that runs out of attempts may still have committed one of them: void it, then release
+            self._push_compensation("void order", self._void_order)
+            await self._placing_step(ActivityName.RECORD_ORDER, details, attempts)
+            self._drop_compensation("void order")  # recorded: a cancel or expiry records its own status
         except (ActivityError, ApplicationError) as error:
             await self._compensate()
             self._rejection = _rejection(error)
@@ -179,6 +186,18 @@ class OrderWorkflow:
             ]
         )
         return True
+
+    async def _placing_step(self, name: str, arg: object, attempts: int, *, result_type: type | None = None) -> Any:
+        """A step of placing: ends at once if refused, else is retried until it runs out of `attempts`."""
+        try:
+            return await self._activity(name, arg, result_type=result_type, attempts=attempts)
+        except (ActivityError, ApplicationError) as error:
+            cause = error.cause if isinstance(error, ActivityError) else error
+            if isinstance(cause, ApplicationError) and cause.non_retryable:
+                raise  # a refusal: its code is the answer
+            raise ApplicationError(
+                f"Placing the order kept failing: {cause}", type="order_placement_failed", non_retryable=True
+            ) from error
 
     def _new_order(self, order: PlaceOrder, snapshots: list[VariantSnapshot]) -> OrderDetails:
         now = workflow.now()
@@ -296,6 +315,9 @@ class OrderWorkflow:
         if name not in (pushed for pushed, _ in self._compensations):
             self._compensations.append((name, step))
 
+    def _drop_compensation(self, name: str) -> None:
+        self._compensations = [(pushed, step) for pushed, step in self._compensations if pushed != name]
+
     async def _compensate(self) -> None:
         """Run the pushed compensations in reverse; each one is dropped only after it succeeded."""
         while self._compensations:
@@ -307,6 +329,9 @@ class OrderWorkflow:
 
     async def _release_stock(self) -> None:
         await self._activity(ActivityName.RELEASE_STOCK, Reservations(reservation_ids=self._reservation_ids))
+
+    async def _void_order(self) -> None:
+        await self._activity(ActivityName.VOID_ORDER, OrderRef(order_id=self._order_id))
 
     async def _refund_payments(self) -> None:
         await self._activity(ActivityName.REFUND_PAYMENTS, OrderRef(order_id=self._order_id))
@@ -334,10 +359,11 @@ class OrderWorkflow:
         customer = f"{order.customer_name} <{order.customer_email}>"
         workflow.set_current_details(f"{order.status.value} · {customer} · {total} · {len(order.items)} line(s)")
 
-    async def _activity(self, name: str, arg: object, *, result_type: type | None = None) -> Any:
+    async def _activity(self, name: str, arg: object, *, result_type: type | None = None, attempts: int = 0) -> Any:
+        """Run one step, retried until it succeeds or is refused, or runs out of `attempts` (0: no limit)."""
         options: dict[str, Any] = {
             "start_to_close_timeout": ACTIVITY_TIMEOUT,
-            "retry_policy": ACTIVITY_RETRY,
+            "retry_policy": replace(ACTIVITY_RETRY, maximum_attempts=attempts),
             "result_type": result_type,
         }
         if self._placing or self._accepted_durably:

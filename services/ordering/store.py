@@ -87,6 +87,20 @@ class OrderingStore:
             raise OrderNotFound()
         return False
 
+    async def void(self, order_id: UUID, at: datetime) -> bool:
+        """Cancel an order whose placement was given up after it may have been recorded.
+
+        True when a PendingPayment order became Cancelled; no order, or one already past PendingPayment, is left
+        as it is (the placement never answered, so nothing can have paid for it).
+        """
+        voided = await self.session.execute(
+            update(models.Order)
+            .where(models.Order.id == order_id, models.Order.status == OrderStatus.PENDING_PAYMENT.value)
+            .values(status=OrderStatus.CANCELLED.value, updated_at=at)
+            .returning(models.Order.id)
+        )
+        return voided.scalar_one_or_none() is not None
+
     async def get(self, order_id: UUID) -> OrderDetails | None:
         """The order with its lines ordered by SKU, or None."""
         order = await self.session.get(models.Order, order_id, populate_existing=True)

@@ -88,3 +88,23 @@ async def test_a_total_beyond_bigint_is_a_domain_refusal(sessionmaker: async_ses
     assert stored is not None and stored.total_amount_minor == INT64_MAX
     async with sessionmaker() as session:
         assert await OrderingStore(session).get(too_large.id) is None
+
+
+async def test_void_cancels_only_a_pending_order(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    pending, paid = _order(unit_price=100, quantity=1), _order(unit_price=100, quantity=1)
+    at = datetime.now(UTC)
+    async with sessionmaker.begin() as session:
+        store = OrderingStore(session)
+        await store.record(pending)
+        await store.record(paid)
+        assert await store.record_status(paid.id, OrderStatus.PAID, at)
+    async with sessionmaker.begin() as session:
+        store = OrderingStore(session)
+        assert await store.void(pending.id, at)
+        assert not await store.void(pending.id, at)  # already voided
+        assert not await store.void(paid.id, at)  # someone answered for it: not the placement's to undo
+        assert not await store.void(uuid.uuid4(), at)  # never recorded
+    async with sessionmaker() as session:
+        store = OrderingStore(session)
+        assert await store.status(pending.id) is OrderStatus.CANCELLED
+        assert await store.status(paid.id) is OrderStatus.PAID

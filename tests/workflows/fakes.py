@@ -18,6 +18,7 @@ from contracts.order import (
     LoadSnapshots,
     OrderDetails,
     OrderRef,
+    OrderStatus,
     RecordStatus,
     Reservations,
     ShipShipment,
@@ -49,6 +50,7 @@ class FakeWorld:
     shipments: dict[UUID, str] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     fail: dict[str, str] = field(default_factory=dict)  # activity name -> error code to raise (non-retryable)
+    broken: set[str] = field(default_factory=set)  # activity names that raise a retryable error on every attempt
 
     def add_product(self, sku: str, stock: int, price: int = 1000, currency: str = "USD") -> VariantSnapshot:
         snap = snapshot(sku, price, currency)
@@ -63,6 +65,8 @@ class FakeWorld:
         self.calls.append(name)
         if name in self.fail:
             raise ApplicationError(f"{name} refused", type=self.fail[name], non_retryable=True)
+        if name in self.broken:
+            raise RuntimeError(f"{name} is broken")  # not a refusal: Temporal retries it
 
     @activity.defn(name=ActivityName.LOAD_SNAPSHOTS)
     async def load_snapshots(self, request: LoadSnapshots) -> list[VariantSnapshot]:
@@ -113,6 +117,13 @@ class FakeWorld:
         self._step(ActivityName.RECORD_ORDER)
         self.orders.setdefault(order.id, order)
 
+    @activity.defn(name=ActivityName.VOID_ORDER)
+    async def void_order(self, request: OrderRef) -> None:
+        self._step(ActivityName.VOID_ORDER)
+        order = self.orders.get(request.order_id)
+        if order is not None and order.status is OrderStatus.PENDING_PAYMENT:
+            self.orders[request.order_id] = order.model_copy(update={"status": OrderStatus.CANCELLED})
+
     @activity.defn(name=ActivityName.RECORD_STATUS)
     async def record_status(self, request: RecordStatus) -> None:
         self._step(ActivityName.RECORD_STATUS)
@@ -157,6 +168,7 @@ class FakeWorld:
             self.commit,
             self.record_order,
             self.record_status,
+            self.void_order,
             self.succeed_payment,
             self.cancel_pending_payments,
             self.refund_payments,

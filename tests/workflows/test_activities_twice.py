@@ -148,6 +148,18 @@ async def test_record_order_and_status_twice_store_once(demo: async_sessionmaker
         assert await session.scalar(select(func.count()).select_from(text("ordering.order_items"))) == 1
 
 
+async def test_void_twice_cancels_a_recorded_pending_order_once(demo: async_sessionmaker[AsyncSession]) -> None:
+    ordering = OrderingActivities(demo)
+    order = order_details(uuid.uuid4(), uuid.uuid4())
+    await ordering.record_order(order)
+    await twice(demo, ordering.void, OrderRef(order_id=order.id))
+    await twice(demo, ordering.void, OrderRef(order_id=uuid.uuid4()))  # never recorded: nothing to do
+    async with demo() as session:
+        assert await session.scalar(text("SELECT status FROM ordering.orders WHERE id = :id"), {"id": order.id}) == (
+            "Cancelled"
+        )
+
+
 async def test_payment_activities_twice(demo: async_sessionmaker[AsyncSession]) -> None:
     order_id = uuid.uuid4()
     async with demo.begin() as session:

@@ -38,7 +38,9 @@ class Harness:
     world: FakeWorld
     started: list[WorkflowHandle[OrderWorkflow, OrderOutcome]] = field(default_factory=list)
 
-    async def start(self, *lines: tuple[uuid.UUID, int]) -> WorkflowHandle[OrderWorkflow, OrderOutcome]:
+    async def start(
+        self, *lines: tuple[uuid.UUID, int], placement_attempts: int = 30
+    ) -> WorkflowHandle[OrderWorkflow, OrderOutcome]:
         order_id = uuid.uuid4()
         handle = await self.client.start_workflow(
             OrderWorkflow.run,
@@ -48,6 +50,7 @@ class Harness:
                 customer_email="ada@example.com",
                 items=[OrderLineInput(product_variant_id=v, quantity=q) for v, q in lines],
                 payment_timeout_seconds=int(PAYMENT_TIMEOUT.total_seconds()),
+                placement_attempts=placement_attempts,
             ),
             id=workflow_id(order_id),
             task_queue=self.task_queue,
@@ -227,7 +230,25 @@ async def test_a_failure_after_reserving_releases_the_reservations(harness: Harn
     assert harness.world.reserved("Active") == 0
     assert harness.world.reserved("Released") == 2
     state = await handle.query(OrderWorkflow.state)
-    assert state.compensations_run == ["release stock"]
+    assert state.compensations_run == ["void order", "release stock"]
+
+
+async def test_placing_gives_up_after_its_attempts_and_gives_everything_back(harness: Harness) -> None:
+    # Recording keeps failing for a reason that is not a refusal (a bug, a long outage): retried, then given up;
+    # the order is voided (an attempt may have committed) and the stock released. Local activities wait between
+    # attempts in the worker, on the wall clock: three attempts keep this quick.
+    arm = harness.world.add_product("ARM-BLK", stock=5)
+    harness.world.broken.add(ActivityName.RECORD_ORDER)
+    handle = await harness.start((arm.product_variant_id, 2), placement_attempts=3)
+
+    outcome = await handle.result()
+
+    assert outcome.status is None and outcome.rejection is not None
+    assert outcome.rejection.code == "order_placement_failed"
+    assert harness.world.calls.count(ActivityName.RECORD_ORDER) == 3
+    assert harness.world.reserved("Active") == 0
+    assert harness.world.reserved("Released") == 2
+    assert (await handle.query(OrderWorkflow.state)).compensations_run == ["void order", "release stock"]
 
 
 @pytest.mark.parametrize(
