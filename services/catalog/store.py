@@ -291,16 +291,7 @@ class CatalogStore:
             )
         )
         return {
-            row.product_variant_id: ProductVariantSnapshotDto(
-                product_id=row.product_id,
-                product_variant_id=row.product_variant_id,
-                sku=row.sku,
-                product_name=row.product_name,
-                variant_name=row.variant_name,
-                price_amount_minor=row.price_amount_minor,
-                currency=row.currency,
-            )
-            for row in rows
+            row.product_variant_id: ProductVariantSnapshotDto.model_validate(row, from_attributes=True) for row in rows
         }
 
     # ---- helpers ----
