@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.orders import _rejected
 from contracts.order import OrderDetails, OrderItem, OrderStatus
 from services.errors import DomainError
 from services.ordering.store import INT64_MAX, OrderingStore
@@ -108,3 +109,9 @@ async def test_void_cancels_only_a_pending_order(sessionmaker: async_sessionmake
         store = OrderingStore(session)
         assert await store.status(pending.id) is OrderStatus.CANCELLED
         assert await store.status(paid.id) is OrderStatus.PAID
+
+
+def test_a_placement_given_up_answers_503_and_a_refusal_400() -> None:
+    # Placing that kept failing is the server's problem (retry later), a refusal is the request's.
+    assert _rejected("order_placement_failed", "Placing the order kept failing").status_code == 503
+    assert _rejected("insufficient_stock", "Not enough stock").status_code == 400
