@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors, metrics
 from api.orders import OrderWorkflows
@@ -32,6 +32,31 @@ class StripTrailingSlash:
             if len(path) > 1 and path.endswith("/"):
                 scope = dict(scope, path=path.rstrip("/") or "/")
         await self.app(scope, receive, send)
+
+
+class JsonCharset:
+    """JSON responses say `Content-Type: application/json; charset=utf-8`, as contract section 1.3 does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_charset(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    (name, _JSON_UTF8 if name == b"content-type" and value == b"application/json" else value)
+                    for name, value in message.get("headers", [])
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_charset)
+
+
+_JSON_UTF8 = b"application/json; charset=utf-8"
 
 
 class RequestSpans:
@@ -92,5 +117,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics.install(app)
     if settings.otel_exporter_otlp_endpoint:
         app.add_middleware(RequestSpans)
+    app.add_middleware(JsonCharset)
     app.add_middleware(StripTrailingSlash)
     return app

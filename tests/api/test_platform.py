@@ -105,6 +105,12 @@ async def test_unknown_route_and_wrong_method_are_json(api: httpx.AsyncClient) -
     assert wrong.json()["error"] == "method_not_allowed"
 
 
+async def test_json_answers_and_json_errors_name_utf8(api: httpx.AsyncClient) -> None:
+    for response in (await api.get("/health"), await api.get("/api/nothing-here"), await api.delete("/health")):
+        assert response.headers["content-type"] == "application/json; charset=utf-8", response.request.url
+    assert (await api.get("/metrics")).headers["content-type"].startswith("text/plain")  # not JSON: untouched
+
+
 async def test_cors_preflight_allows_the_frontend_origin(api: httpx.AsyncClient) -> None:
     response = await api.options(
         "/api/carts",
