@@ -4,14 +4,16 @@
 - unknown input fields are ignored, nulls are always emitted;
 - timestamps are UTC and written with a `+00:00` offset;
 - request models give every field a default, so a missing field reaches the domain check that names it
-  (e.g. a missing quantity becomes 0 and is refused as `quantity_invalid`), as the seed does.
+  (e.g. a missing quantity becomes 0 and is refused as `quantity_invalid`), as the seed does;
+- request property names match in any letter case (`RequestModel`), as System.Text.Json's web defaults do.
 """
 
 from datetime import UTC, datetime
-from typing import Annotated
+from functools import cache
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
 
 ZERO_UUID = UUID(int=0)
@@ -35,6 +37,24 @@ class WireModel(BaseModel):
         from_attributes=True,
         extra="ignore",
     )
+
+
+class RequestModel(WireModel):
+    """Base of request bodies: `customerName`, `CustomerName` and `CUSTOMERNAME` all bind the same field."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_in_any_case(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        names = _wire_names(cls)
+        return {names.get(key.lower(), key) if isinstance(key, str) else key: value for key, value in data.items()}
+
+
+@cache
+def _wire_names(model: type[BaseModel]) -> dict[str, str]:
+    """Lower-cased wire name -> wire name, for every field of `model`."""
+    return {(field.alias or name).lower(): field.alias or name for name, field in model.model_fields.items()}
 
 
 def utcnow() -> datetime:

@@ -18,7 +18,7 @@ from services.ordering.errors import OrderNotFoundForRead
 from services.ordering.rules import check_create_order
 from services.ordering.schemas import CreateOrderItemRequest, CreateOrderRequest, OrderListItemDto
 from services.ordering.store import OrderingStore
-from services.schemas import WireModel
+from services.schemas import RequestModel
 
 # Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
 router = APIRouter(tags=["orders"], responses=responses(503))
@@ -33,7 +33,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-class CheckoutRequest(WireModel):
+class CheckoutRequest(RequestModel):
     customer_name: str | None = None
     customer_email: str | None = None
 

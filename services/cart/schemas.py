@@ -2,7 +2,7 @@
 
 from uuid import UUID
 
-from services.schemas import ZERO_UUID, UtcDateTime, WireModel
+from services.schemas import ZERO_UUID, RequestModel, UtcDateTime, WireModel
 
 
 class CartItemDto(WireModel):
@@ -20,10 +20,10 @@ class CartDto(WireModel):
     items: list[CartItemDto] = []
 
 
-class AddCartItemRequest(WireModel):
+class AddCartItemRequest(RequestModel):
     product_variant_id: UUID = ZERO_UUID
     quantity: int = 0
 
 
-class UpdateCartItemRequest(WireModel):
+class UpdateCartItemRequest(RequestModel):
     quantity: int = 0

@@ -6,17 +6,17 @@ Request fields all have defaults: a missing field reaches the store's check and 
 from uuid import UUID
 
 from services.catalog.models import ProductStatus
-from services.schemas import WireModel
+from services.schemas import RequestModel, WireModel
 
 # ---- requests ----
 
 
-class CreateBrandRequest(WireModel):
+class CreateBrandRequest(RequestModel):
     name: str | None = None
     slug: str | None = None
 
 
-class CreateCategoryRequest(WireModel):
+class CreateCategoryRequest(RequestModel):
     parent_id: UUID | None = None
     name: str | None = None
     slug: str | None = None
@@ -24,7 +24,7 @@ class CreateCategoryRequest(WireModel):
     sort_order: int = 0
 
 
-class CreateProductRequest(WireModel):
+class CreateProductRequest(RequestModel):
     brand_id: UUID | None = None
     name: str | None = None
     slug: str | None = None
@@ -32,7 +32,7 @@ class CreateProductRequest(WireModel):
     category_ids: list[UUID] | None = None
 
 
-class AddProductVariantRequest(WireModel):
+class AddProductVariantRequest(RequestModel):
     sku: str | None = None
     name: str | None = None
     price_amount_minor: int = 0

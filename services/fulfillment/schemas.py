@@ -3,7 +3,7 @@
 from enum import StrEnum
 from uuid import UUID
 
-from services.schemas import ZERO_UUID, UtcDateTime, WireModel
+from services.schemas import ZERO_UUID, RequestModel, UtcDateTime, WireModel
 
 
 class ShipmentStatus(StrEnum):
@@ -28,12 +28,12 @@ class ShipmentDetailsDto(ShipmentListItemDto):
     """Same fields as the list item (contract section 7.3)."""
 
 
-class CreateShipmentRequest(WireModel):
+class CreateShipmentRequest(RequestModel):
     order_id: UUID = ZERO_UUID
     carrier: str | None = None
     tracking_number: str | None = None
 
 
-class ShipShipmentRequest(WireModel):
+class ShipShipmentRequest(RequestModel):
     carrier: str | None = None
     tracking_number: str | None = None

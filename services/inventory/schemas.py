@@ -7,7 +7,7 @@ contract's code (a missing quantity is 0, so `receipt_quantity_invalid`), never 
 from enum import StrEnum
 from uuid import UUID
 
-from services.schemas import ZERO_UUID, UtcDateTime, WireModel
+from services.schemas import ZERO_UUID, RequestModel, UtcDateTime, WireModel
 
 
 class ReservationStatus(StrEnum):
@@ -27,17 +27,17 @@ class MovementType(StrEnum):
 # --- requests -------------------------------------------------------------------------------------------
 
 
-class CreateWarehouseRequest(WireModel):
+class CreateWarehouseRequest(RequestModel):
     code: str | None = None
     name: str | None = None
 
 
-class CreateStorageLocationRequest(WireModel):
+class CreateStorageLocationRequest(RequestModel):
     warehouse_id: UUID = ZERO_UUID
     code: str | None = None
 
 
-class ReceiveStockRequest(WireModel):
+class ReceiveStockRequest(RequestModel):
     sku: str | None = None
     warehouse_id: UUID = ZERO_UUID
     location_id: UUID = ZERO_UUID
@@ -45,7 +45,7 @@ class ReceiveStockRequest(WireModel):
     reason: str | None = None
 
 
-class CreateStockReservationRequest(WireModel):
+class CreateStockReservationRequest(RequestModel):
     """Reserve at an explicit (warehouse, location)."""
 
     sku: str | None = None
@@ -55,7 +55,7 @@ class CreateStockReservationRequest(WireModel):
     reference: str | None = None
 
 
-class AllocateStockReservationRequest(WireModel):
+class AllocateStockReservationRequest(RequestModel):
     """Reserve wherever Inventory finds the stock (the allocation rule of section 3.2)."""
 
     sku: str | None = None

@@ -7,7 +7,7 @@ show exactly one shape.
 from uuid import UUID
 
 from contracts.order import OrderDetails, OrderItem, OrderStatus
-from services.schemas import ZERO_UUID, UtcDateTime, WireModel
+from services.schemas import ZERO_UUID, RequestModel, UtcDateTime, WireModel
 
 __all__ = [
     "CreateOrderItemRequest",
@@ -18,12 +18,12 @@ __all__ = [
 ]
 
 
-class CreateOrderItemRequest(WireModel):
+class CreateOrderItemRequest(RequestModel):
     product_variant_id: UUID = ZERO_UUID
     quantity: int = 0
 
 
-class CreateOrderRequest(WireModel):
+class CreateOrderRequest(RequestModel):
     customer_name: str | None = None
     customer_email: str | None = None
     items: list[CreateOrderItemRequest] | None = None

@@ -3,7 +3,7 @@
 from enum import StrEnum
 from uuid import UUID
 
-from services.schemas import ZERO_UUID, UtcDateTime, WireModel
+from services.schemas import ZERO_UUID, RequestModel, UtcDateTime, WireModel
 
 
 class PaymentStatus(StrEnum):
@@ -44,16 +44,16 @@ class PaymentDetailsDto(WireModel):
     refunded_at: UtcDateTime | None
 
 
-class CreatePaymentRequest(WireModel):
+class CreatePaymentRequest(RequestModel):
     order_id: UUID = ZERO_UUID
     amount_minor: int = 0
     currency: str | None = None
     provider: str | None = None
 
 
-class SucceedPaymentRequest(WireModel):
+class SucceedPaymentRequest(RequestModel):
     provider_reference: str | None = None
 
 
-class FailPaymentRequest(WireModel):
+class FailPaymentRequest(RequestModel):
     failure_reason: str | None = None

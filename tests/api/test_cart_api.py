@@ -85,6 +85,18 @@ async def test_cart_wire_shape(api: httpx.AsyncClient) -> None:
         assert stamp.endswith("+00:00")
 
 
+async def test_property_names_bind_in_any_letter_case(api: httpx.AsyncClient) -> None:
+    # Contract section 1.3: on read, property names match case-insensitively (System.Text.Json web defaults).
+    cart = await _new_cart(api)
+    variant = str(uuid4())
+    added = await api.post(f"/api/carts/{cart['id']}/items", json={"ProductVariantId": variant, "QUANTITY": 2})
+    assert added.status_code == 200, added.text
+    assert [(item["productVariantId"], item["quantity"]) for item in added.json()["items"]] == [(variant, 2)]
+    updated = await api.put(f"/api/carts/{cart['id']}/items/{variant}", json={"Quantity": 3})
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["items"][0]["quantity"] == 3
+
+
 @pytest.mark.parametrize(
     ("content", "headers"),
     [
