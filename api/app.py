@@ -20,31 +20,36 @@ from stack.observability import configure_logging, tracing_interceptors
 from stack.settings import Settings
 
 
-class StripTrailingSlash:
-    """Routes answer with or without a trailing slash, without a redirect (contract section 1.9)."""
+class _HttpMiddleware:
+    """A pure ASGI middleware that acts on HTTP requests (`http`); anything else passes through untouched."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            path: str = scope["path"]
-            if len(path) > 1 and path.endswith("/"):
-                scope = dict(scope, path=path.rstrip("/") or "/")
+            await self.http(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class StripTrailingSlash(_HttpMiddleware):
+    """Routes answer with or without a trailing slash, without a redirect (contract section 1.9)."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if len(path) > 1 and path.endswith("/"):
+            scope = dict(scope, path=path.rstrip("/") or "/")
         await self.app(scope, receive, send)
 
 
-class JsonCharset:
+class JsonCharset(_HttpMiddleware):
     """JSON responses say `Content-Type: application/json; charset=utf-8`, as contract section 1.3 does."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_charset(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [
@@ -59,16 +64,10 @@ class JsonCharset:
 _JSON_UTF8 = b"application/json; charset=utf-8"
 
 
-class RequestSpans:
+class RequestSpans(_HttpMiddleware):
     """One server span per HTTP request; workflows started or updated inside it continue the same trace."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         from opentelemetry import trace
 
         tracer = trace.get_tracer("orderflow.api")
