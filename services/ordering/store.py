@@ -7,27 +7,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.order import OrderDetails, OrderItem, OrderStatus
+from contracts.order import OrderDetails, OrderStatus
 from services.errors import DomainError
 from services.ordering import models
 from services.ordering.errors import OrderNotFound
 from services.ordering.schemas import OrderListItemDto
 
 INT64_MAX = 2**63 - 1
-
-
-def _details(order: models.Order) -> OrderDetails:
-    return OrderDetails(
-        id=order.id,
-        customer_name=order.customer_name,
-        customer_email=order.customer_email,
-        status=OrderStatus(order.status),
-        total_amount_minor=order.total_amount_minor,
-        currency=order.currency,
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-        items=[OrderItem.model_validate(item) for item in order.items],
-    )
 
 
 class OrderingStore:
@@ -104,7 +90,7 @@ class OrderingStore:
     async def get(self, order_id: UUID) -> OrderDetails | None:
         """The order with its lines ordered by SKU, or None."""
         order = await self.session.get(models.Order, order_id, populate_existing=True)
-        return _details(order) if order is not None else None
+        return OrderDetails.model_validate(order) if order is not None else None
 
     async def status(self, order_id: UUID) -> OrderStatus | None:
         """The order's recorded status (one column of one row), or None if there is no such order."""
