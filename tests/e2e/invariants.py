@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from stack.db import create_engine, create_sessionmaker
-from tests.services.inventory_invariants import assert_stock_invariants
+from tests.services.inventory_invariants import assert_stock_invariants, repeated_movements
 from workflows.order import REJECTED, workflow_id
 from workflows.search_attributes import ORDER_STATUS
 
@@ -142,16 +142,7 @@ async def _check_stock(session: AsyncSession, report: InvariantReport) -> None:
         if not 0 <= reserved <= on_hand:
             report.inconsistent.append(f"{sku}: reserved {reserved} outside 0..{on_hand}")
 
-    repeated = (
-        await session.execute(
-            text(
-                """
-                SELECT reservation_id, type, COUNT(*) FROM inventory.stock_movements
-                WHERE reservation_id IS NOT NULL GROUP BY reservation_id, type HAVING COUNT(*) > 1
-                """
-            )
-        )
-    ).all()
+    repeated = await repeated_movements(session)
     report.duplicates += [f"reservation {rid}: {count} {kind} movements" for rid, kind, count in repeated]
     try:
         await assert_stock_invariants(session)

@@ -1,7 +1,22 @@
 """The inventory ledger's invariants, checked against the database after any test that stresses it."""
 
+from uuid import UUID
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def repeated_movements(session: AsyncSession) -> list[tuple[UUID, str, int]]:
+    """(reservation id, movement type, count) of every reservation with more than one movement of a type."""
+    rows = await session.execute(
+        text(
+            """
+            SELECT reservation_id, type, COUNT(*) FROM inventory.stock_movements
+            WHERE reservation_id IS NOT NULL GROUP BY reservation_id, type HAVING COUNT(*) > 1
+            """
+        )
+    )
+    return [(reservation_id, kind, count) for reservation_id, kind, count in rows]
 
 
 async def assert_stock_invariants(session: AsyncSession) -> None:
@@ -37,16 +52,7 @@ async def assert_stock_invariants(session: AsyncSession) -> None:
         assert reserved == ledger_reserved, f"{sku}: reserved {reserved} != ledger {ledger_reserved}"
         assert 0 <= reserved <= on_hand, f"{sku}: reserved {reserved} outside 0..{on_hand}"
 
-    duplicated = (
-        await session.execute(
-            text(
-                """
-                SELECT reservation_id, type, COUNT(*) FROM inventory.stock_movements
-                WHERE reservation_id IS NOT NULL GROUP BY reservation_id, type HAVING COUNT(*) > 1
-                """
-            )
-        )
-    ).all()
+    duplicated = await repeated_movements(session)
     assert not duplicated, f"reservations with repeated movements: {duplicated}"
 
     # every reservation's movements match its status: one Reservation, then at most one of Release/Shipment
