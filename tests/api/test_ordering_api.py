@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.orders import _rejected
-from contracts.order import OrderDetails, OrderItem, OrderStatus
+from contracts.order import OrderStatus
 from services.errors import DomainError
 from services.ordering.store import INT64_MAX, OrderingStore
+from tests.orders import pending_order
 
 ARM_BLK = "9572fb9d-f059-401e-9041-7fc75f8cb414"  # demo variant
 ORDER = {
@@ -42,46 +43,16 @@ async def test_placing_refuses_nul_characters(api: httpx.AsyncClient, field: str
     assert (await api.get("/api/orders")).json() == []
 
 
-def _order(unit_price: int, quantity: int) -> OrderDetails:
-    now = datetime.now(UTC)
-    line_total = unit_price * quantity
-    return OrderDetails(
-        id=uuid.uuid4(),
-        customer_name="Ada",
-        customer_email="ada@example.com",
-        status=OrderStatus.PENDING_PAYMENT,
-        total_amount_minor=line_total,
-        currency="USD",
-        created_at=now,
-        updated_at=now,
-        items=[
-            OrderItem(
-                id=uuid.uuid4(),
-                product_id=uuid.uuid4(),
-                product_variant_id=uuid.uuid4(),
-                sku="BIG-1",
-                product_name="Big",
-                variant_name="Big",
-                unit_price_amount_minor=unit_price,
-                currency="USD",
-                quantity=quantity,
-                line_total_amount_minor=line_total,
-                inventory_reservation_id=uuid.uuid4(),
-            )
-        ],
-    )
-
-
 async def test_a_total_beyond_bigint_is_a_domain_refusal(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     # A price the catalog accepts (at most int64) times a quantity ordering accepts (at most int32): PostgreSQL
     # would fail the insert on every retry of the recording activity.
-    too_large = _order(unit_price=2**62, quantity=4)
+    too_large = pending_order(unit_price=2**62, quantity=4, sku="BIG-1")
     async with sessionmaker.begin() as session:
         with pytest.raises(DomainError) as refused:
             await OrderingStore(session).record(too_large)
     assert refused.value.code == "order_total_too_large"
 
-    largest = _order(unit_price=INT64_MAX, quantity=1)
+    largest = pending_order(unit_price=INT64_MAX, sku="BIG-1")
     async with sessionmaker.begin() as session:
         assert await OrderingStore(session).record(largest)
     async with sessionmaker() as session:
@@ -92,7 +63,7 @@ async def test_a_total_beyond_bigint_is_a_domain_refusal(sessionmaker: async_ses
 
 
 async def test_void_cancels_only_a_pending_order(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    pending, paid = _order(unit_price=100, quantity=1), _order(unit_price=100, quantity=1)
+    pending, paid = pending_order(), pending_order()
     at = datetime.now(UTC)
     async with sessionmaker.begin() as session:
         store = OrderingStore(session)

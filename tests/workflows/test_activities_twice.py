@@ -21,8 +21,6 @@ from activities.payment import PaymentActivities
 from contracts.order import (
     AllocateStock,
     LoadSnapshots,
-    OrderDetails,
-    OrderItem,
     OrderRef,
     OrderStatus,
     RecordStatus,
@@ -36,6 +34,7 @@ from services.fulfillment.schemas import CreateShipmentRequest
 from services.fulfillment.store import FulfillmentStore
 from services.payment.schemas import CreatePaymentRequest
 from services.payment.store import PaymentStore
+from tests.orders import pending_order
 from tests.services.inventory_invariants import assert_stock_invariants
 
 ARM_BLK = uuid.UUID("9572fb9d-f059-401e-9041-7fc75f8cb414")
@@ -76,35 +75,6 @@ async def twice(sessionmaker: async_sessionmaker[AsyncSession], activity: object
     return first, second
 
 
-def order_details(order_id: uuid.UUID, reservation_id: uuid.UUID) -> OrderDetails:
-    now = datetime.now(UTC)
-    return OrderDetails(
-        id=order_id,
-        customer_name="Ada",
-        customer_email="ada@example.com",
-        status=OrderStatus.PENDING_PAYMENT,
-        total_amount_minor=6900,
-        currency="USD",
-        created_at=now,
-        updated_at=now,
-        items=[
-            OrderItem(
-                id=uuid.uuid4(),
-                product_id=uuid.uuid4(),
-                product_variant_id=ARM_BLK,
-                sku="ARM-BLK",
-                product_name="Monitor Arm",
-                variant_name="Black",
-                unit_price_amount_minor=6900,
-                currency="USD",
-                quantity=1,
-                line_total_amount_minor=6900,
-                inventory_reservation_id=reservation_id,
-            )
-        ],
-    )
-
-
 async def test_load_snapshots_twice_reads_the_same(demo: async_sessionmaker[AsyncSession]) -> None:
     first, second = await twice(demo, CatalogActivities(demo).load_snapshots, LoadSnapshots(variant_ids=[ARM_BLK]))
     assert first == second
@@ -139,7 +109,7 @@ async def test_release_and_commit_twice_move_stock_once(demo: async_sessionmaker
 
 async def test_record_order_and_status_twice_store_once(demo: async_sessionmaker[AsyncSession]) -> None:
     ordering = OrderingActivities(demo)
-    order = order_details(uuid.uuid4(), uuid.uuid4())
+    order = pending_order(variant_id=ARM_BLK)
     await twice(demo, ordering.record_order, order)
     await twice(
         demo, ordering.record_status, RecordStatus(order_id=order.id, status=OrderStatus.PAID, at=datetime.now(UTC))
@@ -150,7 +120,7 @@ async def test_record_order_and_status_twice_store_once(demo: async_sessionmaker
 
 async def test_void_twice_cancels_a_recorded_pending_order_once(demo: async_sessionmaker[AsyncSession]) -> None:
     ordering = OrderingActivities(demo)
-    order = order_details(uuid.uuid4(), uuid.uuid4())
+    order = pending_order(variant_id=ARM_BLK)
     await ordering.record_order(order)
     await twice(demo, ordering.void, OrderRef(order_id=order.id))
     await twice(demo, ordering.void, OrderRef(order_id=uuid.uuid4()))  # never recorded: nothing to do
@@ -197,14 +167,7 @@ async def test_fulfillment_activities_twice(demo: async_sessionmaker[AsyncSessio
 
 async def test_record_order_refuses_a_total_beyond_bigint_for_good(demo: async_sessionmaker[AsyncSession]) -> None:
     """A refusal must be non-retryable: retried forever, it would stall the placement with the stock held."""
-    huge = order_details(uuid.uuid4(), uuid.uuid4())
-    item = huge.items[0].model_copy(update={"unit_price_amount_minor": 2**62, "quantity": 3})
-    huge = huge.model_copy(
-        update={
-            "items": [item.model_copy(update={"line_total_amount_minor": 3 * 2**62})],
-            "total_amount_minor": 3 * 2**62,
-        }
-    )
+    huge = pending_order(unit_price=2**62, quantity=3, variant_id=ARM_BLK)
     with pytest.raises(ApplicationError) as refused:
         await ActivityEnvironment().run(OrderingActivities(demo).record_order, huge)
     assert refused.value.type == "order_total_too_large" and refused.value.non_retryable

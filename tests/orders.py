@@ -1,0 +1,39 @@
+"""An order as the workflow records it, for tests that store orders without placing them."""
+
+import uuid
+from datetime import UTC, datetime
+
+from contracts.order import OrderDetails, OrderItem, OrderStatus
+
+
+def pending_order(
+    *, unit_price: int = 6900, quantity: int = 1, variant_id: uuid.UUID | None = None, sku: str = "ARM-BLK"
+) -> OrderDetails:
+    """A PendingPayment order of one line, with fresh ids."""
+    now = datetime.now(UTC)
+    line_total = unit_price * quantity
+    return OrderDetails(
+        id=uuid.uuid4(),
+        customer_name="Ada",
+        customer_email="ada@example.com",
+        status=OrderStatus.PENDING_PAYMENT,
+        total_amount_minor=line_total,
+        currency="USD",
+        created_at=now,
+        updated_at=now,
+        items=[
+            OrderItem(
+                id=uuid.uuid4(),
+                product_id=uuid.uuid4(),
+                product_variant_id=variant_id or uuid.uuid4(),
+                sku=sku,
+                product_name="Monitor Arm",
+                variant_name="Black",
+                unit_price_amount_minor=unit_price,
+                currency="USD",
+                quantity=quantity,
+                line_total_amount_minor=line_total,
+                inventory_reservation_id=uuid.uuid4(),
+            )
+        ],
+    )
