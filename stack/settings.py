@@ -33,13 +33,23 @@ class Settings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, description="OTLP/gRPC endpoint for traces (e.g. http://localhost:4317); unset: tracing off."
     )
+    auth_mode: Literal["token", "open"] = Field(
+        default="token",
+        description="`token`: operator routes need `Authorization: Bearer <token>`; `open`: no credentials anywhere, "
+        "as the seed (for its own clients and scripts).",
+    )
+    operator_tokens: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Comma-separated operator bearer tokens; several at once so a token can be rotated without "
+        "downtime. Unset: `make run` generates one into .data/operator-token.",
+    )
     seed_demo_data: bool = Field(default=True, description="Load the demo catalog and stock when the catalog is empty.")
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "operator_tokens", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
     @property
