@@ -3,7 +3,7 @@
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         description="Comma-separated operator bearer tokens; several at once so a token can be rotated without "
         "downtime. Unset: `make run` generates one into .data/operator-token.",
     )
+    app_secret: SecretStr | None = Field(
+        default=None,
+        description="Server-side secret shared by every API replica and worker; the keys for customer references, "
+        "ids derived from idempotency keys and console sessions are derived from it. Unset: `make run` generates "
+        "one into .data/app-secret.",
+    )
     seed_demo_data: bool = Field(default=True, description="Load the demo catalog and stock when the catalog is empty.")
 
     @field_validator("cors_origins", "operator_tokens", mode="before")
@@ -55,6 +61,11 @@ class Settings(BaseSettings):
     @property
     def payment_timeout(self) -> timedelta:
         return timedelta(seconds=self.payment_timeout_seconds)
+
+    def require_app_secret(self) -> bytes:
+        if self.app_secret is None or not self.app_secret.get_secret_value():
+            raise RuntimeError("APP_SECRET is not set; `make run` generates one into .data/app-secret")
+        return self.app_secret.get_secret_value().encode()
 
     def require_database_url(self) -> str:
         if not self.database_url:
