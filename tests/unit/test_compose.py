@@ -301,8 +301,8 @@ def _drop_from_command(service: str, text: str) -> Change:
 
 
 S = "services"
-# Each mutation of docker-compose.yml and a fragment of the problem it must cause. The first group only the schema
-# catches: they prove the validator bites.
+# Each mutation of docker-compose.yml and a fragment of the problem it must cause. The schema reports the first
+# group (they prove the validator bites); the project's own rules the rest.
 COMPOSE_MUTATIONS: dict[str, tuple[Change, str]] = {
     "misspelt service key": (_rename(S, "api", "healthcheck", to="helthcheck"), "schema: $.services.api"),
     "misspelt healthcheck key": (_rename(S, "worker", "healthcheck", "interval", to="intervall"), "intervall"),
