@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.orders import OrderWorkflows
+from api.order_workflows import OrderWorkflows
 from stack.settings import Settings
 
 

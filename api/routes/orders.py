@@ -10,8 +10,8 @@ from fastapi import APIRouter, Header, Response, status
 
 from api.deps import Orders, Session, SessionMaker
 from api.errors import responses
-from api.orders import order_id_for
-from contracts.order import CancelOrder, ExpireOrder, MarkPaid, MarkShipped, OrderAction, OrderDetails, OrderState
+from api.order_workflows import order_id_for
+from contracts.order import CancelOrder, ExpireOrder, MarkPaid, MarkShipped, OrderDetails, OrderState
 from services.cart.errors import CartNotFoundError
 from services.cart.store import CartStore
 from services.ordering.errors import OrderNotFoundForRead
@@ -19,6 +19,7 @@ from services.ordering.rules import check_create_order
 from services.ordering.schemas import CreateOrderItemRequest, CreateOrderRequest, OrderListItemDto
 from services.ordering.store import OrderingStore
 from services.schemas import RequestModel
+from workflows.order import OrderWorkflow
 
 # Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
 router = APIRouter(tags=["orders"], responses=responses(503))
@@ -108,22 +109,22 @@ async def checkout_cart(
 @router.post("/api/orders/{order_id}/cancel", responses=responses(400, 404))
 async def cancel_order(order_id: UUID, orders: Orders) -> OrderDetails:
     """PendingPayment or Paid (not shipped) -> Cancelled: stock released, payments refunded."""
-    return await orders.act(order_id, OrderAction.CANCEL, CancelOrder())
+    return await orders.act(order_id, OrderWorkflow.cancel, CancelOrder())
 
 
 @router.post("/api/orders/{order_id}/expire", responses=responses(400, 404))
 async def expire_order(order_id: UUID, orders: Orders) -> OrderDetails:
     """PendingPayment -> Expired: stock released. Expiring an expired order is a no-op."""
-    return await orders.act(order_id, OrderAction.EXPIRE, ExpireOrder(reason="operator"))
+    return await orders.act(order_id, OrderWorkflow.expire, ExpireOrder(reason="operator"))
 
 
 @router.post("/api/orders/{order_id}/mark-paid", responses=responses(400, 404))
 async def mark_order_paid(order_id: UUID, orders: Orders) -> OrderDetails:
     """PendingPayment -> Paid; stock stays reserved. A no-op on Paid and Shipped orders."""
-    return await orders.act(order_id, OrderAction.PAY, MarkPaid())
+    return await orders.act(order_id, OrderWorkflow.mark_paid, MarkPaid())
 
 
 @router.post("/api/orders/{order_id}/mark-shipped", responses=responses(400, 404))
 async def mark_order_shipped(order_id: UUID, orders: Orders) -> OrderDetails:
     """Paid -> Shipped: every reservation is committed. A no-op on Shipped orders."""
-    return await orders.act(order_id, OrderAction.SHIP, MarkShipped())
+    return await orders.act(order_id, OrderWorkflow.mark_shipped, MarkShipped())

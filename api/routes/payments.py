@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response, status
 
 from api.deps import Orders, Session, SessionMaker
 from api.errors import responses
-from contracts.order import MarkPaid, OrderAction
+from contracts.order import MarkPaid
 from services.payment.errors import PaymentNotFoundOnGetError
 from services.payment.schemas import (
     CreatePaymentRequest,
@@ -22,6 +22,7 @@ from services.payment.schemas import (
 )
 from services.payment.store import PaymentStore, normalize_provider_reference
 from stack.db import reading
+from workflows.order import OrderWorkflow
 
 # Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
 router = APIRouter(tags=["payments"], responses=responses(503))
@@ -57,7 +58,9 @@ async def succeed_payment(
     reference = normalize_provider_reference(body.provider_reference if body else None)
     async with reading(sessionmaker) as session:
         payment = await PaymentStore(session).require_pending(payment_id)
-    await orders.act(payment.order_id, OrderAction.PAY, MarkPaid(payment_id=payment_id, provider_reference=reference))
+    await orders.act(
+        payment.order_id, OrderWorkflow.mark_paid, MarkPaid(payment_id=payment_id, provider_reference=reference)
+    )
     # The workflow has marked the payment; for an order that had already finished (a second payment of a
     # shipped order, as the seed allows) nobody has, and this does it. Either way the answer is the stored row.
     async with reading(sessionmaker) as session:

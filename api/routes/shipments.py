@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 
 from api.deps import Orders, Session, SessionMaker
 from api.errors import responses
-from contracts.order import MarkShipped, OrderAction, OrderStatus
+from contracts.order import MarkShipped, OrderStatus
 from services.errors import DomainError
 from services.fulfillment.errors import (
     OrderIdRequiredError,
@@ -28,6 +28,7 @@ from services.fulfillment.store import FulfillmentStore, normalize_shipping
 from services.ordering.store import OrderingStore
 from services.schemas import ZERO_UUID
 from stack.db import reading
+from workflows.order import OrderWorkflow
 
 # Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
 router = APIRouter(tags=["shipments"], responses=responses(503))
@@ -79,7 +80,7 @@ async def ship_shipment(
     try:
         await orders.act(
             shipment.order_id,
-            OrderAction.SHIP,
+            OrderWorkflow.mark_shipped,
             MarkShipped(shipment_id=shipment_id, carrier=carrier, tracking_number=tracking_number),
         )
     except DomainError as error:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.orders import _rejected
+from api.order_workflows import _rejected
 from contracts.order import OrderStatus
 from services.errors import DomainError
 from services.ordering.store import INT64_MAX, OrderingStore

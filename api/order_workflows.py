@@ -32,15 +32,12 @@ from temporalio.common import (
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from contracts.order import (
     REFUSAL_CODES,
     TERMINAL_STATUSES,
-    CancelOrder,
-    ExpireOrder,
-    MarkPaid,
-    MarkShipped,
-    OrderAction,
+    OrderActionMessage,
     OrderDetails,
     OrderLineInput,
     OrderOutcome,
@@ -48,6 +45,7 @@ from contracts.order import (
     PaymentFailed,
     PlaceOrder,
     Verdict,
+    action_of,
     decide,
     refusal_message,
 )
@@ -64,7 +62,9 @@ ACTION_TIMEOUT = timedelta(seconds=30)
 QUERY_TIMEOUT = timedelta(seconds=2)
 
 T = TypeVar("T")
-Message = MarkPaid | MarkShipped | CancelOrder | ExpireOrder
+M = TypeVar("M", bound=OrderActionMessage)
+# An order action, as the workflow's update that asks for it (e.g. `OrderWorkflow.mark_paid`).
+OrderUpdate = UpdateMethodMultiParam[[OrderWorkflow, M], OrderDetails]
 
 
 class OrderActionTimeout(DomainError):
@@ -77,14 +77,6 @@ class OrderActionTimeout(DomainError):
             "order_action_pending",
             f"The order did not answer within {ACTION_TIMEOUT.seconds}s; the action is still in progress",
         )
-
-
-_UPDATES = {
-    OrderAction.PAY: "mark_paid",
-    OrderAction.SHIP: "mark_shipped",
-    OrderAction.CANCEL: "cancel",
-    OrderAction.EXPIRE: "expire",
-}
 
 
 def order_id_for(idempotency_key: str | None) -> UUID:
@@ -165,20 +157,20 @@ class OrderWorkflows:
             raise OrderNotFound()
         raise _rejected(rejection.code, rejection.message)
 
-    async def act(self, order_id: UUID, action: OrderAction, message: Message) -> OrderDetails:
+    async def act(self, order_id: UUID, update: OrderUpdate[M], message: M) -> OrderDetails:
         """Apply an action through the order's workflow and return the order as it is afterwards."""
-        update = _UPDATES[action]
         try:
-            return await self._bounded(self.handle(order_id).execute_update(update, message, result_type=OrderDetails))
+            return await self._bounded(self.handle(order_id).execute_update(update, message))
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from error
         except RPCError as error:
             if not _closed_or_missing(error):
                 raise
-        return await self._act_on_finished(order_id, action)
+        return await self._act_on_finished(order_id, message)
 
-    async def _act_on_finished(self, order_id: UUID, action: OrderAction) -> OrderDetails:
+    async def _act_on_finished(self, order_id: UUID, message: OrderActionMessage) -> OrderDetails:
         """The answer for an order whose workflow has finished: its status is final."""
+        action = action_of(message)
         stored = await self._stored(order_id)
         if stored is None:
             raise OrderNotFound()
