@@ -8,7 +8,7 @@ the contract's refusal.
 
 import asyncio
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
@@ -52,6 +52,7 @@ from contracts.order import (
 from services.errors import DomainError
 from services.ordering.errors import OrderNotFound
 from services.ordering.store import OrderingStore
+from stack.db import reading
 from stack.settings import Settings
 from workflows.order import OrderWorkflow, workflow_id
 from workflows.search_attributes import CUSTOMER_EMAIL, ORDER_STATUS
@@ -62,6 +63,7 @@ ACTION_TIMEOUT = timedelta(seconds=30)
 QUERY_TIMEOUT = timedelta(seconds=2)
 
 T = TypeVar("T")
+Row = TypeVar("Row")
 M = TypeVar("M", bound=OrderActionMessage)
 # An order action, as the workflow's update that asks for it (e.g. `OrderWorkflow.mark_paid`).
 OrderUpdate = UpdateMethodMultiParam[[OrderWorkflow, M], OrderDetails]
@@ -168,6 +170,38 @@ class OrderWorkflows:
                 raise
         return await self._act_on_finished(order_id, message)
 
+    async def act_then_settle(
+        self,
+        order_id: UUID,
+        update: OrderUpdate[M],
+        message: M,
+        *,
+        settled: Callable[[AsyncSession], Awaitable[Row | None]],
+        settle: Callable[[AsyncSession], Awaitable[Row]],
+    ) -> Row:
+        """Act on the order for a payment or shipment row, and return that row once it is settled.
+
+        The workflow settles the row in the same step (the payment succeeds, the shipment ships), so `settled`
+        finds it. An order whose run had already finished (a second payment or shipment of a shipped order, as
+        the seed allows) settles nothing: `settle` does it here, in its own unit of work.
+        """
+        await self.act(order_id, update, message)
+        async with reading(self.sessionmaker) as session:
+            row = await settled(session)
+        if row is not None:
+            return row
+        return await self.write(settle)
+
+    async def read(self, query: Callable[[AsyncSession], Awaitable[Row]]) -> Row:
+        """One read before acting, its connection given back before the workflow is waited on."""
+        async with reading(self.sessionmaker) as session:
+            return await query(session)
+
+    async def write(self, work: Callable[[AsyncSession], Awaitable[Row]]) -> Row:
+        """One unit of work, committed before the workflow is told or waited on."""
+        async with self.sessionmaker.begin() as session:
+            return await work(session)
+
     async def _act_on_finished(self, order_id: UUID, message: OrderActionMessage) -> OrderDetails:
         """The answer for an order whose workflow has finished: its status is final."""
         action = action_of(message)
@@ -213,8 +247,7 @@ class OrderWorkflows:
                 raise
 
     async def _stored(self, order_id: UUID) -> OrderDetails | None:
-        async with self.sessionmaker() as session:
-            return await OrderingStore(session).get(order_id)
+        return await self.read(lambda session: OrderingStore(session).get(order_id))
 
     async def _bounded(self, call: Awaitable[T]) -> T:
         try:

@@ -130,7 +130,9 @@ class PlaceOrder(WireModel):
     placement_attempts: int = 30
 
 
-class OrderItem(WireModel):
+class OrderItemDetails(WireModel):
+    """A line of a placed order (contract 5.4, OrderItemDto); its table row is services.ordering.models.OrderItem."""
+
     id: UUID
     product_id: UUID
     product_variant_id: UUID
@@ -155,7 +157,7 @@ class OrderDetails(WireModel):
     currency: str
     created_at: UtcDateTime
     updated_at: UtcDateTime
-    items: list[OrderItem]
+    items: list[OrderItemDetails]
 
 
 class Rejection(WireModel):

@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         OrderAction,
         OrderActionMessage,
         OrderDetails,
-        OrderItem,
+        OrderItemDetails,
         OrderOutcome,
         OrderRef,
         OrderState,
@@ -211,7 +211,7 @@ class OrderWorkflow:
     def _new_order(self, order: PlaceOrder, snapshots: list[VariantSnapshot]) -> OrderDetails:
         now = workflow.now()
         items = [
-            OrderItem(
+            OrderItemDetails(
                 id=workflow.uuid4(),
                 product_id=snapshot.product_id,
                 product_variant_id=snapshot.product_variant_id,

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Response, status
 
-from api.deps import Orders, Session, SessionMaker
+from api.deps import Orders, ReadSession
 from api.errors import responses
 from api.order_workflows import order_id_for
 from contracts.order import CancelOrder, ExpireOrder, MarkPaid, MarkShipped, OrderDetails, OrderState
@@ -40,7 +40,7 @@ class CheckoutRequest(RequestModel):
 
 
 @router.get("/api/orders")
-async def list_orders(session: Session) -> list[OrderListItemDto]:
+async def list_orders(session: ReadSession) -> list[OrderListItemDto]:
     """Every order, newest first."""
     return await OrderingStore(session).list()
 
@@ -82,13 +82,11 @@ async def checkout_cart(
     cart_id: UUID,
     body: CheckoutRequest,
     orders: Orders,
-    sessionmaker: SessionMaker,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> OrderDetails:
     """Turn a cart into an order, then empty the cart. Checking out the same cart contents twice places one order."""
-    async with sessionmaker() as session:
-        cart = await CartStore(session).get(cart_id)
+    cart = await orders.read(lambda session: CartStore(session).get(cart_id))
     if cart is None:
         raise CartNotFoundError(cart_id)
     request = CreateOrderRequest(
@@ -101,8 +99,7 @@ async def checkout_cart(
     )
     key = idempotency_key or f"checkout:{cart.id}:{cart.updated_at.isoformat()}"
     order = await _place(orders, request, key, response)
-    async with sessionmaker.begin() as session:
-        await CartStore(session).clear(cart_id)
+    await orders.write(lambda session: CartStore(session).clear(cart_id))
     return order
 
 
