@@ -50,7 +50,7 @@ from contracts.order import (
     refusal_message,
 )
 from services.errors import DomainError
-from services.ordering.errors import OrderNotFound
+from services.ordering.errors import OrderNotFoundError
 from services.ordering.store import OrderingStore
 from stack.db import reading
 from stack.settings import Settings
@@ -156,7 +156,7 @@ class OrderWorkflows:
         outcome = await self.handle(order_id).result()
         rejection = outcome.rejection
         if rejection is None:
-            raise OrderNotFound()
+            raise OrderNotFoundError()
         raise _rejected(rejection.code, rejection.message)
 
     async def act(self, order_id: UUID, update: OrderUpdate[M], message: M) -> OrderDetails:
@@ -207,7 +207,7 @@ class OrderWorkflows:
         action = action_of(message)
         stored = await self._stored(order_id)
         if stored is None:
-            raise OrderNotFound()
+            raise OrderNotFoundError()
         if decide(action, stored.status) is Verdict.REFUSE:
             raise DomainError(REFUSAL_CODES[action], refusal_message(action, stored.status))
         return stored

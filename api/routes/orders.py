@@ -14,7 +14,7 @@ from api.order_workflows import order_id_for
 from contracts.order import CancelOrder, ExpireOrder, MarkPaid, MarkShipped, OrderDetails, OrderState
 from services.cart.errors import CartNotFoundError
 from services.cart.store import CartStore
-from services.ordering.errors import OrderNotFoundForRead
+from services.ordering.errors import OrderNotFoundError
 from services.ordering.rules import check_create_order
 from services.ordering.schemas import CreateOrderItemRequest, CreateOrderRequest, OrderListItemDto
 from services.ordering.store import OrderingStore
@@ -49,7 +49,7 @@ async def list_orders(session: ReadSession) -> list[OrderListItemDto]:
 async def get_order(order_id: UUID, orders: Orders) -> OrderDetails:
     order = await orders.details(order_id)
     if order is None:
-        raise OrderNotFoundForRead()
+        raise OrderNotFoundError(read=True)
     return order
 
 
@@ -58,7 +58,7 @@ async def get_order_workflow_state(order_id: UUID, orders: Orders) -> OrderState
     """Live state of the order's workflow (payment deadline, compensations), while it runs."""
     state = await orders.state(order_id)
     if state is None:
-        raise OrderNotFoundForRead()
+        raise OrderNotFoundError(read=True)
     return state
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Orders, ReadSession, Session
 from api.errors import responses
 from contracts.order import MarkPaid
-from services.payment.errors import PaymentNotFoundOnGetError
+from services.payment.errors import PaymentNotFoundError
 from services.payment.schemas import (
     CreatePaymentRequest,
     FailPaymentRequest,
@@ -38,7 +38,7 @@ async def list_payments(session: ReadSession) -> list[PaymentListItemDto]:
 async def get_payment(payment_id: UUID, session: ReadSession) -> PaymentDetailsDto:
     payment = await PaymentStore(session).get(payment_id)
     if payment is None:
-        raise PaymentNotFoundOnGetError(payment_id)
+        raise PaymentNotFoundError(payment_id, read=True)
     return payment
 
 

@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Orders, ReadSession, Session
 from api.errors import responses
 from contracts.order import MarkShipped, OrderStatus
-from services.errors import DomainError
+from services.errors import DomainError, OrderIdRequiredError
 from services.fulfillment.errors import (
-    OrderIdRequiredError,
     OrderNotFoundError,
     OrderNotReadyForShipmentError,
     ShipmentNotFoundError,
