@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from stack import supervisor
+from stack import run, supervisor, temporal
+from stack.settings import Settings
 from stack.supervisor import (
     Child,
     CrashLoop,
@@ -23,6 +24,8 @@ from stack.supervisor import (
     supervise,
     watch,
 )
+from tests.conftest import UNREACHABLE_TEMPORAL
+from tests.e2e.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = RestartPolicy(first_delay=0.01, max_delay=0.05, max_restarts=3, window=3600.0)
@@ -227,3 +230,40 @@ async def test_supervise_returns_0_when_asked_to_stop() -> None:
 def test_the_exit_of_a_killed_child_names_the_signal() -> None:
     assert supervisor.describe_exit(-9) == "was killed by SIGKILL"
     assert supervisor.describe_exit(2) == "exited with code 2"
+
+
+# --- run.py's watched dependencies, on real servers ----------------------------------------------------------------
+
+
+async def test_a_dev_server_that_make_run_started_is_down_once_its_process_exits() -> None:
+    port = free_port()
+    dev_server = temporal.start_dev_server(port=port, ui_port=free_port())
+    try:
+        settings = Settings(
+            _env_file=None, temporal_address=f"127.0.0.1:{port}", database_url="postgresql+asyncpg://x@/x"
+        )  # type: ignore[call-arg]
+        client = await temporal.wait_until_reachable(settings, timeout=EVENTUALLY)
+        [_, watched] = run._dependencies(settings, client, None, dev_server)
+        assert await watched.probe() is not None  # it answers while it runs
+        dev_server.kill()
+        dev_server.wait()
+        reason = await watch(watched, WatchPolicy(interval=0.05, grace=3600))
+    finally:
+        if dev_server.poll() is None:
+            dev_server.kill()
+            dev_server.wait()
+    assert reason == "Temporal is down: its server process exited"
+
+
+async def test_a_temporal_that_make_run_did_not_start_is_down_once_it_stops_answering() -> None:
+    settings = Settings(_env_file=None, temporal_address=UNREACHABLE_TEMPORAL, database_url="postgresql+asyncpg://x@/x")  # type: ignore[call-arg]
+    client = await temporal.connect(settings, lazy=True)
+    [_, watched] = run._dependencies(settings, client, None, None)
+    reason = await watch(watched, WatchPolicy(interval=0.05, probe_timeout=2.0, grace=0.2))
+    assert reason.startswith("Temporal is down: it has not answered for 0.2s (last error: ")
+
+
+async def test_the_database_probe_answers_on_a_live_database_and_fails_on_a_dead_one(database_url: str) -> None:
+    await run._probe_database(database_url)
+    with pytest.raises(OSError):
+        await run._probe_database("postgresql+asyncpg://postgres@/orderflow?host=/nonexistent-socket-dir")
