@@ -60,7 +60,7 @@ async def _probe_database(url: str) -> None:
 def _dependencies(
     settings: Settings, client: Client, pg: postgres.EmbeddedPostgres | None, dev_server: subprocess.Popen[bytes] | None
 ) -> list[Dependency]:
-    """PostgreSQL and Temporal, watched; the processes we started ourselves are also watched by pid."""
+    """PostgreSQL and Temporal, probed; the servers `make run` started itself are also watched as processes."""
     url = settings.require_database_url()
     return [
         Dependency("PostgreSQL", lambda: _probe_database(url), alive=pg.running if pg is not None else None),

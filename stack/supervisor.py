@@ -150,7 +150,7 @@ class Child:
             assert self.proc is not None and self._pumping is not None
             started = time.monotonic()
             returncode = await self.proc.wait()
-            await self._pumping  # the rest of its output first, so its last words come before ours
+            await self._drain()  # the rest of its output first, so its last words come before ours
             how = describe_exit(returncode)
             delay = restarts.after_exit(time.monotonic(), time.monotonic() - started, how)
             say(f"{self.name} {how}; restarting it in {delay:g}s")
@@ -171,12 +171,14 @@ class Child:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
                 await proc.wait()
+        await self._drain(timeout)
+
+    async def _drain(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Wait until the pump has copied the output of the exited child; give up if a grandchild keeps the pipe."""
         if self._pumping is not None:
-            try:
+            with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._pumping
-            except TimeoutError:  # a grandchild may still hold the pipe open
-                pass
 
 
 # --- dependencies ---------------------------------------------------------------------------------------------
