@@ -235,13 +235,16 @@ def test_the_exit_of_a_killed_child_names_the_signal() -> None:
 # --- run.py's watched dependencies, on real servers ----------------------------------------------------------------
 
 
+def temporal_settings(address: str) -> Settings:
+    # the database is not probed by these tests; run._dependencies only needs a URL
+    return Settings(_env_file=None, temporal_address=address, database_url="postgresql+asyncpg://unused@/unused")
+
+
 async def test_a_dev_server_that_make_run_started_is_down_once_its_process_exits() -> None:
     port = free_port()
     dev_server = temporal.start_dev_server(port=port, ui_port=free_port())
     try:
-        settings = Settings(
-            _env_file=None, temporal_address=f"127.0.0.1:{port}", database_url="postgresql+asyncpg://x@/x"
-        )  # type: ignore[call-arg]
+        settings = temporal_settings(f"127.0.0.1:{port}")
         client = await temporal.wait_until_reachable(settings, timeout=EVENTUALLY)
         [_, watched] = run._dependencies(settings, client, None, dev_server)
         assert await watched.probe() is not None  # it answers while it runs
@@ -256,7 +259,7 @@ async def test_a_dev_server_that_make_run_started_is_down_once_its_process_exits
 
 
 async def test_a_temporal_that_make_run_did_not_start_is_down_once_it_stops_answering() -> None:
-    settings = Settings(_env_file=None, temporal_address=UNREACHABLE_TEMPORAL, database_url="postgresql+asyncpg://x@/x")  # type: ignore[call-arg]
+    settings = temporal_settings(UNREACHABLE_TEMPORAL)
     client = await temporal.connect(settings, lazy=True)
     [_, watched] = run._dependencies(settings, client, None, None)
     reason = await watch(watched, WatchPolicy(interval=0.05, probe_timeout=2.0, grace=0.2))
