@@ -148,8 +148,9 @@ async def test_a_killed_child_comes_back() -> None:
 
 async def test_stop_terminates_a_child_and_keeps_its_last_output(capsys: pytest.CaptureFixture[str]) -> None:
     code = (
-        "import signal, sys, time\n"
-        "signal.signal(signal.SIGTERM, lambda *_: (print('bye', flush=True), sys.exit(0)))\n"
+        "import os, signal, time\n"
+        # os.write, not print: the signal may land while print('up') is still inside the buffered writer
+        "signal.signal(signal.SIGTERM, lambda *_: (os.write(1, b'bye\\n'), os._exit(0)))\n"
         "print('up', flush=True)\n"
         "time.sleep(600)\n"
     )
