@@ -36,3 +36,7 @@ migrate: $(STAMP) ## apply migrations to DATABASE_URL
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: replay-check
+replay-check: $(STAMP) ## replay open and recently closed runs against this code before a deploy (docs/deploy.md)
+	$(BIN)/python -m stack.replay_check $(REPLAY_CHECK_ARGS)

@@ -34,6 +34,10 @@ class EmbeddedPostgres:
         """A plain libpq/asyncpg DSN (no SQLAlchemy driver suffix)."""
         return f"postgresql://postgres@/{database}?host={self.socket_dir}"
 
+    def running(self) -> bool:
+        """Whether the postmaster this handle started is still running (`make run` watches it)."""
+        return bool(self.server.get_postmaster_info().is_running())
+
     def stop(self) -> None:
         self.server.cleanup()
 
