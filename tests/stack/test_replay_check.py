@@ -59,7 +59,7 @@ async def played(dev_env: WorkflowEnvironment) -> AsyncIterator[dict[str, str]]:
     client = dev_env.client
     world = FakeWorld()
     ids: dict[str, str] = {}
-    async with Worker(client, task_queue=TASK_QUEUE, workflows=[OrderWorkflow], activities=world.activities()):  # type: ignore[arg-type]
+    async with Worker(client, task_queue=TASK_QUEUE, workflows=[OrderWorkflow], activities=world.activities()):
         for name, scenario in SCENARIOS.items():
             handle = await scenario(client, world)
             if name != "expired":  # its 15-minute payment timer keeps it open here
