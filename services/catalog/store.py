@@ -121,14 +121,22 @@ class CatalogStore:
 
     async def list_active_products(self) -> list[ProductListItemDto]:
         """Active products ordered by name, each with its active variants ordered by SKU."""
+        return await self._list_products(active_only=True)
+
+    async def list_products(self) -> list[ProductListItemDto]:
+        """Every product in any status ordered by name, each with all its variants (for operators)."""
+        return await self._list_products(active_only=False)
+
+    async def _list_products(self, *, active_only: bool) -> list[ProductListItemDto]:
+        query = select(Product).order_by(Product.name, Product.id)
+        if active_only:
+            query = query.where(Product.status == ProductStatus.ACTIVE)
+        variants = Product.variants.and_(ProductVariant.is_active) if active_only else Product.variants
         products = await self._session.scalars(
-            select(Product)
-            .where(Product.status == ProductStatus.ACTIVE)
-            .order_by(Product.name, Product.id)
-            .options(
+            query.options(
                 selectinload(Product.brand),
                 selectinload(Product.categories),
-                selectinload(Product.variants.and_(ProductVariant.is_active)),
+                selectinload(variants),
                 selectinload(Product.images),
             )
         )
