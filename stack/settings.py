@@ -48,6 +48,9 @@ class Settings(BaseSettings):
         "ids derived from idempotency keys and console sessions are derived from it. Unset: `make run` generates "
         "one into .data/app-secret.",
     )
+    temporal_ui_url: str = Field(
+        default="http://localhost:8233", description="Temporal Web, linked from each order in the operator console."
+    )
     seed_demo_data: bool = Field(default=True, description="Load the demo catalog and stock when the catalog is empty.")
 
     @field_validator("cors_origins", "operator_tokens", mode="before")

@@ -1,0 +1,79 @@
+"""What a page does to an order, through the very code the REST routes run (no second copy of a rule).
+
+This module is the web pages' only import of the order-workflow facade, and it calls the REST handlers of
+checkout, payments, shipments and order actions as plain functions, so a page and `curl` change an order the
+same way: through its workflow.
+"""
+
+from uuid import UUID
+
+from fastapi import Response
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.order_workflows import OrderWorkflows
+from api.routes import orders as order_routes
+from api.routes import payments as payment_routes
+from api.routes import shipments as shipment_routes
+from api.web.cards import CardOutcome
+from contracts.order import OrderDetails
+from services.fulfillment.schemas import CreateShipmentRequest, ShipmentDetailsDto, ShipShipmentRequest
+from services.payment.schemas import (
+    CreatePaymentRequest,
+    FailPaymentRequest,
+    PaymentDetailsDto,
+    SucceedPaymentRequest,
+)
+
+Sessions = async_sessionmaker[AsyncSession]
+CARD_PROVIDER = "TestCard"
+DECLINE_REASON = "card_declined: the test card 4000 0000 0000 0002 is always declined"
+
+
+async def checkout(
+    workflows: OrderWorkflows, sessionmaker: Sessions, cart_id: UUID, customer_name: str, customer_email: str
+) -> OrderDetails:
+    """`POST /api/carts/{id}/checkout`: the order is placed (or refused with the API's error code)."""
+    body = order_routes.CheckoutRequest(customer_name=customer_name, customer_email=customer_email)
+    return await order_routes.checkout_cart(cart_id, body, workflows, sessionmaker, Response())
+
+
+async def pay(
+    workflows: OrderWorkflows, sessionmaker: Sessions, order: OrderDetails, outcome: CardOutcome, last4: str
+) -> PaymentDetailsDto:
+    """A payment of the order's total, then `succeed` (the order becomes Paid) or `fail` (it keeps waiting)."""
+    request = CreatePaymentRequest(
+        order_id=order.id, amount_minor=order.total_amount_minor, currency=order.currency, provider=CARD_PROVIDER
+    )
+    async with sessionmaker.begin() as session:
+        payment = await payment_routes.create_payment(request, session, Response())
+    if outcome is CardOutcome.APPROVED:
+        return await payment_routes.succeed_payment(
+            payment.id, workflows, sessionmaker, SucceedPaymentRequest(provider_reference=f"card-{last4}")
+        )
+    return await payment_routes.fail_payment(
+        payment.id, workflows, sessionmaker, FailPaymentRequest(failure_reason=DECLINE_REASON)
+    )
+
+
+async def cancel(workflows: OrderWorkflows, order_id: UUID) -> OrderDetails:
+    """`POST /api/orders/{id}/cancel`: stock released, payments refunded."""
+    return await order_routes.cancel_order(order_id, workflows)
+
+
+async def expire(workflows: OrderWorkflows, order_id: UUID) -> OrderDetails:
+    """`POST /api/orders/{id}/expire`."""
+    return await order_routes.expire_order(order_id, workflows)
+
+
+async def ship(
+    workflows: OrderWorkflows, sessionmaker: Sessions, order_id: UUID, carrier: str, tracking_number: str
+) -> ShipmentDetailsDto:
+    """`POST /api/shipments` then `POST /api/shipments/{id}/ship`: the order becomes Shipped, its stock committed."""
+    shipment = await shipment_routes.create_shipment(
+        CreateShipmentRequest(order_id=order_id, carrier=carrier, tracking_number=tracking_number),
+        sessionmaker,
+        Response(),
+    )
+    return await shipment_routes.ship_shipment(
+        shipment.id, workflows, sessionmaker, ShipShipmentRequest(carrier=carrier, tracking_number=tracking_number)
+    )
