@@ -97,9 +97,9 @@ async def main() -> int:
 
         children = [
             Child("worker", [sys.executable, "worker.py"], env=env, cwd=ROOT),
-            Child("api", [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-                          "--host", settings.api_host, "--port", str(settings.api_port)], env=env, cwd=ROOT),
-        ]  # fmt: skip
+            # API_PORT, and the seed's 5001-5006 with SEED_COMPAT_PORTS (stack/serve.py)
+            Child("api", [sys.executable, "-m", "stack.serve"], env=env, cwd=ROOT),
+        ]
         for child in children:
             await child.start()
 
@@ -108,6 +108,10 @@ async def main() -> int:
         say(f"started in {time.monotonic() - started:.1f}s")
         say(f"API:           {api}   (OpenAPI docs: {api}/docs, health: {api}/health)")
         say(f"Temporal Web:  {web}")
+        say(f"Shop:          {api}/")
+        say(f"Console:       {api}/ops")
+        if settings.seed_compat_ports:
+            say("the API also listens on the seed's ports 5001-5006 (SEED_COMPAT_PORTS)")
         say("press Ctrl-C to stop")
 
         stop = asyncio.Event()

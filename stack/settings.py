@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         "ids derived from idempotency keys and console sessions are derived from it. Unset: `make run` generates "
         "one into .data/app-secret.",
     )
+    seed_compat_ports: bool = Field(
+        default=False,
+        description="`make run` also serves the API on the seed's ports 5001-5006, for the seed's own front end "
+        "and scripts (with AUTH_MODE=open).",
+    )
     temporal_ui_url: str = Field(
         default="http://localhost:8233", description="Temporal Web, linked from each order in the operator console."
     )

@@ -12,6 +12,7 @@ from services.ordering.store import MinuteActivity
 WIDTH = 720
 HEIGHT = 200
 LEFT = 32  # room for the axis labels
+RIGHT = 40
 BOTTOM = 20
 TOP = 10
 MINUTES = 60
@@ -47,7 +48,7 @@ def minute_chart(activity: Sequence[MinuteActivity], now: datetime, minutes: int
     start = end - timedelta(minutes=minutes - 1)
     by_minute = {a.minute: a for a in activity if start <= a.minute <= end}
     peak = max([1, *(max(a.placed, a.compensated) for a in by_minute.values())])
-    plot_width = WIDTH - LEFT
+    plot_width = WIDTH - LEFT - RIGHT
     plot_height = HEIGHT - TOP - BOTTOM
     slot = plot_width / minutes
     bars: list[Bar] = []

@@ -11,7 +11,7 @@
     const left = Math.max(0, Math.floor((Date.parse(el.dataset.deadline) - Date.now()) / 1000));
     const minutes = Math.floor(left / 60);
     const seconds = String(left % 60).padStart(2, "0");
-    el.textContent = minutes + ":" + seconds + (left === 0 ? " (expiring…)" : " left");
+    el.textContent = minutes + ":" + seconds + (left === 0 ? " (expiring…)" : "");
   }
 
   function startLive(container) {
