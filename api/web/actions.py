@@ -5,9 +5,12 @@ checkout, payments, shipments and order actions as plain functions, so a page an
 same way: through its workflow.
 """
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from uuid import UUID
 
 from fastapi import Response
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.order_workflows import OrderWorkflows
@@ -35,6 +38,20 @@ async def checkout(
     """`POST /api/carts/{id}/checkout`: the order is placed (or refused with the API's error code)."""
     body = order_routes.CheckoutRequest(customer_name=customer_name, customer_email=customer_email)
     return await order_routes.checkout_cart(cart_id, body, workflows, sessionmaker, Response())
+
+
+@asynccontextmanager
+async def one_payer_at_a_time(sessionmaker: Sessions, order_id: UUID) -> AsyncIterator[None]:
+    """Serialise the shop's payments of one order (a PostgreSQL advisory lock held by a transaction).
+
+    Two "Pay now" submissions at once would otherwise both see the order PendingPayment and both charge it:
+    the second payment's `succeed` is a no-op for the workflow, so the REST route records it as succeeded too.
+    Under the lock, the second one sees the order Paid and is refused before it creates a payment.
+    """
+    key = int.from_bytes(order_id.bytes[:8], "big", signed=True)
+    async with sessionmaker.begin() as session:
+        await session.execute(select(func.pg_advisory_xact_lock(key)))
+        yield
 
 
 async def pay(

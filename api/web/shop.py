@@ -312,11 +312,12 @@ async def pay_order(
 ) -> Response:
     try:
         outcome = card_outcome(card_number)
-        view = await _order_view(orders, sessionmaker, order_id)
-        if not view.can_pay:
-            raise DomainError("order_not_payable", f"This order is {view.order.status.value}: nothing to pay.")
-        digits = "".join(ch for ch in card_number if ch.isdigit())
-        await actions.pay(orders, sessionmaker, view.order, outcome, digits[-4:])
+        async with actions.one_payer_at_a_time(sessionmaker, order_id):
+            view = await _order_view(orders, sessionmaker, order_id)
+            if not view.can_pay:
+                raise DomainError("order_not_payable", f"This order is {view.order.status.value}: nothing to pay.")
+            digits = "".join(ch for ch in card_number if ch.isdigit())
+            await actions.pay(orders, sessionmaker, view.order, outcome, digits[-4:])
     except Refused:
         raise
     except DomainError as error:

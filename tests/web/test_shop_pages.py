@@ -1,6 +1,7 @@
 """The storefront over HTTP, in-process, on real PostgreSQL and a real Temporal dev server: each journey is
 checked against what the REST API then reports (the same workflow, the same stores)."""
 
+import asyncio
 import re
 from typing import Any
 
@@ -133,3 +134,13 @@ async def test_unknown_pages_and_bad_input_are_4xx_pages(web: httpx.AsyncClient)
         assert response.status_code == 404 and response.headers["content-type"].startswith("text/html"), path
     bad = await web.post("/cart/items", data={"variant_id": "nope", "quantity": "x"})
     assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/html")
+
+
+async def test_two_payments_at_once_charge_the_order_once(web: httpx.AsyncClient) -> None:
+    order_id = await place_order(web)
+    answers = await asyncio.gather(*(pay(web, order_id, GOOD_CARD) for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [303, 400, 400, 400]
+    assert all("nothing to pay" in a.text for a in answers if a.status_code == 400)
+    payments = [p for p in await _json(web, "/api/payments") if p["orderId"] == order_id]
+    assert [p["status"] for p in payments] == ["Succeeded"]
+    assert (await _json(web, f"/api/orders/{order_id}"))["status"] == "Paid"
