@@ -4,7 +4,11 @@ import re
 from datetime import UTC, datetime
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
 
+from stack.settings import Settings
+from tests.conftest import open_api
 from tests.web.conftest import OPERATOR_TOKEN
 from tests.web.test_shop_pages import GOOD_CARD, _available, _json, pay, place_order
 
@@ -172,3 +176,30 @@ async def test_an_operator_creates_publishes_and_archives_a_product(web: httpx.A
     assert "Desk Lamp" in shop.text and "24.50 USD" in shop.text
     await web.post(f"/ops/catalog/products/{product_id}/archive", data={"csrf": csrf})
     assert "Desk Lamp" not in (await web.get("/")).text
+
+
+async def test_open_mode_needs_no_login_but_still_checks_csrf(
+    web_settings: Settings, dev_env: WorkflowEnvironment, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    from worker import create_worker
+
+    open_settings = web_settings.model_copy(update={"auth_mode": "open", "operator_tokens": []})
+    async with create_worker(dev_env.client, open_settings, sessionmaker):
+        async for web in open_api(open_settings):
+            first = await web.get("/ops/stock")
+            assert first.status_code == 303 and first.headers["location"].startswith("/ops/login")
+            back = await web.get(first.headers["location"])
+            assert back.status_code == 303 and back.headers["location"] == "/ops/stock"
+            page = await web.get("/ops/stock")
+            assert page.status_code == 200 and "Log out" not in page.text
+            assert (await web.post("/ops/stock/receipts", data={"sku": "ARM-BLK", "quantity": "1"})).status_code == 403
+
+
+async def test_without_an_app_secret_the_console_says_why(
+    web_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    settings = web_settings.model_copy(update={"app_secret": None})
+    async for web in open_api(settings):
+        page = await web.get("/ops")
+        assert page.status_code == 503 and "APP_SECRET is not set" in page.text
+        assert (await web.get("/")).status_code == 200  # the shop does not need it
