@@ -318,8 +318,6 @@ async def pay_order(
                 raise DomainError("order_not_payable", f"This order is {view.order.status.value}: nothing to pay.")
             digits = "".join(ch for ch in card_number if ch.isdigit())
             await actions.pay(orders, sessionmaker, view.order, outcome, digits[-4:])
-    except Refused:
-        raise
     except DomainError as error:
         view = await _order_view(orders, sessionmaker, order_id)
         return render(request, "shop_order.html", {"view": view, "error": error}, status_code=400)

@@ -100,6 +100,8 @@ async def test_operator_cancels_and_expires(web: httpx.AsyncClient) -> None:
     assert refused.status_code == 303 and "error=" in refused.headers["location"]
     page = await web.get(refused.headers["location"])
     assert "cannot be expired" in page.text and "Released 2 × ARM-BLK" in page.text
+    reflected = await web.get(f"/ops/orders/{first}", params={"error": "<script>alert(1)</script>"})
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in reflected.text and "<script>alert" not in reflected.text
 
 
 async def test_dashboard_counts_orders_by_status_and_charts_the_hour(web: httpx.AsyncClient) -> None:
