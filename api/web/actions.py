@@ -32,12 +32,10 @@ CARD_PROVIDER = "TestCard"
 DECLINE_REASON = "card_declined: the test card 4000 0000 0000 0002 is always declined"
 
 
-async def checkout(
-    workflows: OrderWorkflows, sessionmaker: Sessions, cart_id: UUID, customer_name: str, customer_email: str
-) -> OrderDetails:
+async def checkout(workflows: OrderWorkflows, cart_id: UUID, customer_name: str, customer_email: str) -> OrderDetails:
     """`POST /api/carts/{id}/checkout`: the order is placed (or refused with the API's error code)."""
     body = order_routes.CheckoutRequest(customer_name=customer_name, customer_email=customer_email)
-    return await order_routes.checkout_cart(cart_id, body, workflows, sessionmaker, Response())
+    return await order_routes.checkout_cart(cart_id, body, workflows, Response())
 
 
 @asynccontextmanager
@@ -54,22 +52,17 @@ async def one_payer_at_a_time(sessionmaker: Sessions, order_id: UUID) -> AsyncIt
         yield
 
 
-async def pay(
-    workflows: OrderWorkflows, sessionmaker: Sessions, order: OrderDetails, outcome: CardOutcome, last4: str
-) -> PaymentDetailsDto:
+async def pay(workflows: OrderWorkflows, order: OrderDetails, outcome: CardOutcome, last4: str) -> PaymentDetailsDto:
     """A payment of the order's total, then `succeed` (the order becomes Paid) or `fail` (it keeps waiting)."""
     request = CreatePaymentRequest(
         order_id=order.id, amount_minor=order.total_amount_minor, currency=order.currency, provider=CARD_PROVIDER
     )
-    async with sessionmaker.begin() as session:
-        payment = await payment_routes.create_payment(request, session, Response())
+    payment = await workflows.write(lambda session: payment_routes.create_payment(request, session, Response()))
     if outcome is CardOutcome.APPROVED:
         return await payment_routes.succeed_payment(
-            payment.id, workflows, sessionmaker, SucceedPaymentRequest(provider_reference=f"card-{last4}")
+            payment.id, workflows, SucceedPaymentRequest(provider_reference=f"card-{last4}")
         )
-    return await payment_routes.fail_payment(
-        payment.id, workflows, sessionmaker, FailPaymentRequest(failure_reason=DECLINE_REASON)
-    )
+    return await payment_routes.fail_payment(payment.id, workflows, FailPaymentRequest(failure_reason=DECLINE_REASON))
 
 
 async def cancel(workflows: OrderWorkflows, order_id: UUID) -> OrderDetails:
@@ -82,15 +75,10 @@ async def expire(workflows: OrderWorkflows, order_id: UUID) -> OrderDetails:
     return await order_routes.expire_order(order_id, workflows)
 
 
-async def ship(
-    workflows: OrderWorkflows, sessionmaker: Sessions, order_id: UUID, carrier: str, tracking_number: str
-) -> ShipmentDetailsDto:
+async def ship(workflows: OrderWorkflows, order_id: UUID, carrier: str, tracking_number: str) -> ShipmentDetailsDto:
     """`POST /api/shipments` then `POST /api/shipments/{id}/ship`: the order becomes Shipped, its stock committed."""
-    shipment = await shipment_routes.create_shipment(
-        CreateShipmentRequest(order_id=order_id, carrier=carrier, tracking_number=tracking_number),
-        sessionmaker,
-        Response(),
-    )
+    request = CreateShipmentRequest(order_id=order_id, carrier=carrier, tracking_number=tracking_number)
+    shipment = await workflows.write(lambda session: shipment_routes.create_shipment(request, session, Response()))
     return await shipment_routes.ship_shipment(
-        shipment.id, workflows, sessionmaker, ShipShipmentRequest(carrier=carrier, tracking_number=tracking_number)
+        shipment.id, workflows, ShipShipmentRequest(carrier=carrier, tracking_number=tracking_number)
     )

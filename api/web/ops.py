@@ -394,25 +394,21 @@ async def _order_action(order_id: UUID, done: str, action: Awaitable[object]) ->
 @router.post("/orders/{order_id}/ship")
 async def ship_order(
     order_id: UUID,
-    request: Request,
     _: OperatorForm,
     orders: Orders,
-    sessionmaker: SessionMaker,
     carrier: Annotated[str, Form()] = "",
     tracking_number: Annotated[str, Form()] = "",
 ) -> Response:
-    return await _order_action(
-        order_id, "shipped", actions.ship(orders, sessionmaker, order_id, carrier, tracking_number)
-    )
+    return await _order_action(order_id, "shipped", actions.ship(orders, order_id, carrier, tracking_number))
 
 
 @router.post("/orders/{order_id}/cancel")
-async def cancel_order(order_id: UUID, request: Request, _: OperatorForm, orders: Orders) -> Response:
+async def cancel_order(order_id: UUID, _: OperatorForm, orders: Orders) -> Response:
     return await _order_action(order_id, "cancelled", actions.cancel(orders, order_id))
 
 
 @router.post("/orders/{order_id}/expire")
-async def expire_order(order_id: UUID, request: Request, _: OperatorForm, orders: Orders) -> Response:
+async def expire_order(order_id: UUID, _: OperatorForm, orders: Orders) -> Response:
     return await _order_action(order_id, "expired", actions.expire(orders, order_id))
 
 

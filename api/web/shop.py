@@ -212,7 +212,7 @@ async def place_order(
         error = DomainError("cart_empty", "Your cart is empty.")
     else:
         try:
-            order = await actions.checkout(orders, sessionmaker, cart.id, customer_name, customer_email)
+            order = await actions.checkout(orders, cart.id, customer_name, customer_email)
             return see_other(f"/orders/{order.id}")
         except DomainError as refused:
             error = refused
@@ -317,7 +317,7 @@ async def pay_order(
             if not view.can_pay:
                 raise DomainError("order_not_payable", f"This order is {view.order.status.value}: nothing to pay.")
             digits = "".join(ch for ch in card_number if ch.isdigit())
-            await actions.pay(orders, sessionmaker, view.order, outcome, digits[-4:])
+            await actions.pay(orders, view.order, outcome, digits[-4:])
     except DomainError as error:
         view = await _order_view(orders, sessionmaker, order_id)
         return render(request, "shop_order.html", {"view": view, "error": error}, status_code=400)

@@ -10,7 +10,7 @@ from tests.e2e.processes import free_port
 
 
 def _settings(api_port: int, seed_compat_ports: bool = False) -> Settings:
-    return Settings(_env_file=None, api_port=api_port, seed_compat_ports=seed_compat_ports)  # type: ignore[call-arg]
+    return Settings(_env_file=None, api_port=api_port, seed_compat_ports=seed_compat_ports)
 
 
 def test_only_api_port_by_default() -> None:
