@@ -1,6 +1,7 @@
 """Temporal client, dev server and search-attribute registration."""
 
 import asyncio
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -13,9 +14,11 @@ from temporalio.client import Client, Interceptor
 from temporalio.common import SearchAttributeIndexedValueType as IndexedType
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
+from stack.codec import EncryptionCodec
 from stack.settings import Settings
 from workflows.search_attributes import ALL_KEYS
 
@@ -30,6 +33,16 @@ _CLI_TYPE = {
 }
 
 
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic payloads, encrypted with `PAYLOAD_KEYS`; failure messages and stack traces travel encrypted too
+    (they can quote an input). Every client of this project (worker, API, tests) uses this converter."""
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec.from_settings(settings),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
 async def connect(
     settings: Settings,
     *,
@@ -37,11 +50,11 @@ async def connect(
     runtime: Runtime | None = None,
     interceptors: Sequence[Interceptor] = (),
 ) -> Client:
-    """A client with the pydantic data converter, as every client of this project must use."""
+    """A client with the project's data converter (`data_converter`), as every client of this project must use."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         lazy=lazy,
         runtime=runtime,
         interceptors=interceptors,
