@@ -3,7 +3,8 @@
 1. embedded PostgreSQL under .data/postgres (unless DATABASE_URL is set);
 2. alembic migrations;
 3. Temporal dev server persisted in .data/temporal.db, Web UI on :8233 (unless TEMPORAL_ADDRESS is set),
-   with the custom search attributes registered;
+   with the custom search attributes registered; payloads are encrypted with PAYLOAD_KEYS (generated once into
+   .data/payload-key when unset) and the Web UI decodes them through the API's codec server (/codec);
 4. the worker and the API (uvicorn) as child processes, their logs prefixed and streamed;
 5. Ctrl-C (or SIGTERM) stops every child, then Temporal, then PostgreSQL. `.data/` is kept.
 """
@@ -16,7 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from stack import migrate, postgres, temporal
+from stack.codec import PayloadKey
+from stack.secrets import secret_file
 from stack.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +29,7 @@ DATA = ROOT / ".data"
 DATABASE = "orderflow"
 UI_PORT = 8233
 STOP_TIMEOUT = 15.0
+LOCAL_PAYLOAD_KEY_ID = "local"
 
 
 def say(message: str) -> None:
@@ -68,8 +74,22 @@ def _start_temporal_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
         "log: .data/temporal.log)"
     )
     return temporal.start_dev_server(
-        port=port, ui_port=UI_PORT, db_file=DATA / "temporal.db", log_file=DATA / "temporal.log"
+        port=port,
+        ui_port=UI_PORT,
+        db_file=DATA / "temporal.db",
+        log_file=DATA / "temporal.log",
+        codec_endpoint=f"http://{settings.api_host}:{settings.api_port}/codec",
     )
+
+
+def prepare_payload_key(settings: Settings, env: dict[str, str], data: Path) -> str:
+    """PAYLOAD_KEYS as configured, else one key kept in `data`/payload-key (0600); what to tell the user."""
+    if settings.payload_keys is not None:
+        return "Payload keys:  from PAYLOAD_KEYS"
+    key = PayloadKey.from_secret(LOCAL_PAYLOAD_KEY_ID, secret_file(data / "payload-key"))
+    env["PAYLOAD_KEYS"] = str(key)
+    settings.payload_keys = SecretStr(env["PAYLOAD_KEYS"])
+    return f"Payload keys:  {data.name}/payload-key (key id {LOCAL_PAYLOAD_KEY_ID!r}; docs/security.md to rotate)"
 
 
 async def main() -> int:
@@ -89,6 +109,7 @@ async def main() -> int:
         say("applying migrations")
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
 
+        payload_note = prepare_payload_key(settings, env, DATA)
         if "TEMPORAL_ADDRESS" not in os.environ:
             dev_server = _start_temporal_dev_server(settings)
         client = await temporal.wait_until_reachable(settings)
@@ -110,6 +131,7 @@ async def main() -> int:
         say(f"started in {time.monotonic() - started:.1f}s")
         say(f"API:           {api}   (OpenAPI docs: {api}/docs, health: {api}/health)")
         say(f"Temporal Web:  {web}")
+        say(payload_note)
         say("press Ctrl-C to stop")
 
         stop = asyncio.Event()

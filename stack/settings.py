@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         ".data/payload-key.",
     )
     temporal_web_origins: Annotated[list[str], NoDecode] = Field(
-        default=["http://localhost:8233"],
+        default=["http://localhost:8233", "http://127.0.0.1:8233"],
         description="Comma-separated origins of Temporal Web allowed by CORS to call the codec server (/codec).",
     )
     seed_demo_data: bool = Field(default=True, description="Load the demo catalog and stock when the catalog is empty.")

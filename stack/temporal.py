@@ -119,8 +119,10 @@ def start_dev_server(
     db_file: Path | None = None,
     log_file: Path | None = None,
     log_level: str = "warn",
+    codec_endpoint: str | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start `temporal server start-dev` (Web UI on `ui_port`); persistent when `db_file` is given.
+    """Start `temporal server start-dev` (Web UI on `ui_port`); persistent when `db_file` is given. The Web UI
+    decodes payloads through the codec server at `codec_endpoint` when given (the API's `/codec`).
 
     It runs in its own session, so a Ctrl-C meant for `make run` does not stop it before the worker.
     """
@@ -132,6 +134,8 @@ def start_dev_server(
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
         args += ["--db-filename", str(db_file)]
+    if codec_endpoint is not None:
+        args += ["--ui-codec-endpoint", codec_endpoint]
     out = open(log_file, "ab") if log_file is not None else subprocess.DEVNULL  # noqa: SIM115
     try:
         return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
