@@ -134,7 +134,7 @@ class EncryptionCodec(PayloadCodec):
         nonce, sealed = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
         try:
             plain = cipher.decrypt(nonce, sealed, key_id.encode())
-        except InvalidTag as error:
+        except (InvalidTag, ValueError) as error:  # ValueError: too short to hold a nonce
             raise PayloadDecryptionError(f"payload under key {key_id!r} was altered or is not ours") from error
         decoded = Payload()
         decoded.ParseFromString(plain)

@@ -93,6 +93,7 @@ async def test_open_mode_needs_no_token(settings: Settings) -> None:
         ({"metadata": {**ENCRYPTED, "encryption-key-id": b64(b"test")}, "data": b64(b"x" * 40)},
          "undecryptable_payload"),  # the session's key, but not its ciphertext
         ({"metadata": {**ENCRYPTED, "encryption-key-id": b64(b"gone")}, "data": ""}, "undecryptable_payload"),
+        ({"metadata": {**ENCRYPTED, "encryption-key-id": b64(b"test")}, "data": ""}, "undecryptable_payload"),
     ],
 )  # fmt: skip
 async def test_bad_payloads_get_a_400_with_the_error_body(

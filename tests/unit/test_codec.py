@@ -83,7 +83,7 @@ async def test_unencrypted_payloads_decode_unchanged() -> None:
     assert await codec.decode(plain) == plain
 
 
-@pytest.mark.parametrize("part", ["ciphertext", "nonce", "key id"])
+@pytest.mark.parametrize("part", ["ciphertext", "nonce", "key id", "truncated"])
 async def test_tampered_payloads_are_refused(part: str) -> None:
     one, two = PayloadKey.generate("one"), PayloadKey.generate("two")
     codec = EncryptionCodec([one, two])
@@ -94,8 +94,10 @@ async def test_tampered_payloads_are_refused(part: str) -> None:
         tampered.data = encoded.data[:-1] + bytes([encoded.data[-1] ^ 1])
     elif part == "nonce":
         tampered.data = bytes([encoded.data[0] ^ 1]) + encoded.data[1:]
-    else:
+    elif part == "key id":
         tampered.metadata[KEY_ID] = b"two"
+    else:
+        tampered.data = encoded.data[:4]  # shorter than any nonce AES-GCM takes
 
     with pytest.raises(PayloadDecryptionError):
         await codec.decode([tampered])
