@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors, metrics
-from api.orders import OrderWorkflows
+from api.order_workflows import OrderWorkflows
 from api.routes import carts, catalog, codec, health, inventory, orders, payments, shipments
 from services.demo import load_demo_data
 from stack import temporal

@@ -80,7 +80,7 @@ async def codec_us(codec: PayloadCodec, payload: Payload, rounds: int) -> float:
 
 
 async def main(rounds: int) -> None:
-    settings = Settings(_env_file=None, payload_keys=str(PayloadKey.generate("bench")))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, payload_keys=str(PayloadKey.generate("bench")))
     encrypted = data_converter(settings)
     plain = dataclasses.replace(encrypted, payload_codec=None)
     print(f"encode + decode of one OrderDetails payload, mean of {rounds} rounds")

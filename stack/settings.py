@@ -1,6 +1,5 @@
 """The one settings class. Every field is an environment variable (upper-case name, no prefix)."""
 
-from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -67,10 +66,6 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
-
-    @property
-    def payment_timeout(self) -> timedelta:
-        return timedelta(seconds=self.payment_timeout_seconds)
 
     def require_app_secret(self) -> bytes:
         if self.app_secret is None or not self.app_secret.get_secret_value():

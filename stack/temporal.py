@@ -146,6 +146,7 @@ def start_dev_server(
 
 async def wait_until_reachable(settings: Settings, timeout: float = 30.0) -> Client:
     """Connect, retrying until the frontend answers or `timeout` seconds pass."""
+    data_converter(settings)  # a missing or malformed PAYLOAD_KEYS is a configuration error, not an outage
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:

@@ -10,10 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.order import OrderDetails, OrderStatus
 from services.errors import DomainError
 from services.ordering import models
-from services.ordering.errors import OrderNotFound
+from services.ordering.errors import OrderNotFoundError
 from services.ordering.schemas import OrderListItemDto
-
-INT64_MAX = 2**63 - 1
+from services.validation import INT64_MAX
 
 
 class OrderingStore:
@@ -59,7 +58,7 @@ class OrderingStore:
         """Record a transition decided by the order workflow; recording the current status again is a no-op.
 
         True when this call changed the status. One statement, unless nothing changed: then a second one tells
-        a repeat (no-op) from an unknown order (`OrderNotFound`).
+        a repeat (no-op) from an unknown order (`OrderNotFoundError`).
         """
         changed = await self.session.execute(
             update(models.Order)
@@ -70,7 +69,7 @@ class OrderingStore:
         if changed.scalar_one_or_none() is not None:
             return True
         if await self.session.scalar(select(models.Order.id).where(models.Order.id == order_id)) is None:
-            raise OrderNotFound()
+            raise OrderNotFoundError()
         return False
 
     async def void(self, order_id: UUID, at: datetime) -> bool:

@@ -29,9 +29,7 @@ EMAIL = "ada.lovelace@example.com"
 
 
 def _settings(keys: list[PayloadKey], app_secret: str = "test-secret") -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None, payload_keys=",".join(map(str, keys)), app_secret=app_secret
-    )
+    return Settings(_env_file=None, payload_keys=",".join(map(str, keys)), app_secret=app_secret)
 
 
 async def test_an_order_round_trips_and_its_payload_holds_no_customer_data() -> None:
@@ -140,7 +138,7 @@ def test_a_key_never_shows_in_its_repr() -> None:
 
 def test_a_missing_payload_key_is_a_clear_error() -> None:
     with pytest.raises(RuntimeError, match="PAYLOAD_KEYS"):
-        data_converter(Settings(_env_file=None))  # type: ignore[call-arg]
+        data_converter(Settings(_env_file=None))
 
 
 def test_customer_ref_is_a_keyed_hash_of_the_normalised_email() -> None:
@@ -168,12 +166,12 @@ async def test_the_run_summary_names_no_customer_and_fits_temporals_limit() -> N
 
 
 def test_make_run_generates_one_payload_key_and_keeps_it(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     env: dict[str, str] = {}
 
     prepare_payload_key(settings, env, tmp_path)
     again: dict[str, str] = {}
-    prepare_payload_key(Settings(_env_file=None), again, tmp_path)  # type: ignore[call-arg]
+    prepare_payload_key(Settings(_env_file=None), again, tmp_path)
 
     assert (tmp_path / "payload-key").stat().st_mode & 0o777 == 0o600
     assert env["PAYLOAD_KEYS"] == again["PAYLOAD_KEYS"]
