@@ -16,6 +16,7 @@ import uvloop
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import build_activities
 from stack import temporal
@@ -25,6 +26,9 @@ from stack.settings import Settings
 from workflows import WORKFLOWS
 
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+# A sandboxed workflow re-imports its module's imports; cryptography's native bindings (the payload codec,
+# reached through stack.temporal) cannot be loaded twice, so sandboxes share the worker's copy.
+SANDBOX = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("cryptography"))
 
 log = logging.getLogger("worker")
 
@@ -45,6 +49,7 @@ def create_worker(
         workflows=list(WORKFLOWS if workflows is None else workflows),
         activities=list(build_activities(sessionmaker) if activities is None else activities),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        workflow_runner=SANDBOX,
     )
 
 

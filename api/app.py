@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors, metrics, web
 from api.order_workflows import OrderWorkflows
-from api.routes import carts, catalog, health, inventory, orders, payments, shipments
+from api.routes import carts, catalog, codec, health, inventory, orders, payments, shipments
 from services.demo import load_demo_data
 from stack import temporal
 from stack.db import create_engine, create_sessionmaker
@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials=False,
     )
     metrics.install(app)
+    codec.install(app, settings)
     if settings.otel_exporter_otlp_endpoint:
         app.add_middleware(RequestSpans)
     app.add_middleware(JsonCharset)

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 _HTTP_CODES = {
     400: "bad_request",
+    401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
@@ -40,6 +41,7 @@ class ErrorBody(WireModel):
 
 _DESCRIPTIONS = {
     400: "Refused: the request cannot be bound or breaks a domain rule; `error` names which",
+    401: "No operator token, or not a valid one (`Authorization: Bearer <token>`)",
     404: "No such resource, or the id in the path is malformed",
     415: "The request body is not application/json",
     503: (

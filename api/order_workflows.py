@@ -34,6 +34,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
+from api.customers import customer_ref
 from contracts.order import (
     REFUSAL_CODES,
     TERMINAL_STATUSES,
@@ -55,7 +56,7 @@ from services.ordering.store import OrderingStore
 from stack.db import reading
 from stack.settings import Settings
 from workflows.order import OrderWorkflow, workflow_id
-from workflows.search_attributes import CUSTOMER_EMAIL, ORDER_STATUS
+from workflows.search_attributes import CUSTOMER_REF, ORDER_STATUS, run_summary
 
 # Orders placed with the same Idempotency-Key get the same order id, hence the same workflow id.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2a59-3f0e-4d8a-9a57-1d2f4c8b7e10")
@@ -133,9 +134,12 @@ class OrderWorkflows:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(ORDER_STATUS, "Placing"), SearchAttributePair(CUSTOMER_EMAIL, customer_email)]
+                [
+                    SearchAttributePair(ORDER_STATUS, "Placing"),
+                    SearchAttributePair(CUSTOMER_REF, customer_ref(self.settings, customer_email)),
+                ]
             ),
-            static_summary=f"Order {order_id} for {customer_email}",
+            static_summary=run_summary(len(items)),
         )
         try:
             return await self._bounded(

@@ -23,7 +23,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.search_attributes import CUSTOMER_EMAIL, ORDER_STATUS, ORDER_TOTAL_MINOR
+    from workflows.search_attributes import ORDER_STATUS, ORDER_TOTAL_MINOR
 
 # The same timeout and retry policy as OrderWorkflow's activities.
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
@@ -149,7 +149,6 @@ class BaselineOrderWorkflow:
         workflow.upsert_search_attributes(
             [
                 ORDER_STATUS.value_set(self._status),
-                CUSTOMER_EMAIL.value_set(order.customer_email),
                 ORDER_TOTAL_MINOR.value_set(order.lines),
             ]
         )

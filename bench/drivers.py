@@ -17,10 +17,11 @@ from temporalio.common import (
 from bench.baseline import BaselineDetails, BaselineOrder, BaselineOrderWorkflow, BaselinePay, BaselineShip
 from services.catalog.demo import PRODUCTS
 from services.inventory.demo import DEMO_LOCATION_CODE, DEMO_WAREHOUSE_CODE
-from workflows.search_attributes import CUSTOMER_EMAIL, ORDER_STATUS
+from workflows.search_attributes import CUSTOMER_REF, ORDER_STATUS
 
 CUSTOMER_NAME = "Bench Customer"
 CUSTOMER_EMAIL_ADDRESS = "bench@example.com"
+CUSTOMER_REF_VALUE = "0" * 64  # the floor sets a reference of the same size as the project's HMAC
 
 
 class UnexpectedResponse(RuntimeError):
@@ -141,7 +142,7 @@ class Baseline:
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(ORDER_STATUS, "Placing"),
-                    SearchAttributePair(CUSTOMER_EMAIL, CUSTOMER_EMAIL_ADDRESS),
+                    SearchAttributePair(CUSTOMER_REF, CUSTOMER_REF_VALUE),
                 ]
             ),
         )

@@ -26,6 +26,8 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from stack import migrate, postgres, temporal
+from stack.codec import PayloadKey
+from stack.secrets import new_secret
 from stack.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -217,7 +219,10 @@ async def running_stack(work_dir: Path, say: Say) -> AsyncIterator[Stack]:
         await asyncio.to_thread(migrate.upgrade, database_url)
 
         port, ui_port, api_port = free_port(), free_port(), free_port()
+        secrets = {"APP_SECRET": new_secret(), "PAYLOAD_KEYS": str(PayloadKey.generate("bench"))}
         settings = Settings(
+            app_secret=secrets["APP_SECRET"],
+            payload_keys=secrets["PAYLOAD_KEYS"],
             _env_file=None,  # type: ignore[call-arg]
             database_url=database_url,
             temporal_address=f"{HOST}:{port}",
@@ -240,6 +245,7 @@ async def running_stack(work_dir: Path, say: Say) -> AsyncIterator[Stack]:
             API_HOST=HOST,
             API_PORT=str(api_port),
             SEED_DEMO_DATA="true",
+            **secrets,
         )
         say("starting the worker, the API and the baseline worker")
         children.append(_spawn("worker", [sys.executable, "worker.py"], env, work_dir))

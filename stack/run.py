@@ -3,7 +3,8 @@
 1. embedded PostgreSQL under .data/postgres (unless DATABASE_URL is set);
 2. alembic migrations;
 3. Temporal dev server persisted in .data/temporal.db, Web UI on :8233 (unless TEMPORAL_ADDRESS is set),
-   with the custom search attributes registered;
+   with the custom search attributes registered; payloads are encrypted with PAYLOAD_KEYS (generated once into
+   .data/payload-key when unset) and the Web UI decodes them through the API's codec server (/codec);
 4. the worker and the API (uvicorn) as child processes, their logs prefixed and streamed; a child that exits is
    restarted with backoff, and one that keeps exiting (a crash loop) stops `make run` with exit code 1;
 5. PostgreSQL and Temporal are watched: when one of them is down (its process exited, or it has not answered
@@ -21,12 +22,15 @@ import sys
 import time
 from pathlib import Path
 
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from temporalio.client import Client
 
 from stack import migrate, postgres, temporal
+from stack.codec import PayloadKey
+from stack.secrets import secret_file
 from stack.settings import Settings
 from stack.supervisor import STOP_TIMEOUT, Child, Dependency, say, supervise
 
@@ -34,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("DATA_DIR") or ROOT / ".data").resolve()
 DATABASE = "orderflow"
 UI_PORT = 8233
+LOCAL_PAYLOAD_KEY_ID = "local"
 
 
 def _start_temporal_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
@@ -43,7 +48,11 @@ def _start_temporal_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
         f"log: {DATA / 'temporal.log'})"
     )
     return temporal.start_dev_server(
-        port=port, ui_port=UI_PORT, db_file=DATA / "temporal.db", log_file=DATA / "temporal.log"
+        port=port,
+        ui_port=UI_PORT,
+        db_file=DATA / "temporal.db",
+        log_file=DATA / "temporal.log",
+        codec_endpoint=f"http://{settings.api_host}:{settings.api_port}/codec",
     )
 
 
@@ -72,6 +81,16 @@ def _dependencies(
     ]
 
 
+def prepare_payload_key(settings: Settings, env: dict[str, str], data: Path) -> str:
+    """PAYLOAD_KEYS as configured, else one key kept in `data`/payload-key (0600); what to tell the user."""
+    if settings.payload_keys is not None:
+        return "Payload keys:  from PAYLOAD_KEYS"
+    key = PayloadKey.from_secret(LOCAL_PAYLOAD_KEY_ID, secret_file(data / "payload-key"))
+    env["PAYLOAD_KEYS"] = str(key)
+    settings.payload_keys = SecretStr(env["PAYLOAD_KEYS"])
+    return f"Payload keys:  {data.name}/payload-key (key id {LOCAL_PAYLOAD_KEY_ID!r}; docs/security.md to rotate)"
+
+
 async def main() -> int:
     started = time.monotonic()
     settings = Settings()
@@ -88,6 +107,7 @@ async def main() -> int:
         say("applying migrations")
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
 
+        payload_note = prepare_payload_key(settings, env, DATA)
         if "TEMPORAL_ADDRESS" not in os.environ:
             dev_server = _start_temporal_dev_server(settings)
         client = await temporal.wait_until_reachable(settings)
@@ -112,6 +132,7 @@ async def main() -> int:
         say(f"Console:       {api}/ops")
         if settings.seed_compat_ports:
             say("the API also listens on the seed's ports 5001-5006 (SEED_COMPAT_PORTS)")
+        say(payload_note)
         say("press Ctrl-C to stop")
 
         stop = asyncio.Event()

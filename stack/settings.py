@@ -56,9 +56,19 @@ class Settings(BaseSettings):
     temporal_ui_url: str = Field(
         default="http://localhost:8233", description="Temporal Web, linked from each order in the operator console."
     )
+    payload_keys: SecretStr | None = Field(
+        default=None,
+        description="Keys that encrypt every payload sent to Temporal (AES-256-GCM), `id:base64key,...` with "
+        "32-byte keys: the first encrypts, all decrypt (rotation). Unset: `make run` generates one into "
+        ".data/payload-key.",
+    )
+    temporal_web_origins: Annotated[list[str], NoDecode] = Field(
+        default=["http://localhost:8233", "http://127.0.0.1:8233"],
+        description="Comma-separated origins of Temporal Web allowed by CORS to call the codec server (/codec).",
+    )
     seed_demo_data: bool = Field(default=True, description="Load the demo catalog and stock when the catalog is empty.")
 
-    @field_validator("cors_origins", "operator_tokens", mode="before")
+    @field_validator("cors_origins", "operator_tokens", "temporal_web_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -1,6 +1,7 @@
 """Temporal client, dev server and search-attribute registration."""
 
 import asyncio
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -13,9 +14,11 @@ from temporalio.client import Client, Interceptor
 from temporalio.common import SearchAttributeIndexedValueType as IndexedType
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
+from stack.codec import EncryptionCodec
 from stack.settings import Settings
 from workflows.search_attributes import ALL_KEYS
 
@@ -30,6 +33,16 @@ _CLI_TYPE = {
 }
 
 
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic payloads, encrypted with `PAYLOAD_KEYS`; failure messages and stack traces travel encrypted too
+    (they can quote an input). Every client of this project (worker, API, tests) uses this converter."""
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec.from_settings(settings),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
 async def connect(
     settings: Settings,
     *,
@@ -37,11 +50,11 @@ async def connect(
     runtime: Runtime | None = None,
     interceptors: Sequence[Interceptor] = (),
 ) -> Client:
-    """A client with the pydantic data converter, as every client of this project must use."""
+    """A client with the project's data converter (`data_converter`), as every client of this project must use."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         lazy=lazy,
         runtime=runtime,
         interceptors=interceptors,
@@ -106,8 +119,10 @@ def start_dev_server(
     db_file: Path | None = None,
     log_file: Path | None = None,
     log_level: str = "warn",
+    codec_endpoint: str | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start `temporal server start-dev` (Web UI on `ui_port`); persistent when `db_file` is given.
+    """Start `temporal server start-dev` (Web UI on `ui_port`); persistent when `db_file` is given. The Web UI
+    decodes payloads through the codec server at `codec_endpoint` when given (the API's `/codec`).
 
     It runs in its own session, so a Ctrl-C meant for `make run` does not stop it before the worker.
     """
@@ -119,6 +134,8 @@ def start_dev_server(
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
         args += ["--db-filename", str(db_file)]
+    if codec_endpoint is not None:
+        args += ["--ui-codec-endpoint", codec_endpoint]
     out = open(log_file, "ab") if log_file is not None else subprocess.DEVNULL  # noqa: SIM115
     try:
         return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -129,6 +146,7 @@ def start_dev_server(
 
 async def wait_until_reachable(settings: Settings, timeout: float = 30.0) -> Client:
     """Connect, retrying until the frontend answers or `timeout` seconds pass."""
+    data_converter(settings)  # a missing or malformed PAYLOAD_KEYS is a configuration error, not an outage
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:

@@ -16,18 +16,27 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from stack import migrate, postgres
+from stack.codec import PayloadKey
 from stack.db import create_engine, create_sessionmaker
+from stack.secrets import new_secret
 from stack.settings import Settings
-from stack.temporal import ensure_search_attributes, temporal_cli, temporal_test_server
+from stack.temporal import data_converter, ensure_search_attributes, temporal_cli, temporal_test_server
 from workflows.search_attributes import ALL_KEYS
 
 TEMPLATE_DATABASE = "orderflow_template"
 UNREACHABLE_TEMPORAL = "127.0.0.1:1"
+# One set of server secrets per session: the session's Temporal clients and every test's API and worker share them.
+APP_SECRET = new_secret()
+PAYLOAD_KEYS = str(PayloadKey.generate("test"))
+
+
+def secret_settings() -> Settings:
+    """Settings with only the session's secrets: enough for a Temporal client's data converter."""
+    return Settings(_env_file=None, app_secret=APP_SECRET, payload_keys=PAYLOAD_KEYS)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +81,8 @@ def settings(database_url: str) -> Settings:
         temporal_address=UNREACHABLE_TEMPORAL,
         temporal_task_queue=f"test-{uuid.uuid4()}",
         seed_demo_data=False,
+        app_secret=APP_SECRET,
+        payload_keys=PAYLOAD_KEYS,
     )
 
 
@@ -93,7 +104,7 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
+        test_server_existing_path=temporal_test_server(), data_converter=data_converter(secret_settings())
     )
     async with env:
         await ensure_search_attributes(env.client)
@@ -104,7 +115,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli(),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(secret_settings()),
         search_attributes=ALL_KEYS,
     )
     async with env:

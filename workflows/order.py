@@ -59,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
         decide,
         refusal_message,
     )
-    from workflows.search_attributes import CUSTOMER_EMAIL, ORDER_STATUS, ORDER_TOTAL_MINOR
+    from workflows.search_attributes import ORDER_STATUS, ORDER_TOTAL_MINOR, run_summary
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Infrastructure failures (database restarting, worker crash) are retried until they succeed; domain refusals
@@ -190,7 +190,6 @@ class OrderWorkflow:
         workflow.upsert_search_attributes(
             [
                 ORDER_STATUS.value_set(details.status.value),
-                CUSTOMER_EMAIL.value_set(details.customer_email),
                 ORDER_TOTAL_MINOR.value_set(details.total_amount_minor),
             ]
         )
@@ -361,12 +360,12 @@ class OrderWorkflow:
         self._describe()
 
     def _describe(self) -> None:
-        """The one-line summary Temporal Web shows for this run."""
+        """The one-line summary Temporal Web shows for this run: no customer data in it."""
         assert self._details is not None
         order = self._details
-        total = f"{order.total_amount_minor // 100}.{order.total_amount_minor % 100:02d} {order.currency}"
-        customer = f"{order.customer_name} <{order.customer_email}>"
-        workflow.set_current_details(f"{order.status.value} · {customer} · {total} · {len(order.items)} line(s)")
+        workflow.set_current_details(
+            run_summary(len(order.items), order.status.value, order.total_amount_minor, order.currency)
+        )
 
     async def _activity(self, step: Step[_Steps, _Arg, _Result], arg: _Arg, *, attempts: int = 0) -> _Result:
         """Run one step, retried until it succeeds or is refused, or runs out of `attempts` (0: no limit)."""

@@ -41,6 +41,7 @@ from api.app import create_app
 from stack import postgres
 from stack.db import create_engine, create_sessionmaker
 from stack.settings import Settings
+from tests.conftest import APP_SECRET, PAYLOAD_KEYS
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Operations that start or drive an order workflow cost round trips to Temporal: fewer examples for them.
@@ -234,6 +235,8 @@ async def stack(
         temporal_address=dev_env.client.service_client.config.target_host,
         temporal_task_queue=f"fuzz-{uuid.uuid4()}",
         seed_demo_data=True,
+        app_secret=APP_SECRET,
+        payload_keys=PAYLOAD_KEYS,
     )
     engine = create_engine(settings.require_database_url())
     app = create_app(settings)
@@ -312,7 +315,7 @@ def test_workflow_operation(case: schemathesis.Case, workflow_target: Stack) -> 
 def test_the_schema_documents_the_error_body_and_no_422() -> None:
     """Binding failures are 400 here, so FastAPI's generated 422 must not be in the schema clients read."""
     operations = [operation for path in OPENAPI["paths"].values() for operation in path.values()]
-    assert len(operations) == 49
+    assert len(operations) == 51
     assert not [operation["operationId"] for operation in operations if "422" in operation["responses"]]
     assert "HTTPValidationError" not in OPENAPI["components"]["schemas"]
     refused = OPENAPI["paths"]["/api/orders/{order_id}/cancel"]["post"]["responses"]

@@ -13,6 +13,9 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from api.customers import customer_runs, customer_runs_query
+from stack.settings import Settings
+
 ARM_BLK = "9572fb9d-f059-401e-9041-7fc75f8cb414"  # demo variant, SKU ARM-BLK, 6900 USD, 100 units in stock
 NOTE_A5 = "40000000-0000-0000-0000-000000000010"  # demo variant, SKU NOTE-A5, 1200 USD
 
@@ -257,18 +260,22 @@ async def test_checkout_turns_a_cart_into_an_order_and_empties_it(stack_api: htt
     await refused(await api.post(f"/api/carts/{uuid.uuid4()}/checkout", json={}), 404, "cart_not_found")
 
 
-async def test_operators_can_filter_orders_by_status_and_email_in_temporal(
-    stack_api: httpx.AsyncClient, dev_env: WorkflowEnvironment
+async def test_operators_can_filter_orders_by_status_and_customer_in_temporal(
+    stack_api: httpx.AsyncClient, dev_env: WorkflowEnvironment, order_settings: Settings
 ) -> None:
     email = f"{uuid.uuid4().hex}@example.com"
     order = await place(stack_api, (ARM_BLK, 1), email=email)
-    query = f'CustomerEmail = "{email}" AND OrderStatus = "PendingPayment"'
+    # the customer is found by a keyed hash of the email, whatever its case and surrounding spaces
+    query = f'{customer_runs_query(order_settings, f" {email.upper()} ")} AND OrderStatus = "PendingPayment"'
 
     # Visibility is eventually consistent: poll with a deadline.
     assert await eventually(lambda: _ids(dev_env, query), lambda ids: ids == [f"order-{order['id']}"])
     await ok(await stack_api.post(f"/api/orders/{order['id']}/cancel"))
-    cancelled = f'CustomerEmail = "{email}" AND OrderStatus = "Cancelled" AND OrderTotalMinor = 6900'
+    cancelled = f'{customer_runs_query(order_settings, email)} AND OrderStatus = "Cancelled" AND OrderTotalMinor = 6900'
     assert await eventually(lambda: _ids(dev_env, cancelled), lambda ids: ids == [f"order-{order['id']}"])
+    runs = [run async for run in customer_runs(dev_env.client, order_settings, email)]
+    assert [run.id for run in runs] == [f"order-{order['id']}"]
+    assert email not in str(runs[0].typed_search_attributes)
 
 
 async def _ids(env: WorkflowEnvironment, query: str) -> list[str]:

@@ -33,9 +33,11 @@ from temporalio.client import Client
 
 from stack import migrate, postgres, temporal
 from stack.settings import Settings
+from tests.conftest import APP_SECRET, PAYLOAD_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "orderflow_e2e"
+E2E_OPERATOR_TOKEN = "e2e-operator-token"
 # Orders of the drills must not expire while a drill runs; expiry is driven explicitly over HTTP.
 PAYMENT_TIMEOUT_SECONDS = 3600
 READY_TIMEOUT = 60.0
@@ -173,6 +175,8 @@ class Stack:
             temporal_task_queue=self.task_queue,
             api_port=self.api_port,
             payment_timeout_seconds=PAYMENT_TIMEOUT_SECONDS,
+            app_secret=APP_SECRET,
+            payload_keys=PAYLOAD_KEYS,
         )
 
     def env(self) -> dict[str, str]:
@@ -187,6 +191,9 @@ class Stack:
             SEED_DEMO_DATA="true",
             PAYMENT_TIMEOUT_SECONDS=str(PAYMENT_TIMEOUT_SECONDS),
             PYTHONUNBUFFERED="1",
+            APP_SECRET=APP_SECRET,
+            PAYLOAD_KEYS=PAYLOAD_KEYS,
+            OPERATOR_TOKENS=E2E_OPERATOR_TOKEN,
         )
         return env
 

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from tests.conftest import APP_SECRET
 from tests.e2e.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +75,7 @@ def make_run(dev_env: WorkflowEnvironment) -> Iterator[MakeRun]:
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     env.update(
         DATA_DIR=str(data),
+        APP_SECRET=APP_SECRET,  # make run generates PAYLOAD_KEYS itself; APP_SECRET only once `security` lands
         TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
         TEMPORAL_TASK_QUEUE=f"make-run-{uuid.uuid4().hex[:8]}",
         API_HOST="127.0.0.1",

@@ -24,7 +24,7 @@ from stack.supervisor import (
     supervise,
     watch,
 )
-from tests.conftest import UNREACHABLE_TEMPORAL
+from tests.conftest import PAYLOAD_KEYS, UNREACHABLE_TEMPORAL
 from tests.e2e.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -238,7 +238,12 @@ def test_the_exit_of_a_killed_child_names_the_signal() -> None:
 
 def temporal_settings(address: str) -> Settings:
     # the database is not probed by these tests; run._dependencies only needs a URL
-    return Settings(_env_file=None, temporal_address=address, database_url="postgresql+asyncpg://unused@/unused")
+    return Settings(
+        _env_file=None,
+        temporal_address=address,
+        database_url="postgresql+asyncpg://unused@/unused",
+        payload_keys=PAYLOAD_KEYS,
+    )
 
 
 async def test_a_dev_server_that_make_run_started_is_down_once_its_process_exits() -> None:

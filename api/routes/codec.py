@@ -1,0 +1,119 @@
+"""The codec server: Temporal Web and the `temporal` CLI send payloads here to show them decoded.
+
+The protocol (Temporal's remote codec): `POST {endpoint}/encode` and `POST {endpoint}/decode`, each taking and
+answering a `Payloads` message in protobuf JSON, `{"payloads": [{"metadata": {"encoding": "<base64>"},
+"data": "<base64>"}]}`; Temporal Web adds `X-Namespace` and, when configured to, `Authorization`. Decoded payloads
+hold customer data, so in token mode only operators may call it. Temporal Web calls it from its own origin
+(`TEMPORAL_WEB_ORIGINS`): `install` answers the browser's CORS preflight for these routes only.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from google.protobuf import json_format
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+from temporalio.api.common.v1 import Payloads
+
+from api.auth import operator_token_valid
+from api.errors import responses
+from services.errors import DomainError
+from stack.codec import EncryptionCodec, PayloadDecryptionError
+from stack.settings import Settings
+
+PREFIX = "/codec"
+_bearer = HTTPBearer(auto_error=False, description="An operator token, as on every operator route.")
+
+
+async def _operator_only(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    settings: Settings = request.app.state.settings
+    if settings.auth_mode == "open":
+        return
+    if credentials is None or not operator_token_valid(settings, credentials.credentials):
+        raise HTTPException(401, "The codec server needs an operator token", {"WWW-Authenticate": "Bearer"})
+
+
+router = APIRouter(prefix=PREFIX, tags=["codec"], dependencies=[Depends(_operator_only)])
+
+
+class CodecPayload(BaseModel):
+    """One `temporal.api.common.v1.Payload` in protobuf JSON: bytes as base64."""
+
+    metadata: dict[str, str] = Field(default_factory=dict, max_length=64)
+    data: str = ""
+
+
+class CodecPayloads(BaseModel):
+    payloads: list[CodecPayload] = Field(default_factory=list, max_length=1000)
+
+
+class UndecodablePayload(DomainError):
+    status_code = 400
+
+
+async def _codec(request: Request) -> EncryptionCodec:
+    """The codec of the API's own Temporal client: the server decodes exactly what the API encodes."""
+    codec = request.app.state.temporal.data_converter.payload_codec
+    assert isinstance(codec, EncryptionCodec)
+    return codec
+
+
+Codec = Annotated[EncryptionCodec, Depends(_codec)]
+
+
+def _to_proto(body: CodecPayloads) -> Payloads:
+    try:
+        return json_format.ParseDict(body.model_dump(), Payloads())
+    except json_format.ParseError as error:
+        raise UndecodablePayload("invalid_payload", "Payload metadata and data must be base64") from error
+
+
+def _to_json(payloads: Payloads) -> CodecPayloads:
+    return CodecPayloads.model_validate(json_format.MessageToDict(payloads, preserving_proto_field_name=True))
+
+
+@router.post("/encode", responses=responses(400, 401))
+async def encode(body: CodecPayloads, codec: Codec) -> CodecPayloads:
+    """Encrypt payloads with the current key (what the worker and the API send to Temporal)."""
+    return _to_json(Payloads(payloads=await codec.encode(_to_proto(body).payloads)))
+
+
+@router.post("/decode", responses=responses(400, 401))
+async def decode(body: CodecPayloads, codec: Codec) -> CodecPayloads:
+    """Decrypt payloads; payloads that were never encrypted come back unchanged."""
+    try:
+        decoded = await codec.decode(_to_proto(body).payloads)
+    except PayloadDecryptionError as error:
+        raise UndecodablePayload("undecryptable_payload", str(error)) from error
+    return _to_json(Payloads(payloads=decoded))
+
+
+class _WebUiCors:
+    """CORS for Temporal Web's origin on the codec routes only; every other route keeps the API's own CORS."""
+
+    def __init__(self, app: ASGIApp, origins: list[str]) -> None:
+        self.app = app
+        self.codec_app = CORSMiddleware(
+            app,
+            allow_origins=origins,
+            allow_methods=["POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+            allow_credentials=True,  # Temporal Web's "include cross-origin credentials" option
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX + "/"):
+            await self.codec_app(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """The codec routes and their CORS."""
+    app.include_router(router)
+    app.add_middleware(_WebUiCors, origins=settings.temporal_web_origins)
