@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         "ids derived from idempotency keys and console sessions are derived from it. Unset: `make run` generates "
         "one into .data/app-secret.",
     )
+    max_request_bytes: int = Field(
+        default=2**20,
+        gt=0,
+        description="Largest request body the API accepts, in bytes; a larger one is answered 413 "
+        "`request_too_large` before it is parsed.",
+    )
     seed_demo_data: bool = Field(default=True, description="Load the demo catalog and stock when the catalog is empty.")
 
     @field_validator("cors_origins", "operator_tokens", mode="before")

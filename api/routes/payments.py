@@ -8,10 +8,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response, status
 
+from api.auth import OPERATOR, CallerIsOperator
 from api.deps import Orders, Session, SessionMaker
 from api.errors import responses
-from contracts.order import MarkPaid, OrderAction
-from services.payment.errors import PaymentNotFoundOnGetError
+from contracts.order import MarkPaid, OrderAction, OrderStatus
+from services.ordering.store import OrderingStore
+from services.payment.errors import OrderNotAwaitingPaymentError, PaymentNotFoundOnGetError
 from services.payment.schemas import (
     CreatePaymentRequest,
     FailPaymentRequest,
@@ -27,13 +29,13 @@ from stack.db import reading
 router = APIRouter(tags=["payments"], responses=responses(503))
 
 
-@router.get("/api/payments")
+@router.get("/api/payments", dependencies=[OPERATOR])
 async def list_payments(session: Session) -> list[PaymentListItemDto]:
     """Every payment, newest first."""
     return await PaymentStore(session).list()
 
 
-@router.get("/api/payments/{payment_id}", responses=responses(404))
+@router.get("/api/payments/{payment_id}", responses=responses(404), dependencies=[OPERATOR])
 async def get_payment(payment_id: UUID, session: Session) -> PaymentDetailsDto:
     payment = await PaymentStore(session).get(payment_id)
     if payment is None:
@@ -42,14 +44,18 @@ async def get_payment(payment_id: UUID, session: Session) -> PaymentDetailsDto:
 
 
 @router.post("/api/payments", responses=responses(400, 415), status_code=status.HTTP_201_CREATED)
-async def create_payment(body: CreatePaymentRequest, session: Session, response: Response) -> PaymentDetailsDto:
-    """Record a Pending payment for an order (the seed does not check the order; neither do we)."""
+async def create_payment(
+    body: CreatePaymentRequest, session: Session, response: Response, operator: CallerIsOperator
+) -> PaymentDetailsDto:
+    """Record a Pending payment for an order awaiting payment; an operator's for any order, as the seed's."""
+    if not operator and await OrderingStore(session).status(body.order_id) is not OrderStatus.PENDING_PAYMENT:
+        raise OrderNotAwaitingPaymentError(body.order_id)
     payment = await PaymentStore(session).create(body)
     response.headers["Location"] = f"/api/payments/{payment.id}"
     return payment
 
 
-@router.post("/api/payments/{payment_id}/succeed", responses=responses(400, 404, 415))
+@router.post("/api/payments/{payment_id}/succeed", responses=responses(400, 404, 415), dependencies=[OPERATOR])
 async def succeed_payment(
     payment_id: UUID, orders: Orders, sessionmaker: SessionMaker, body: SucceedPaymentRequest | None = None
 ) -> PaymentDetailsDto:
@@ -68,7 +74,7 @@ async def succeed_payment(
         return await PaymentStore(session).mark_succeeded(payment_id, reference, repeat_ok=True)
 
 
-@router.post("/api/payments/{payment_id}/fail", responses=responses(400, 404, 415))
+@router.post("/api/payments/{payment_id}/fail", responses=responses(400, 404, 415), dependencies=[OPERATOR])
 async def fail_payment(
     payment_id: UUID, orders: Orders, sessionmaker: SessionMaker, body: FailPaymentRequest | None = None
 ) -> PaymentDetailsDto:
