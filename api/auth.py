@@ -90,8 +90,8 @@ def requires_operator(route: object) -> bool:
 def refuses(request: Request) -> bool:
     """Whether the request matched an operator route without an operator's credentials.
 
-    FastAPI parses a JSON body before it runs any dependency, so a malformed body would otherwise answer 400
-    before the guard answers 401: the binding error handlers ask this first.
+    FastAPI parses a JSON body before it runs any dependency, so a malformed one (not JSON, not UTF-8) would
+    otherwise answer 400 before the guard answers 401: the error handlers (errors.py) ask this first.
     """
     return requires_operator(request.scope.get("route")) and not is_operator(
         request.app.state.settings, request.headers.get("authorization")

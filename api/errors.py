@@ -94,8 +94,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "invalid_request", f"{where} '{_location(loc)}': {first.get('msg')}")
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code != 401 and auth.refuses(request):  # e.g. a body that is not UTF-8, refused before the guard
+        exc = auth.unauthorized()
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code
     if exc.status_code == 404:
