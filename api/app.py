@@ -6,11 +6,11 @@ Run with `uvicorn api.app:create_app --factory`.
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors, metrics, web
+from api import auth, errors, metrics, web
 from api.order_workflows import OrderWorkflows
 from api.routes import carts, catalog, codec, health, inventory, orders, payments, shipments
 from services.demo import load_demo_data
@@ -64,6 +64,39 @@ class JsonCharset(_HttpMiddleware):
 _JSON_UTF8 = b"application/json; charset=utf-8"
 
 
+class BoundedBody(_HttpMiddleware):
+    """Request bodies over `max_bytes` are answered 413 `request_too_large` before anything parses them.
+
+    A declared Content-Length over the limit is refused before the body is read; a body without one (chunked)
+    is counted as it streams in, and refused at the chunk that crosses the limit.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        super().__init__(app)
+        self.max_bytes = max_bytes
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"The request body exceeds the limit of {self.max_bytes} bytes"
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            response = errors.error_response(413, errors.REQUEST_TOO_LARGE, message)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def bounded_receive() -> Message:
+            nonlocal received
+            event = await receive()
+            if event["type"] == "http.request":
+                received += len(event.get("body", b""))
+                if received > self.max_bytes:
+                    # Raised inside the request: FastAPI passes it on and errors.py answers it with the body.
+                    raise HTTPException(413, message)
+            return event
+
+        await self.app(scope, bounded_receive, send)
+
+
 class RequestSpans(_HttpMiddleware):
     """One server span per HTTP request; workflows started or updated inside it continue the same trace."""
 
@@ -81,7 +114,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.require_database_url())
-        app.state.settings = settings
         app.state.sessionmaker = create_sessionmaker(engine)
         # lazy: the API starts (and /ready reports it) even while Temporal is still coming up.
         configure_logging(settings)
@@ -103,10 +135,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         redirect_slashes=False,
     )
+    app.state.settings = settings
     errors.install(app)
+    auth.install(app)
     for module in (health, catalog, inventory, carts, orders, payments, shipments):
         app.include_router(module.router)
     web.install(app)
+    # Innermost: its 413 still gets the CORS headers and is counted in the metrics.
+    app.add_middleware(BoundedBody, max_bytes=settings.max_request_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

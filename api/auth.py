@@ -1,8 +1,31 @@
-"""Who may call what: customers are anonymous, operators present a bearer token (`OPERATOR_TOKENS`)."""
+"""Who may call what: customers are anonymous, operators present a bearer token (`OPERATOR_TOKENS`).
+
+An operator route declares it by depending on `require_operator` (`dependencies=[OPERATOR]` on the route or on
+its router); nothing else decides. The OpenAPI schema follows from that declaration: the dependency brings the
+bearer scheme, and `install` documents the 401 on every operation that has it. `AUTH_MODE=open` lets every
+caller through, as the seed did.
+"""
 
 import hmac
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from stack.settings import Settings
+
+SCHEME = "operatorToken"
+UNAUTHORIZED = "unauthorized"
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+# auto_error=False: a missing or malformed header is refused below with the API's own error body.
+_bearer = HTTPBearer(
+    scheme_name=SCHEME,
+    description="An operator token (one of `OPERATOR_TOKENS`), sent as `Authorization: Bearer <token>`.",
+    auto_error=False,
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 def operator_token_valid(settings: Settings, token: str | None) -> bool:
@@ -14,3 +37,84 @@ def operator_token_valid(settings: Settings, token: str | None) -> bool:
     for known in settings.operator_tokens:
         valid |= hmac.compare_digest(candidate, known.encode())
     return valid
+
+
+def is_operator(settings: Settings, authorization: str | None) -> bool:
+    """Whether a request with this `Authorization` header may call operator routes (always, in open mode)."""
+    if settings.auth_mode == "open":
+        return True
+    scheme, _, token = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and operator_token_valid(settings, token.strip())
+
+
+def unauthorized() -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, "This route needs an operator token: Authorization: Bearer <token>", CHALLENGE
+    )
+
+
+async def require_operator(request: Request, _scheme: Credentials) -> None:
+    """The operator guard; FastAPI runs it before it binds the route's own parameters.
+
+    `_scheme` puts the bearer scheme into the OpenAPI schema; the decision reads the header itself, the same
+    way `refuses` does.
+    """
+    if not is_operator(request.app.state.settings, request.headers.get("authorization")):
+        raise unauthorized()
+
+
+OPERATOR = Depends(require_operator)
+
+
+async def _caller_is_operator(request: Request) -> bool:
+    return is_operator(request.app.state.settings, request.headers.get("authorization"))
+
+
+# For a public route that lets an operator do more than a customer.
+CallerIsOperator = Annotated[bool, Depends(_caller_is_operator)]
+
+
+def requires_operator(route: object) -> bool:
+    """Whether `route` (a FastAPI route, or anything else a request matched) is an operator route."""
+    if not isinstance(route, APIRoute):
+        return False
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependant = pending.pop()
+        if dependant.call is require_operator:
+            return True
+        pending.extend(dependant.dependencies)
+    return False
+
+
+def refuses(request: Request) -> bool:
+    """Whether the request matched an operator route without an operator's credentials.
+
+    FastAPI parses a JSON body before it runs any dependency, so a malformed one (not JSON, not UTF-8) would
+    otherwise answer 400 before the guard answers 401: the error handlers (errors.py) ask this first.
+    """
+    return requires_operator(request.scope.get("route")) and not is_operator(
+        request.app.state.settings, request.headers.get("authorization")
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Document the 401 (with its challenge) on every operation the bearer scheme guards."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                if isinstance(operation, dict) and {SCHEME: []} in operation.get("security", []):
+                    operation["responses"].setdefault(
+                        "401",
+                        {
+                            "description": "No operator token, or not a valid one",
+                            "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                        },
+                    )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -17,17 +17,20 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import auth
 from services.errors import DomainError
 from services.schemas import WireModel
 
 log = logging.getLogger(__name__)
 
+REQUEST_TOO_LARGE = "request_too_large"
+
 _HTTP_CODES = {
     400: "bad_request",
-    401: "unauthorized",
+    401: auth.UNAUTHORIZED,
     404: "not_found",
     405: "method_not_allowed",
-    413: "payload_too_large",
+    413: REQUEST_TOO_LARGE,
     415: "unsupported_media_type",
 }
 
@@ -74,6 +77,8 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if auth.refuses(request):
+        return await _http_error(request, auth.unauthorized())
     errors = exc.errors()
     first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request", "type": "invalid"}
     loc = tuple(first.get("loc", ("body",)))
@@ -90,8 +95,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "invalid_request", f"{where} '{_location(loc)}': {first.get('msg')}")
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code != 401 and auth.refuses(request):  # e.g. a body that is not UTF-8, refused before the guard
+        exc = auth.unauthorized()
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code
     if exc.status_code == 404:

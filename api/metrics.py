@@ -10,6 +10,8 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.auth import OPERATOR
+
 
 class HttpMetrics:
     """Pure ASGI middleware: one count and one latency observation per request."""
@@ -48,7 +50,7 @@ class HttpMetrics:
 def install(app: FastAPI) -> None:
     registry = CollectorRegistry()
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, dependencies=[OPERATOR])
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

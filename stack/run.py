@@ -1,5 +1,7 @@
 """`make run`: the whole system on one machine, on embedded defaults.
 
+0. secrets: the operator token (.data/operator-token, unless OPERATOR_TOKENS is set) and APP_SECRET
+   (.data/app-secret, unless set), generated once (mode 0600) and passed to the worker and the API;
 1. embedded PostgreSQL under .data/postgres (unless DATABASE_URL is set);
 2. alembic migrations;
 3. Temporal dev server persisted in .data/temporal.db, Web UI on :8233 (unless TEMPORAL_ADDRESS is set),
@@ -39,6 +41,30 @@ DATA = Path(os.environ.get("DATA_DIR") or ROOT / ".data").resolve()
 DATABASE = "orderflow"
 UI_PORT = 8233
 LOCAL_PAYLOAD_KEY_ID = "local"
+
+
+def prepare_secrets(settings: Settings, env: dict[str, str], data: Path) -> list[str]:
+    """Fill in the secrets that are not configured from files under `data`; what to tell the user, line by line.
+
+    The generated values go into `env` (the children's environment) and `settings`; they are printed only when
+    they came from a file, never when the deployer configured them.
+    """
+    notes = []
+    if settings.app_secret is None:
+        env["APP_SECRET"] = secret_file(data / "app-secret")
+        settings.app_secret = SecretStr(env["APP_SECRET"])
+    if settings.auth_mode == "open":
+        notes.append(
+            "WARNING: AUTH_MODE=open: every route, the operator routes included, answers anyone without "
+            "credentials (for the seed's own scripts only; never expose this API)"
+        )
+    elif not settings.operator_tokens:
+        token = env["OPERATOR_TOKENS"] = secret_file(data / "operator-token")
+        settings.operator_tokens = [token]
+        notes.append(f"Operator token: {token}   (in {data.name}/operator-token; send Authorization: Bearer <token>)")
+    else:
+        notes.append("Operator tokens: from OPERATOR_TOKENS (send Authorization: Bearer <token>)")
+    return notes
 
 
 def _start_temporal_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
@@ -95,6 +121,7 @@ async def main() -> int:
     started = time.monotonic()
     settings = Settings()
     env = dict(os.environ)
+    notes = prepare_secrets(settings, env, DATA)
     pg: postgres.EmbeddedPostgres | None = None
     dev_server: subprocess.Popen[bytes] | None = None
     children: list[Child] = []
@@ -133,6 +160,8 @@ async def main() -> int:
         if settings.seed_compat_ports:
             say("the API also listens on the seed's ports 5001-5006 (SEED_COMPAT_PORTS)")
         say(payload_note)
+        for note in notes:
+            say(note)
         say("press Ctrl-C to stop")
 
         stop = asyncio.Event()

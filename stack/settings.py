@@ -66,6 +66,12 @@ class Settings(BaseSettings):
         default=["http://localhost:8233", "http://127.0.0.1:8233"],
         description="Comma-separated origins of Temporal Web allowed by CORS to call the codec server (/codec).",
     )
+    max_request_bytes: int = Field(
+        default=2**20,
+        gt=0,
+        description="Largest request body the API accepts, in bytes; a larger one is answered 413 "
+        "`request_too_large` before it is parsed.",
+    )
     seed_demo_data: bool = Field(default=True, description="Load the demo catalog and stock when the catalog is empty.")
 
     @field_validator("cors_origins", "operator_tokens", "temporal_web_origins", mode="before")

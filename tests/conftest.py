@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
@@ -25,6 +26,7 @@ from stack.db import create_engine, create_sessionmaker
 from stack.secrets import new_secret
 from stack.settings import Settings
 from stack.temporal import data_converter, ensure_search_attributes, temporal_cli, temporal_test_server
+from tests.operator import OPERATOR_HEADERS, OPERATOR_TOKEN
 from workflows.search_attributes import ALL_KEYS
 
 TEMPLATE_DATABASE = "orderflow_template"
@@ -74,9 +76,14 @@ async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[As
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    """Settings for an API or worker under test; Temporal is unreachable unless a test says otherwise."""
+    """Settings for an API or worker under test; Temporal is unreachable unless a test says otherwise.
+
+    Token mode, as deployed, with one operator token that the `api` clients send.
+    """
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
+        auth_mode="token",
+        operator_tokens=[OPERATOR_TOKEN],
         database_url=database_url,
         temporal_address=UNREACHABLE_TEMPORAL,
         temporal_task_queue=f"test-{uuid.uuid4()}",
@@ -86,11 +93,16 @@ def settings(database_url: str) -> Settings:
     )
 
 
+def asgi_client(app: FastAPI, *, operator: bool = True) -> httpx.AsyncClient:
+    """A client of `app` over in-process ASGI; it presents the operator token unless `operator` is False."""
+    headers = OPERATOR_HEADERS if operator else {}
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=headers)
+
+
 async def open_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with asgi_client(app) as client:
             yield client
 
 

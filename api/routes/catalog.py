@@ -4,6 +4,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
+from api.auth import OPERATOR
 from api.deps import Session
 from api.errors import responses
 from services.catalog.errors import ProductNotFoundError, VariantSnapshotNotFoundError
@@ -31,7 +32,7 @@ async def list_brands(session: Session) -> list[BrandDto]:
     return await CatalogStore(session).list_brands()
 
 
-@router.post("/api/brands", responses=responses(400, 415), status_code=201)
+@router.post("/api/brands", responses=responses(400, 415), status_code=201, dependencies=[OPERATOR])
 async def create_brand(body: CreateBrandRequest, session: Session, response: Response) -> BrandDto:
     brand = await CatalogStore(session).create_brand(body)
     response.headers["Location"] = f"/api/brands/{brand.id}"
@@ -43,7 +44,7 @@ async def list_categories(session: Session) -> list[CategoryDto]:
     return await CatalogStore(session).list_categories()
 
 
-@router.post("/api/categories", responses=responses(400, 415), status_code=201)
+@router.post("/api/categories", responses=responses(400, 415), status_code=201, dependencies=[OPERATOR])
 async def create_category(body: CreateCategoryRequest, session: Session, response: Response) -> CategoryDto:
     category = await CatalogStore(session).create_category(body)
     response.headers["Location"] = f"/api/categories/{category.id}"
@@ -71,14 +72,19 @@ async def get_product(product_id: UUID, session: Session) -> ProductDetailsDto:
     return product
 
 
-@router.post("/api/products", responses=responses(400, 415), status_code=201)
+@router.post("/api/products", responses=responses(400, 415), status_code=201, dependencies=[OPERATOR])
 async def create_product(body: CreateProductRequest, session: Session, response: Response) -> ProductCommandResponse:
     product = await CatalogStore(session).create_product(body)
     response.headers["Location"] = f"/api/products/{product.id}"
     return product
 
 
-@router.post("/api/products/{product_id}/variants", responses=responses(400, 404, 415), status_code=201)
+@router.post(
+    "/api/products/{product_id}/variants",
+    responses=responses(400, 404, 415),
+    status_code=201,
+    dependencies=[OPERATOR],
+)
 async def add_variant(
     product_id: UUID, body: AddProductVariantRequest, session: Session, response: Response
 ) -> ProductVariantCommandResponse:
@@ -87,11 +93,11 @@ async def add_variant(
     return variant
 
 
-@router.post("/api/products/{product_id}/publish", responses=responses(400, 404))
+@router.post("/api/products/{product_id}/publish", responses=responses(400, 404), dependencies=[OPERATOR])
 async def publish_product(product_id: UUID, session: Session) -> ProductCommandResponse:
     return await CatalogStore(session).publish_product(product_id)
 
 
-@router.post("/api/products/{product_id}/archive", responses=responses(400, 404))
+@router.post("/api/products/{product_id}/archive", responses=responses(400, 404), dependencies=[OPERATOR])
 async def archive_product(product_id: UUID, session: Session) -> ProductCommandResponse:
     return await CatalogStore(session).archive_product(product_id)

@@ -10,35 +10,20 @@ hold customer data, so in token mode only operators may call it. Temporal Web ca
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from google.protobuf import json_format
 from pydantic import BaseModel, Field
-from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payloads
 
-from api.auth import operator_token_valid
+from api.auth import OPERATOR
 from api.errors import responses
 from services.errors import DomainError
 from stack.codec import EncryptionCodec, PayloadDecryptionError
 from stack.settings import Settings
 
 PREFIX = "/codec"
-_bearer = HTTPBearer(auto_error=False, description="An operator token, as on every operator route.")
-
-
-async def _operator_only(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    settings: Settings = request.app.state.settings
-    if settings.auth_mode == "open":
-        return
-    if credentials is None or not operator_token_valid(settings, credentials.credentials):
-        raise HTTPException(401, "The codec server needs an operator token", {"WWW-Authenticate": "Bearer"})
-
-
-router = APIRouter(prefix=PREFIX, tags=["codec"], dependencies=[Depends(_operator_only)])
+router = APIRouter(prefix=PREFIX, tags=["codec"], dependencies=[OPERATOR])
 
 
 class CodecPayload(BaseModel):

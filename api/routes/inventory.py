@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Response
 
+from api.auth import OPERATOR
 from api.deps import Session
 from api.errors import responses
 from services.inventory.errors import StockNotFoundError
@@ -26,8 +27,8 @@ from services.inventory.schemas import (
 )
 from services.inventory.store import DEFAULT_MOVEMENTS_LIMIT, InventoryStore
 
-# Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
-router = APIRouter(tags=["inventory"], responses=responses(503))
+# Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down. Operators only.
+router = APIRouter(tags=["inventory"], responses=responses(503), dependencies=[OPERATOR])
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 

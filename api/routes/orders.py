@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Response, status
 
+from api.auth import OPERATOR
 from api.deps import Orders, ReadSession
 from api.errors import responses
 from api.order_workflows import order_id_for
@@ -39,7 +40,7 @@ class CheckoutRequest(RequestModel):
     customer_email: str | None = None
 
 
-@router.get("/api/orders")
+@router.get("/api/orders", dependencies=[OPERATOR])
 async def list_orders(session: ReadSession) -> list[OrderListItemDto]:
     """Every order, newest first."""
     return await OrderingStore(session).list()
@@ -53,7 +54,7 @@ async def get_order(order_id: UUID, orders: Orders) -> OrderDetails:
     return order
 
 
-@router.get("/api/orders/{order_id}/workflow", responses=responses(404))
+@router.get("/api/orders/{order_id}/workflow", responses=responses(404), dependencies=[OPERATOR])
 async def get_order_workflow_state(order_id: UUID, orders: Orders) -> OrderState:
     """Live state of the order's workflow (payment deadline, compensations), while it runs."""
     state = await orders.state(order_id)
@@ -109,19 +110,19 @@ async def cancel_order(order_id: UUID, orders: Orders) -> OrderDetails:
     return await orders.act(order_id, OrderWorkflow.cancel, CancelOrder())
 
 
-@router.post("/api/orders/{order_id}/expire", responses=responses(400, 404))
+@router.post("/api/orders/{order_id}/expire", responses=responses(400, 404), dependencies=[OPERATOR])
 async def expire_order(order_id: UUID, orders: Orders) -> OrderDetails:
     """PendingPayment -> Expired: stock released. Expiring an expired order is a no-op."""
     return await orders.act(order_id, OrderWorkflow.expire, ExpireOrder(reason="operator"))
 
 
-@router.post("/api/orders/{order_id}/mark-paid", responses=responses(400, 404))
+@router.post("/api/orders/{order_id}/mark-paid", responses=responses(400, 404), dependencies=[OPERATOR])
 async def mark_order_paid(order_id: UUID, orders: Orders) -> OrderDetails:
     """PendingPayment -> Paid; stock stays reserved. A no-op on Paid and Shipped orders."""
     return await orders.act(order_id, OrderWorkflow.mark_paid, MarkPaid())
 
 
-@router.post("/api/orders/{order_id}/mark-shipped", responses=responses(400, 404))
+@router.post("/api/orders/{order_id}/mark-shipped", responses=responses(400, 404), dependencies=[OPERATOR])
 async def mark_order_shipped(order_id: UUID, orders: Orders) -> OrderDetails:
     """Paid -> Shipped: every reservation is committed. A no-op on Shipped orders."""
     return await orders.act(order_id, OrderWorkflow.mark_shipped, MarkShipped())

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.auth import OPERATOR
 from api.deps import Orders, ReadSession, Session
 from api.errors import responses
 from contracts.order import MarkShipped, OrderStatus
@@ -29,8 +30,8 @@ from services.ordering.store import OrderingStore
 from services.schemas import ZERO_UUID
 from workflows.order import OrderWorkflow
 
-# Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
-router = APIRouter(tags=["shipments"], responses=responses(503))
+# Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down. Operators only.
+router = APIRouter(tags=["shipments"], responses=responses(503), dependencies=[OPERATOR])
 
 
 @router.get("/api/shipments")

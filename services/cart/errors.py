@@ -26,3 +26,8 @@ class ProductVariantIdRequiredError(DomainError):
 class QuantityInvalidError(DomainError):
     def __init__(self, detail: str = "Quantity must be greater than zero.") -> None:
         super().__init__("quantity_invalid", detail)
+
+
+class CartItemsTooManyError(DomainError):
+    def __init__(self, max_lines: int) -> None:
+        super().__init__("cart_items_too_many", f"A cart can have at most {max_lines} items.")

@@ -7,18 +7,20 @@ row-locks it: mutations of one cart run one after another, always locking the ca
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cart.errors import (
     CartItemNotFoundError,
+    CartItemsTooManyError,
     CartNotFoundError,
     ProductVariantIdRequiredError,
     QuantityInvalidError,
 )
 from services.cart.models import Cart, CartItem
 from services.cart.schemas import AddCartItemRequest, CartDto, CartItemDto, UpdateCartItemRequest
+from services.ordering.rules import MAX_LINES
 from services.schemas import ZERO_UUID, utcnow
 from services.validation import INT32_MAX
 
@@ -66,11 +68,20 @@ class CartStore:
         """Add `quantity` of a variant: a new line, or added to the variant's existing line.
 
         The merge is one `INSERT ... ON CONFLICT DO UPDATE`, so concurrent adds never lose an update. A merged
-        quantity beyond int32 is refused as `quantity_invalid`.
+        quantity beyond int32 is refused as `quantity_invalid`; a new line beyond an order's `MAX_LINES` (so
+        that the cart can still be checked out) as `cart_items_too_many`.
         """
         product_variant_id = _require_variant(request.product_variant_id)
         quantity = _require_quantity(request.quantity)
         now = await self._touch(cart_id)
+        # _touch has row-locked the cart: concurrent adds count its other lines one after another.
+        others = await self._session.scalar(
+            select(func.count())
+            .select_from(CartItem)
+            .where(CartItem.cart_id == cart_id, CartItem.product_variant_id != product_variant_id)
+        )
+        if (others or 0) >= MAX_LINES:
+            raise CartItemsTooManyError(MAX_LINES)
         stmt = insert(CartItem).values(
             id=uuid4(),
             cart_id=cart_id,

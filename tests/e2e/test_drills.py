@@ -488,7 +488,7 @@ async def run_drill(stack: Stack, name: str, fault: Fault) -> DrillResult:
     batch = build_batch(name)
     before = await stock_totals(stack.database_url)
     log = DrillLog()
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=HTTP_TIMEOUT) as http:
+    async with stack.http_client(HTTP_TIMEOUT) as http:
         driver = Driver(http, deadline=started + BATCH_DEADLINE)
         driving = asyncio.create_task(driver.run(batch))
         try:

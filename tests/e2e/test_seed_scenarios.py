@@ -1,14 +1,16 @@
 """The seed README's completed scenarios, over HTTP against the process stack (API, worker, dev server, PostgreSQL).
 
-Stock totals (on-hand, reserved) of the SKU are read after every step: only the steps the README names may
-change them.
+They run against an API in `AUTH_MODE=open`, without credentials, as the seed's own scripts do. Stock totals
+(on-hand, reserved) of the SKU are read after every step: only the steps the README names may change them.
 """
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.e2e.conftest import HTTP_TIMEOUT
 from tests.e2e.invariants import Expectations, check_invariants, check_once, reservation_status
 from tests.e2e.processes import Stack
 
@@ -18,6 +20,14 @@ ARM_BLK = "9572fb9d-f059-401e-9041-7fc75f8cb414"  # SKU ARM-BLK, 6900 USD
 NOTE_A5 = "40000000-0000-0000-0000-000000000010"  # SKU NOTE-A5, 1200 USD
 
 Json = dict[str, Any]
+
+
+@pytest.fixture
+async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """A client without credentials, of the stack's second API, which runs in `AUTH_MODE=open`."""
+    await stack.ensure_open_api()
+    async with httpx.AsyncClient(base_url=stack.open_base_url, timeout=HTTP_TIMEOUT) as client:
+        yield client
 
 
 async def ok(response: httpx.Response, status: int = 200) -> Any:

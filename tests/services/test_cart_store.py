@@ -1,20 +1,24 @@
-"""The cart store against a real PostgreSQL: merging, replacing, removing, clearing, and concurrent adds."""
+"""The cart store against a real PostgreSQL: merging, replacing, removing, clearing, the line cap, concurrent adds."""
 
 import asyncio
 from uuid import UUID, uuid4
 
 import pytest
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.cart.errors import (
     CartItemNotFoundError,
+    CartItemsTooManyError,
     CartNotFoundError,
     ProductVariantIdRequiredError,
     QuantityInvalidError,
 )
+from services.cart.models import CartItem
 from services.cart.schemas import AddCartItemRequest, CartDto, UpdateCartItemRequest
 from services.cart.store import CartStore
-from services.schemas import ZERO_UUID
+from services.ordering.rules import MAX_LINES
+from services.schemas import ZERO_UUID, utcnow
 from services.validation import INT32_MAX
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -169,3 +173,42 @@ async def test_every_mutation_of_an_unknown_cart_is_cart_not_found(sessionmaker:
             await store.remove_item(unknown, variant)
         with pytest.raises(CartNotFoundError):
             await store.clear(unknown)
+
+
+async def _fill(sessionmaker: Sessions, cart_id: UUID, lines: int) -> None:
+    """`lines` lines of distinct variants, written in one statement."""
+    now = utcnow()
+    rows = [
+        {"id": uuid4(), "cart_id": cart_id, "product_variant_id": uuid4(), "quantity": 1,
+         "created_at": now, "updated_at": now}
+        for _ in range(lines)
+    ]  # fmt: skip
+    async with sessionmaker.begin() as session:
+        await session.execute(insert(CartItem), rows)
+
+
+async def test_a_cart_holds_at_most_as_many_lines_as_an_order(sessionmaker: Sessions) -> None:
+    cart = await _create(sessionmaker)
+    await _fill(sessionmaker, cart.id, MAX_LINES - 1)
+    full = await _add(sessionmaker, cart.id, uuid4(), 1)
+    assert len(full.items) == MAX_LINES
+
+    with pytest.raises(CartItemsTooManyError) as refused:
+        await _add(sessionmaker, cart.id, uuid4(), 1)
+    assert refused.value.code == "cart_items_too_many"
+    merged = await _add(sessionmaker, cart.id, full.items[0].product_variant_id, 2)  # an existing line still grows
+    assert len(merged.items) == MAX_LINES and merged.items[0].quantity == 3
+
+
+async def test_concurrent_adds_to_a_nearly_full_cart_add_exactly_one_line(sessionmaker: Sessions) -> None:
+    cart = await _create(sessionmaker)
+    await _fill(sessionmaker, cart.id, MAX_LINES - 1)
+
+    results = await asyncio.gather(
+        *(_add(sessionmaker, cart.id, uuid4(), 1) for _ in range(10)), return_exceptions=True
+    )
+
+    assert sum(isinstance(result, CartDto) for result in results) == 1
+    assert all(isinstance(result, CartDto | CartItemsTooManyError) for result in results), results
+    got = await _get(sessionmaker, cart.id)
+    assert got is not None and len(got.items) == MAX_LINES

@@ -1,0 +1,49 @@
+"""`make run`'s secrets: generated once into files under .data/ when not configured, and passed to the children."""
+
+import stat
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from stack.run import prepare_secrets
+from stack.settings import Settings
+
+
+def _settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+def test_unset_secrets_are_generated_once_into_owner_only_files(tmp_path: Path) -> None:
+    settings, env = _settings(), dict[str, str]()
+    notes = prepare_secrets(settings, env, tmp_path)
+
+    token = (tmp_path / "operator-token").read_text().strip()
+    secret = (tmp_path / "app-secret").read_text().strip()
+    assert env == {"OPERATOR_TOKENS": token, "APP_SECRET": secret}
+    assert settings.operator_tokens == [token] and settings.require_app_secret() == secret.encode()
+    for name in ("operator-token", "app-secret"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
+    assert any(token in note for note in notes)  # printed with the URLs
+    assert not any(secret in note for note in notes)
+
+    again, again_env = _settings(), dict[str, str]()
+    prepare_secrets(again, again_env, tmp_path)
+    assert again_env == env  # the next `make run` reuses them
+
+
+def test_configured_secrets_are_kept_and_never_printed(tmp_path: Path) -> None:
+    settings = _settings(operator_tokens="mine-1,mine-2", app_secret=SecretStr("configured"))
+    env: dict[str, str] = {}
+    notes = prepare_secrets(settings, env, tmp_path)
+
+    assert env == {} and list(tmp_path.iterdir()) == []
+    assert settings.operator_tokens == ["mine-1", "mine-2"]
+    assert not any("mine-" in note for note in notes)
+
+
+def test_open_mode_warns_and_generates_no_token(tmp_path: Path) -> None:
+    env: dict[str, str] = {}
+    notes = prepare_secrets(_settings(auth_mode="open"), env, tmp_path)
+
+    assert "OPERATOR_TOKENS" not in env and not (tmp_path / "operator-token").exists()
+    assert [note for note in notes if note.startswith("WARNING: AUTH_MODE=open")]
