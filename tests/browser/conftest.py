@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +25,6 @@ from tests.e2e.processes import READY_TIMEOUT, Child, Stack, free_port, start_st
 if TYPE_CHECKING:
     from playwright.async_api import Browser
 
-OPERATOR_TOKEN = "browser-journeys-operator-token"
 SHORT_PAYMENT_TIMEOUT_SECONDS = 8
 CHROMIUM_ARGS = [
     "--headless",
@@ -109,17 +108,7 @@ async def _wait_ready(url: str, child: Child) -> None:
 
 
 @pytest.fixture(scope="package")
-def _token_mode_env() -> Iterator[None]:
-    # Stack.env() copies os.environ: the API and worker processes run in token mode with these secrets.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AUTH_MODE", "token")
-        patch.setenv("OPERATOR_TOKENS", OPERATOR_TOKEN)
-        patch.setenv("APP_SECRET", "browser-journeys-app-secret")
-        yield
-
-
-@pytest.fixture(scope="package")
-async def journeys(tmp_path_factory: pytest.TempPathFactory, _token_mode_env: None) -> AsyncIterator[Journeys]:
+async def journeys(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Journeys]:
     root = tmp_path_factory.mktemp("browser")
     with pytest.MonkeyPatch.context() as patch:
         stack = await start_stack(root)

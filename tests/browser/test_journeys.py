@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.browser.conftest import OPERATOR_TOKEN, Journeys
+from tests.browser.conftest import Journeys
+from tests.operator import OPERATOR_TOKEN
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
