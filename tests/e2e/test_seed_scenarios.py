@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.invariants import Expectations, check_invariants, check_once, reservation_status
+from stack.invariants import Expectations, check_invariants, check_once, reservation_status
 from tests.e2e.processes import Stack
 
 pytestmark = pytest.mark.e2e
