@@ -45,6 +45,7 @@ def create_worker(
         workflows=list(WORKFLOWS if workflows is None else workflows),
         activities=list(build_activities(sessionmaker) if activities is None else activities),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        max_cached_workflows=settings.max_cached_workflows,
     )
 
 

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         "ids derived from idempotency keys and console sessions are derived from it. Unset: `make run` generates "
         "one into .data/app-secret.",
     )
+    max_cached_workflows: int = Field(
+        default=1000,
+        ge=0,
+        description="Order runs a worker keeps in memory between their workflow tasks; a run evicted from this "
+        "cache is replayed from its history on its next message (README, Performance).",
+    )
     seed_demo_data: bool = Field(default=True, description="Load the demo catalog and stock when the catalog is empty.")
 
     @field_validator("cors_origins", "operator_tokens", mode="before")
