@@ -14,7 +14,7 @@ import asyncio
 import math
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -226,7 +226,7 @@ async def _close_times(client: Client, query: str, runs: list[Placed]) -> list[d
         await asyncio.sleep(POLL_INTERVAL)
 
 
-def left_curve(first: datetime, ends: list[datetime | None]) -> list[tuple[float, int]]:
+def left_curve(first: datetime, ends: Sequence[datetime | None]) -> list[tuple[float, int]]:
     """(seconds since `first`, runs still open) every POLL_INTERVAL until the last one closed; None: never."""
     seconds = [(end - first).total_seconds() for end in ends if end is not None]
     never = len(ends) - len(seconds)

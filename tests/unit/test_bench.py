@@ -126,7 +126,8 @@ def test_quick_run_measures_everything_and_stops_everything(tmp_path: Path) -> N
         assert (m.ok, m.errors) == (m.requested, 0), m
 
     storm = result.storm
-    assert storm is not None and storm.invariants is not None and storm.invariants.ok, storm.invariants
+    assert storm is not None and storm.invariants is not None
+    assert storm.invariants.ok, storm.invariants
     for side in (storm.project, storm.baseline):
         assert (side.placed, side.errors) == (side.requested, 0), side.error_samples
         assert side.done_s is not None and side.deadline_spread_s is not None
