@@ -55,6 +55,11 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         help="the order workers' cache size (MAX_CACHED_WORKFLOWS); default: the project's",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy flame graphs of the worker and the API during the project's c=20 lifecycles, into --out",
+    )
     parser.add_argument("--quick", action="store_true", help=f"tiny counts ({QUICK_ORDERS} per measurement)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="directory for the JSON results")
     parser.add_argument(
@@ -86,6 +91,7 @@ def plan_of(args: argparse.Namespace) -> harness.Plan:
         storm=chosen(args.storm, QUICK_STORM, DEFAULT_STORM),
         kill_run_s=0.0 if args.no_kill else kill_run_s,
         kill_at_s=kill_at_s,
+        profile_dir=args.out if args.profile else None,
         max_cached_workflows=args.max_cached_workflows
         if args.max_cached_workflows is not None
         else (QUICK_CACHE if args.quick else None),

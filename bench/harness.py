@@ -16,6 +16,7 @@ import platform
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -39,7 +40,7 @@ from bench.report import (
     Workers,
     evaluate_targets,
 )
-from bench.servers import Say, Stack, log_tail, running_stack
+from bench.servers import Say, Stack, log_tail, profiled, running_stack
 from stack.settings import Settings
 
 LINE_COUNTS = (1, 10, 50)
@@ -48,6 +49,7 @@ LIFECYCLE_CONCURRENCY = (1, 20, 50)
 HISTORIES = 5  # workflow histories read per subject for the time breakdown
 STOCK_MARGIN = 1000
 KEEPALIVE = 2.0  # seconds an idle client connection is kept
+PROFILED = (Kind.LIFECYCLE, Subject.PROJECT, 20)  # the measurement --profile records flame graphs of
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Plan:
     kill_run_s: float = 0.0  # length of the run that kills a worker (0: no more-workers phase)
     kill_at_s: float = 0.0
     max_cached_workflows: int | None = None  # the order workers' cache; None: the project's default
+    profile_dir: Path | None = None  # py-spy flame graphs of worker and API during the project's c=20 lifecycles
 
 
 def _load() -> tuple[float, float, float]:
@@ -135,8 +138,20 @@ class Runner:
         self.say(f"{kind} at c={concurrency}: {subject}, {count} operations")
         placed = len(self.rest.placed)
         started = {name: len(baseline.started) for name, baseline in self.subjects.items()}
+        profile = (
+            profiled(self.stack, ("worker", "api"), self.plan.profile_dir, self.say)
+            if self.plan.profile_dir is not None and (kind, subject, concurrency) == PROFILED
+            else nullcontext()
+        )
         before = self.stack.cpu_seconds()
-        sample = await drive(op, count=count, concurrency=concurrency, deadline=self.plan.deadline)
+        with profile:
+            sample = await drive(
+                op,
+                count=count,
+                concurrency=concurrency,
+                deadline=self.plan.deadline,
+                label=f"{kind} c={concurrency} {subject}",
+            )
         cpu = _delta(self.stack.cpu_seconds(), before)
         if kind is Kind.LIFECYCLE and concurrency == 1:
             if subject is Subject.PROJECT:

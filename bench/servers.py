@@ -10,14 +10,15 @@ exits, also on Ctrl-C.
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,6 +193,37 @@ def _stop(child: Child) -> None:
     except subprocess.TimeoutExpired:
         child.proc.kill()
         child.proc.wait(STOP_TIMEOUT)
+
+
+@contextmanager
+def profiled(stack: Stack, names: tuple[str, ...], out_dir: Path, say: Say) -> Iterator[None]:
+    """py-spy flame graphs (`latest-flame-<name>.svg` in `out_dir`) of the named processes while the block runs.
+
+    py-spy samples without pausing the process (--nonblocking), so the profile costs the stack little.
+    """
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    recorders = [
+        subprocess.Popen(
+            [spy, "record", "--nonblocking", "--pid", str(stack.pids[name]), "--output",
+             str(out_dir / f"latest-flame-{name}.svg")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name in names
+    ]  # fmt: skip
+    try:
+        yield
+    finally:
+        for recorder in recorders:
+            recorder.send_signal(signal.SIGINT)  # py-spy writes its flame graph on SIGINT
+        for name, recorder in zip(names, recorders, strict=True):
+            try:
+                recorder.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                recorder.kill()
+                recorder.wait(STOP_TIMEOUT)
+            say(f"flame graph of the {name}: {out_dir / f'latest-flame-{name}.svg'}")
 
 
 def log_tail(path: Path, lines: int = 30) -> str:
