@@ -43,9 +43,7 @@ MIB = 1024 * 1024
 OPEN_CONCURRENCY = 20
 RSS_CHECKPOINTS = (100, 1000)
 STORM_CONCURRENCY = 20
-# An order is placed only in the first WINDOW of a second (shifted by the placement's own latency), so that the
-# whole-second timeout brings its deadline into the same second as every other order's.
-WINDOW = 0.4
+MIN_RATE = 2.0  # placements/s the storm's target assumes at least, however slow the earlier measurement was
 MIN_LEAD = 2.0  # seconds an order's timer must still have when it is placed; later, the storm stops placing
 POLL_INTERVAL = 0.25
 STORM_TIMEOUT = 300.0  # seconds after the first deadline before a storm is given up as unfinished
@@ -156,21 +154,21 @@ async def open_orders(
 class Aligned:
     placed: list[Placed]
     sample: Sample
-    target: int  # the epoch second every deadline falls in (or just after)
+    target: int  # the epoch second every deadline falls around (within half a second)
 
 
 async def place_aligned(
     place: PlaceWithTimeout, *, count: int, rate_hint: float, deadline: float, label: str
 ) -> Aligned:
-    """Place `count` runs whose timers all fire in the same second.
+    """Place `count` runs whose timers all fire within one second.
 
-    A run's timer is set when placing ends, to `now + timeout` with a whole number of seconds, so placing it
-    when the clock reads k + f makes it fire at k + f + latency + timeout. Each run is placed only while
-    f + latency is below WINDOW (the latency estimated from the runs placed so far), with timeout = target - k:
-    every deadline falls in [target, target + WINDOW), give or take the latency's jitter. The target leaves
-    room for placing everything at `rate_hint` runs/s in windows of WINDOW per second.
+    A run's timer is set when placing ends, to `now + timeout` with a whole number of seconds: a run placed at t
+    fires at t + latency + timeout. With timeout = round(target - t - latency), the latency estimated from the
+    runs placed just before, every deadline falls in [target - 0.5 s, target + 0.5 s), give or take the
+    latency's jitter, at the placing rate of an ordinary burst. The target leaves room for placing everything at
+    `rate_hint` runs/s (the c=20 placement rate measured earlier in the run), with a margin.
     """
-    placing_time = count / max(1.0, rate_hint * WINDOW * 0.8)
+    placing_time = count / max(MIN_RATE, rate_hint)
     target = math.ceil(time.time() + placing_time * 1.5 + 2 * MIN_LEAD)
     sample = Sample()
     placed: list[Placed] = []
@@ -185,12 +183,7 @@ async def place_aligned(
             nonlocal next_index
             while next_index < count:
                 now = time.time()
-                shift = statistics.median(latencies[-20:])
-                second, fraction = divmod(now + shift, 1.0)
-                if fraction >= WINDOW:
-                    await asyncio.sleep(1.0 - fraction)
-                    continue
-                timeout = target - int(second)
+                timeout = round(target - now - statistics.median(latencies[-20:]))
                 if timeout < MIN_LEAD or time.perf_counter() > stop_at:
                     sample.truncated = True
                     return
