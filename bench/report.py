@@ -138,6 +138,7 @@ class StormSide(BaseModel):
     placing_s: float
     first_deadline: datetime | None
     deadline_spread_s: float | None  # last deadline - first deadline
+    in_one_second: int | None = None  # the most deadlines within any one second
     done_s: float | None  # first deadline -> the last run closed (after its release step)
     settled_s: float | None  # first deadline -> PostgreSQL showed every order Expired and released (polled)
     runs_left: list[tuple[float, int]]  # (seconds since the first deadline, runs still open), from close times
@@ -522,8 +523,9 @@ def scale_rows(result: BenchResult) -> list[tuple[str, str, str]]:
         rows.append(
             (
                 f"expiry storm: {p.placed} orders, deadlines within",
-                f"{_num(p.deadline_spread_s, 2)} s",
-                f"floor: {b.placed} runs within {_num(b.deadline_spread_s, 2)} s",
+                f"{_num(p.deadline_spread_s, 2)} s, {p.in_one_second or '-'} in one second",
+                f"floor: {b.placed} runs within {_num(b.deadline_spread_s, 2)} s, "
+                f"{b.in_one_second or '-'} in one second",
             )
         )
         ratio = storm_ratio(st)

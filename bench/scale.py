@@ -219,6 +219,17 @@ async def _close_times(client: Client, query: str, runs: list[Placed]) -> list[d
         await asyncio.sleep(POLL_INTERVAL)
 
 
+def in_one_second(deadlines: Sequence[datetime]) -> int:
+    """The most deadlines within any one second (a sliding window over the sorted deadlines)."""
+    ordered = sorted(deadlines)
+    most, first = 0, 0
+    for last, deadline in enumerate(ordered):
+        while (deadline - ordered[first]).total_seconds() >= 1.0:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
 def left_curve(first: datetime, ends: Sequence[datetime | None]) -> list[tuple[float, int]]:
     """(seconds since `first`, runs still open) every POLL_INTERVAL until the last one closed; None: never."""
     seconds = [(end - first).total_seconds() for end in ends if end is not None]
@@ -267,6 +278,7 @@ async def _storm_side(
     last = max(run.payment_deadline for run in placed)
     side.first_deadline = first
     side.deadline_spread_s = round((last - first).total_seconds(), 3)
+    side.in_one_second = in_one_second([run.payment_deadline for run in placed])
     say(
         f"expiry storm, {subject}: {len(placed)} placed in {aligned.sample.elapsed:.1f}s, deadlines within "
         f"{side.deadline_spread_s:.2f}s; waiting {max(0.0, first.timestamp() - time.time()):.1f}s for the first"

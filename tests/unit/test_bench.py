@@ -17,7 +17,7 @@ import pytest
 
 from bench.load import Sample, drive, percentile
 from bench.report import BenchResult, Kind, Subject, TargetId
-from bench.scale import kill_figures, left_curve
+from bench.scale import in_one_second, kill_figures, left_curve
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 600  # seconds; a quick run takes 2-4 minutes (the killed worker's lifecycles wait out 30 s timeouts)
@@ -57,6 +57,13 @@ def test_left_curve_counts_runs_still_open_until_the_last_closes() -> None:
     ends = [first + timedelta(seconds=s) for s in (0.1, 0.3, 1.0)]
     assert left_curve(first, ends) == [(0.0, 3), (0.25, 2), (0.5, 1), (0.75, 1), (1.0, 0)]
     assert left_curve(first, [None, first])[-1] == (0.0, 1)  # a run that never closed stays counted
+
+
+def test_in_one_second_finds_the_densest_second() -> None:
+    first = datetime(2026, 1, 1, tzinfo=UTC)
+    deadlines = [first + timedelta(seconds=s) for s in (0.0, 5.0, 5.1, 5.2, 5.3, 5.99, 6.0)]
+    assert in_one_second(deadlines) == 5
+    assert in_one_second([]) == 0
 
 
 def test_kill_figures_find_the_dip_and_the_recovery() -> None:
