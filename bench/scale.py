@@ -21,6 +21,7 @@ from uuid import UUID
 
 from sqlalchemy import text
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from bench.drivers import STORM_EMAIL_ADDRESS, BaselineExpiries, DirectOrders, Placed, Rest
 from bench.load import Sample, drive, interleave, progress, timed
@@ -47,7 +48,7 @@ MIN_RATE = 2.0  # placements/s the storm's target assumes at least, however slow
 MIN_LEAD = 2.0  # seconds an order's timer must still have when it is placed; later, the storm stops placing
 POLL_INTERVAL = 0.25
 STORM_TIMEOUT = 300.0  # seconds after the first deadline before a storm is given up as unfinished
-VISIBILITY_TIMEOUT = 30.0  # seconds for a closed run to show as closed in visibility
+VISIBILITY_TIMEOUT = 60.0  # seconds for a closed run to show as closed in visibility
 WORKER_CONCURRENCY = 50
 RATE_WINDOW = 10.0  # seconds before the kill the rate before is measured over
 MAX_VIOLATIONS = 20
@@ -207,13 +208,17 @@ async def _close_times(client: Client, query: str, runs: list[Placed]) -> list[d
     """When each of `runs` closed (None: still open), from visibility; waits a little for it to catch up."""
     wanted = {run.workflow_id for run in runs}
     deadline = time.monotonic() + VISIBILITY_TIMEOUT
+    ends: list[datetime | None] = [None] * len(runs)
     while True:
-        found = {
-            execution.id: execution.close_time
-            async for execution in client.list_workflows(query)
-            if execution.id in wanted
-        }
-        ends = [found.get(run.workflow_id) for run in runs]
+        try:
+            found = {
+                execution.id: execution.close_time
+                async for execution in client.list_workflows(query)
+                if execution.id in wanted
+            }
+            ends = [found.get(run.workflow_id) for run in runs]
+        except RPCError:  # a busy dev server times out a visibility listing now and then: read it again
+            pass
         if all(end is not None for end in ends) or time.monotonic() > deadline:
             return ends
         await asyncio.sleep(POLL_INTERVAL)
@@ -367,7 +372,10 @@ async def storm(
     baseline_query_open = f"{baseline_query} AND ExecutionStatus = 'Running'"
 
     async def baseline_left(placed: list[Placed]) -> tuple[int, int]:
-        running = await stack.client.count_workflows(baseline_query_open)
+        try:
+            running = await stack.client.count_workflows(baseline_query_open)
+        except RPCError:  # a busy dev server times out now and then: count as still running, poll again
+            return len(placed), 0
         return running.count, 0
 
     baseline = await _storm_side(
