@@ -1,4 +1,5 @@
 # Two commands do everything: `make run` and `make test`. Both create .venv on first use.
+# `make check` is what CI runs: `make lint typecheck`, then `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,14 +19,14 @@ run: $(STAMP) ## the whole system on embedded PostgreSQL and a Temporal dev serv
 test: $(STAMP) ## the whole test suite; starts every server it needs by itself
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) ## mypy, strict as [tool.mypy] in pyproject.toml says
 	$(BIN)/mypy .
 
-check: lint typecheck test
+check: lint typecheck test ## what CI runs (.ci/run): style and types first, then the tests
 
 bench: $(STAMP) ## throughput and latency against the engine's own floor; figures in bench/results/
 	$(BIN)/python -m bench $(BENCH_ARGS)
@@ -35,3 +36,7 @@ migrate: $(STAMP) ## apply migrations to DATABASE_URL
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: replay-check
+replay-check: $(STAMP) ## replay open and recently closed runs against this code before a deploy (docs/deploy.md)
+	$(BIN)/python -m stack.replay_check $(REPLAY_CHECK_ARGS)

@@ -1,19 +1,18 @@
 """Catalog activities: trusted product snapshots for a new order."""
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from contracts.order import ActivityName, LoadSnapshots, VariantSnapshot
+from contracts.activities import CatalogSteps
+from contracts.order import LoadSnapshots, VariantSnapshot
 from services.catalog.store import CatalogStore
 from stack.db import reading
 
 
-class CatalogActivities:
+class CatalogActivities(CatalogSteps):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
-    @activity.defn(name=ActivityName.LOAD_SNAPSHOTS)
     async def load_snapshots(self, request: LoadSnapshots) -> list[VariantSnapshot]:
         """One snapshot per requested variant, in request order; fails on the first unknown or inactive one."""
         async with reading(self.sessionmaker) as session:

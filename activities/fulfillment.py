@@ -1,18 +1,17 @@
 """Fulfillment activities: a shipment shipped, and the shipment side of cancelling an order."""
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio import activity
 
 from activities.errors import refusals_as_application_errors
-from contracts.order import ActivityName, OrderRef, ShipShipment
+from contracts.activities import FulfillmentSteps
+from contracts.order import OrderRef, ShipShipment
 from services.fulfillment.store import FulfillmentStore
 
 
-class FulfillmentActivities:
+class FulfillmentActivities(FulfillmentSteps):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
-    @activity.defn(name=ActivityName.SHIP_SHIPMENT)
     async def mark_shipped(self, request: ShipShipment) -> None:
         """Pending -> Shipped; a shipment that already shipped is left as it is."""
         with refusals_as_application_errors():
@@ -21,7 +20,6 @@ class FulfillmentActivities:
                     request.shipment_id, request.carrier, request.tracking_number, repeat_ok=True
                 )
 
-    @activity.defn(name=ActivityName.CANCEL_PENDING_SHIPMENTS)
     async def cancel_pending(self, request: OrderRef) -> int:
         """Cancel the order's pending shipments; returns how many changed (0 on a repeat)."""
         async with self.sessionmaker.begin() as session:

@@ -3,19 +3,18 @@
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio import activity
 
 from activities.errors import refusals_as_application_errors
-from contracts.order import ActivityName, AllocateStock, Reservations
+from contracts.activities import InventorySteps
+from contracts.order import AllocateStock, Reservations
 from services.inventory.schemas import AllocationLine
 from services.inventory.store import InventoryStore
 
 
-class InventoryActivities:
+class InventoryActivities(InventorySteps):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
-    @activity.defn(name=ActivityName.ALLOCATE_STOCK)
     async def allocate(self, request: AllocateStock) -> list[UUID]:
         """Reserve every line in one transaction, all or nothing; idempotent by each line's key."""
         lines = [
@@ -32,14 +31,12 @@ class InventoryActivities:
                 reservations = await InventoryStore(session).allocate_many(lines)
         return [reservation.id for reservation in reservations]
 
-    @activity.defn(name=ActivityName.RELEASE_STOCK)
     async def release(self, request: Reservations) -> None:
         """Release reservations; already released ones are left as they are."""
         with refusals_as_application_errors():
             async with self.sessionmaker.begin() as session:
                 await InventoryStore(session).release_many(request.reservation_ids)
 
-    @activity.defn(name=ActivityName.COMMIT_STOCK)
     async def commit(self, request: Reservations) -> None:
         """Consume reserved stock (on-hand decreases); already committed ones are left as they are."""
         with refusals_as_application_errors():

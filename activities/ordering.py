@@ -1,32 +1,29 @@
 """Ordering activities: the order workflow records the order and each transition it decides."""
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio import activity
 
 from activities.errors import refusals_as_application_errors
-from contracts.order import ActivityName, OrderDetails, OrderRef, RecordStatus
+from contracts.activities import OrderingSteps
+from contracts.order import OrderDetails, OrderRef, RecordStatus
 from contracts.wire import utcnow
 from services.ordering.store import OrderingStore
 
 
-class OrderingActivities:
+class OrderingActivities(OrderingSteps):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
-    @activity.defn(name=ActivityName.RECORD_ORDER)
     async def record_order(self, order: OrderDetails) -> None:
         """Persist the placed order; idempotent by order id. A refusal (e.g. a total beyond BIGINT) is final."""
         with refusals_as_application_errors():
             async with self.sessionmaker.begin() as session:
                 await OrderingStore(session).record(order)
 
-    @activity.defn(name=ActivityName.VOID_ORDER)
     async def void(self, request: OrderRef) -> None:
         """Compensation of record_order: cancel the order if it was recorded; nothing to do if it was not."""
         async with self.sessionmaker.begin() as session:
             await OrderingStore(session).void(request.order_id, utcnow())
 
-    @activity.defn(name=ActivityName.RECORD_STATUS)
     async def record_status(self, request: RecordStatus) -> None:
         """Persist a status change; recording the same status again is a no-op."""
         with refusals_as_application_errors():

@@ -1,18 +1,17 @@
 """Payment activities: a succeeded payment, and the payment side of cancelling or expiring an order."""
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio import activity
 
 from activities.errors import refusals_as_application_errors
-from contracts.order import ActivityName, OrderRef, SucceedPayment
+from contracts.activities import PaymentSteps
+from contracts.order import OrderRef, SucceedPayment
 from services.payment.store import PaymentStore
 
 
-class PaymentActivities:
+class PaymentActivities(PaymentSteps):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
-    @activity.defn(name=ActivityName.SUCCEED_PAYMENT)
     async def mark_succeeded(self, request: SucceedPayment) -> None:
         """Pending -> Succeeded; a payment that already succeeded is left as it is."""
         with refusals_as_application_errors():
@@ -21,13 +20,11 @@ class PaymentActivities:
                     request.payment_id, request.provider_reference, repeat_ok=True
                 )
 
-    @activity.defn(name=ActivityName.CANCEL_PENDING_PAYMENTS)
     async def cancel_pending(self, request: OrderRef) -> int:
         """Cancel the order's pending payments; returns how many changed (0 on a repeat)."""
         async with self.sessionmaker.begin() as session:
             return len(await PaymentStore(session).cancel_pending_for_order(request.order_id))
 
-    @activity.defn(name=ActivityName.REFUND_PAYMENTS)
     async def refund(self, request: OrderRef) -> int:
         """Refund the order's succeeded payments; returns how many changed (0 on a repeat)."""
         async with self.sessionmaker.begin() as session:

@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors, metrics
-from api.orders import OrderWorkflows
+from api import errors, metrics, web
+from api.order_workflows import OrderWorkflows
 from api.routes import carts, catalog, health, inventory, orders, payments, shipments
 from services.demo import load_demo_data
 from stack import temporal
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for module in (health, catalog, inventory, carts, orders, payments, shipments):
         app.include_router(module.router)
+    web.install(app)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

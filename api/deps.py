@@ -11,7 +11,8 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.orders import OrderWorkflows
+from api.order_workflows import OrderWorkflows
+from stack.db import reading
 from stack.settings import Settings
 
 
@@ -31,6 +32,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with reading(sessionmaker) as session:
+        yield session
+
+
 async def get_temporal(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
@@ -46,5 +53,9 @@ SessionMaker = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionma
 # scope="function": the transaction commits (or rolls back) before the response leaves, so the client's
 # next request always sees what this one wrote.
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+# For routes that only read: no BEGIN/COMMIT around the reads (PostgreSQL's READ COMMITTED gives each statement
+# its own snapshot either way). A route that waits on a workflow opens no session here: it would hold a pooled
+# connection for the whole wait (OrderWorkflows reads and writes around the wait itself).
+ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 Temporal = Annotated[Client, Depends(get_temporal)]
 Orders = Annotated[OrderWorkflows, Depends(get_order_workflows)]

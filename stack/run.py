@@ -4,8 +4,13 @@
 2. alembic migrations;
 3. Temporal dev server persisted in .data/temporal.db, Web UI on :8233 (unless TEMPORAL_ADDRESS is set),
    with the custom search attributes registered;
-4. the worker and the API (uvicorn) as child processes, their logs prefixed and streamed;
-5. Ctrl-C (or SIGTERM) stops every child, then Temporal, then PostgreSQL. `.data/` is kept.
+4. the worker and the API (uvicorn) as child processes, their logs prefixed and streamed; a child that exits is
+   restarted with backoff, and one that keeps exiting (a crash loop) stops `make run` with exit code 1;
+5. PostgreSQL and Temporal are watched: when one of them is down (its process exited, or it has not answered
+   for a while), `make run` says so and stops with exit code 1, rather than leaving an API that answers 503;
+6. Ctrl-C (or SIGTERM) stops every child, then Temporal, then PostgreSQL. `.data/` is kept.
+
+The supervising pieces are in stack/supervisor.py. `DATA_DIR` (default `.data`) moves the data elsewhere.
 """
 
 import asyncio
@@ -16,60 +21,55 @@ import sys
 import time
 from pathlib import Path
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+from temporalio.client import Client
+
 from stack import migrate, postgres, temporal
 from stack.settings import Settings
+from stack.supervisor import STOP_TIMEOUT, Child, Dependency, say, supervise
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / ".data"
+DATA = Path(os.environ.get("DATA_DIR") or ROOT / ".data").resolve()
 DATABASE = "orderflow"
 UI_PORT = 8233
-STOP_TIMEOUT = 15.0
-
-
-def say(message: str) -> None:
-    print(f"[run] {message}", flush=True)
-
-
-async def _pump(name: str, stream: asyncio.StreamReader) -> None:
-    while line := await stream.readline():
-        sys.stdout.write(f"[{name}] {line.decode(errors='replace')}")
-        sys.stdout.flush()
-
-
-async def _spawn(name: str, *args: str, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, asyncio.Task[None]]:
-    proc = await asyncio.create_subprocess_exec(
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,  # we stop children ourselves, in order, on Ctrl-C
-    )
-    assert proc.stdout is not None
-    return proc, asyncio.create_task(_pump(name, proc.stdout))
-
-
-async def _stop(name: str, proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is not None:
-        return
-    say(f"stopping {name}")
-    proc.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(proc.wait(), STOP_TIMEOUT)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
 
 
 def _start_temporal_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
     port = int(settings.temporal_address.rsplit(":", 1)[1])
     say(
-        f"starting Temporal dev server on {settings.temporal_address} (data: .data/temporal.db, "
-        "log: .data/temporal.log)"
+        f"starting Temporal dev server on {settings.temporal_address} (data: {DATA / 'temporal.db'}, "
+        f"log: {DATA / 'temporal.log'})"
     )
     return temporal.start_dev_server(
         port=port, ui_port=UI_PORT, db_file=DATA / "temporal.db", log_file=DATA / "temporal.log"
     )
+
+
+async def _probe_database(url: str) -> None:
+    """One fresh connection and `SELECT 1`: a pooled connection could hide a server that is gone."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+
+def _dependencies(
+    settings: Settings, client: Client, pg: postgres.EmbeddedPostgres | None, dev_server: subprocess.Popen[bytes] | None
+) -> list[Dependency]:
+    """PostgreSQL and Temporal, probed; the servers `make run` started itself are also watched as processes."""
+    url = settings.require_database_url()
+    return [
+        Dependency("PostgreSQL", lambda: _probe_database(url), alive=pg.running if pg is not None else None),
+        Dependency(
+            "Temporal",
+            client.service_client.check_health,
+            alive=(lambda: dev_server.poll() is None) if dev_server is not None else None,
+        ),
+    ]
 
 
 async def main() -> int:
@@ -78,11 +78,10 @@ async def main() -> int:
     env = dict(os.environ)
     pg: postgres.EmbeddedPostgres | None = None
     dev_server: subprocess.Popen[bytes] | None = None
-    children: list[tuple[str, asyncio.subprocess.Process]] = []
-    pumps: list[asyncio.Task[None]] = []
+    children: list[Child] = []
     try:
         if not settings.database_url:
-            say("starting embedded PostgreSQL (data: .data/postgres)")
+            say(f"starting embedded PostgreSQL (data: {DATA / 'postgres'})")
             pg = postgres.start(DATA / "postgres")
             await postgres.create_database(pg.dsn(), DATABASE)
             settings.database_url = env["DATABASE_URL"] = pg.url(DATABASE)
@@ -96,41 +95,34 @@ async def main() -> int:
         if added:
             say(f"registered search attributes: {', '.join(added)}")
 
-        for name, args in (
-            ("worker", [sys.executable, "worker.py"]),
-            ("api", [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-                     "--host", settings.api_host, "--port", str(settings.api_port)]),
-        ):  # fmt: skip
-            proc, pump = await _spawn(name, *args, env=env)
-            children.append((name, proc))
-            pumps.append(pump)
+        children = [
+            Child("worker", [sys.executable, "worker.py"], env=env, cwd=ROOT),
+            # API_PORT, and the seed's 5001-5006 with SEED_COMPAT_PORTS (stack/serve.py)
+            Child("api", [sys.executable, "-m", "stack.serve"], env=env, cwd=ROOT),
+        ]
+        for child in children:
+            await child.start()
 
         api = f"http://{settings.api_host}:{settings.api_port}"
         web = f"http://localhost:{UI_PORT}" if dev_server else f"the Web UI of {settings.temporal_address}"
         say(f"started in {time.monotonic() - started:.1f}s")
         say(f"API:           {api}   (OpenAPI docs: {api}/docs, health: {api}/health)")
         say(f"Temporal Web:  {web}")
+        say(f"Shop:          {api}/")
+        say(f"Console:       {api}/ops")
+        if settings.seed_compat_ports:
+            say("the API also listens on the seed's ports 5001-5006 (SEED_COMPAT_PORTS)")
         say("press Ctrl-C to stop")
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        waits = [asyncio.create_task(proc.wait()) for _, proc in children]
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([*waits, stopper], return_when=asyncio.FIRST_COMPLETED)
-        crashed = [name for name, proc in children if proc.returncode is not None]
-        if crashed:
-            say(f"{', '.join(crashed)} exited; stopping everything")
-        for task in [*waits, stopper]:
-            task.cancel()
-        return 1 if crashed else 0
+        return await supervise(children, _dependencies(settings, client, pg, dev_server), stop)
     finally:
-        for name, proc in reversed(children):
-            await _stop(name, proc)
-        for pump in pumps:
-            pump.cancel()
-        if dev_server is not None:
+        for child in reversed(children):
+            await child.stop()
+        if dev_server is not None and dev_server.poll() is None:
             say("stopping Temporal dev server")
             dev_server.terminate()
             try:
@@ -139,7 +131,10 @@ async def main() -> int:
                 dev_server.kill()
         if pg is not None:
             say("stopping PostgreSQL")
-            pg.stop()
+            try:
+                pg.stop()
+            except Exception as error:  # noqa: BLE001 - it may be the server that died: nothing left to stop
+                say(f"PostgreSQL did not stop cleanly: {error}")
 
 
 if __name__ == "__main__":

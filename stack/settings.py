@@ -1,6 +1,5 @@
 """The one settings class. Every field is an environment variable (upper-case name, no prefix)."""
 
-from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -55,6 +54,14 @@ class Settings(BaseSettings):
         description="Order runs a worker keeps in memory between their workflow tasks; a run evicted from this "
         "cache is replayed from its history on its next message (README, Performance).",
     )
+    seed_compat_ports: bool = Field(
+        default=False,
+        description="`make run` also serves the API on the seed's ports 5001-5006, for the seed's own front end "
+        "and scripts (with AUTH_MODE=open).",
+    )
+    temporal_ui_url: str = Field(
+        default="http://localhost:8233", description="Temporal Web, linked from each order in the operator console."
+    )
     seed_demo_data: bool = Field(default=True, description="Load the demo catalog and stock when the catalog is empty.")
 
     @field_validator("cors_origins", "operator_tokens", mode="before")
@@ -63,10 +70,6 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
-
-    @property
-    def payment_timeout(self) -> timedelta:
-        return timedelta(seconds=self.payment_timeout_seconds)
 
     def require_app_secret(self) -> bytes:
         if self.app_secret is None or not self.app_secret.get_secret_value():

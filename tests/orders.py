@@ -3,7 +3,7 @@
 import uuid
 from datetime import UTC, datetime
 
-from contracts.order import OrderDetails, OrderItem, OrderStatus
+from contracts.order import OrderDetails, OrderItemDetails, OrderStatus
 
 
 def pending_order(
@@ -22,7 +22,7 @@ def pending_order(
         created_at=now,
         updated_at=now,
         items=[
-            OrderItem(
+            OrderItemDetails(
                 id=uuid.uuid4(),
                 product_id=uuid.uuid4(),
                 product_variant_id=variant_id or uuid.uuid4(),

@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypeVar
 from uuid import UUID
 
 from temporalio import workflow
@@ -27,10 +27,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from contracts.activities import CatalogSteps, FulfillmentSteps, InventorySteps, OrderingSteps, PaymentSteps
     from contracts.order import (
         REFUSAL_CODES,
         TERMINAL_STATUSES,
-        ActivityName,
         AllocateStock,
         CancelOrder,
         ExpireOrder,
@@ -38,8 +38,9 @@ with workflow.unsafe.imports_passed_through():
         MarkPaid,
         MarkShipped,
         OrderAction,
+        OrderActionMessage,
         OrderDetails,
-        OrderItem,
+        OrderItemDetails,
         OrderOutcome,
         OrderRef,
         OrderState,
@@ -54,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         SucceedPayment,
         VariantSnapshot,
         Verdict,
+        action_of,
         decide,
         refusal_message,
     )
@@ -69,6 +71,12 @@ ACTIVITY_RETRY = RetryPolicy(
 )
 REJECTED = "Rejected"  # OrderStatus search-attribute value of a run whose order could not be placed
 
+_Steps = TypeVar("_Steps")
+_Arg = TypeVar("_Arg")
+_Result = TypeVar("_Result")
+# An activity, as a method of its interface in contracts.activities (e.g. `InventorySteps.allocate`).
+Step = Callable[[_Steps, _Arg], Awaitable[_Result]]
+
 
 def workflow_id(order_id: UUID) -> str:
     return f"order-{order_id}"
@@ -78,10 +86,13 @@ def workflow_id(order_id: UUID) -> str:
 class _Request:
     """An action waiting for the run to serve it; an update waits for `done`, a signal does not."""
 
-    action: OrderAction
-    message: MarkPaid | MarkShipped | CancelOrder | ExpireOrder
+    message: OrderActionMessage
     done: bool = False
     error: ApplicationError | None = None
+
+    @property
+    def action(self) -> OrderAction:
+        return action_of(self.message)
 
 
 # Not sandboxed: building a sandbox for every new order cost ~15-20 ms of worker CPU per placement. The
@@ -132,11 +143,10 @@ class OrderWorkflow:
         """Snapshots, reservations, the recorded order. On a refusal or out of attempts, give back and stop."""
         attempts = order.placement_attempts
         try:
-            snapshots: list[VariantSnapshot] = await self._placing_step(
-                ActivityName.LOAD_SNAPSHOTS,
+            snapshots = await self._placing_step(
+                CatalogSteps.load_snapshots,
                 LoadSnapshots(variant_ids=[item.product_variant_id for item in order.items]),
                 attempts,
-                result_type=list[VariantSnapshot],
             )
             if len({snapshot.currency for snapshot in snapshots}) > 1:
                 raise ApplicationError(
@@ -144,7 +154,7 @@ class OrderWorkflow:
                 )
 
             self._reservation_ids = await self._placing_step(
-                ActivityName.ALLOCATE_STOCK,
+                InventorySteps.allocate,
                 AllocateStock(
                     reference=f"ORDER-{order.order_id}",
                     lines=[
@@ -157,14 +167,13 @@ class OrderWorkflow:
                     ],
                 ),
                 attempts,
-                result_type=list[UUID],
             )
             self._push_compensation("release stock", self._release_stock)
 
             details = self._new_order(order, snapshots)
             # a recording that runs out of attempts may still have committed one of them: void it, then release
             self._push_compensation("void order", self._void_order)
-            await self._placing_step(ActivityName.RECORD_ORDER, details, attempts)
+            await self._placing_step(OrderingSteps.record_order, details, attempts)
             self._drop_compensation("void order")  # recorded: a cancel or expiry records its own status
         except (ActivityError, ApplicationError) as error:
             await self._compensate()
@@ -187,10 +196,10 @@ class OrderWorkflow:
         )
         return True
 
-    async def _placing_step(self, name: str, arg: object, attempts: int, *, result_type: type | None = None) -> Any:
+    async def _placing_step(self, step: Step[_Steps, _Arg, _Result], arg: _Arg, attempts: int) -> _Result:
         """A step of placing: ends at once if refused, else is retried until it runs out of `attempts`."""
         try:
-            return await self._activity(name, arg, result_type=result_type, attempts=attempts)
+            return await self._activity(step, arg, attempts=attempts)
         except (ActivityError, ApplicationError) as error:
             cause = error.cause if isinstance(error, ActivityError) else error
             if isinstance(cause, ApplicationError) and cause.non_retryable:
@@ -202,7 +211,7 @@ class OrderWorkflow:
     def _new_order(self, order: PlaceOrder, snapshots: list[VariantSnapshot]) -> OrderDetails:
         now = workflow.now()
         items = [
-            OrderItem(
+            OrderItemDetails(
                 id=workflow.uuid4(),
                 product_id=snapshot.product_id,
                 product_variant_id=snapshot.product_variant_id,
@@ -273,7 +282,7 @@ class OrderWorkflow:
         """PendingPayment -> Paid. The payment succeeds first; the stock stays reserved until shipment."""
         if message.payment_id is not None:
             await self._activity(
-                ActivityName.SUCCEED_PAYMENT,
+                PaymentSteps.mark_succeeded,
                 SucceedPayment(payment_id=message.payment_id, provider_reference=message.provider_reference),
             )
         if verdict is Verdict.APPLY:
@@ -283,12 +292,12 @@ class OrderWorkflow:
     async def _ship(self, message: MarkShipped, verdict: Verdict) -> None:
         """Paid -> Shipped: commit every reservation (on-hand decreases once), then the shipment ships."""
         if verdict is Verdict.APPLY:
-            await self._activity(ActivityName.COMMIT_STOCK, Reservations(reservation_ids=self._reservation_ids))
+            await self._activity(InventorySteps.commit, Reservations(reservation_ids=self._reservation_ids))
             self._compensations.clear()  # the goods left the warehouse: nothing is given back any more
             await self._transition(OrderStatus.SHIPPED)
         if message.shipment_id is not None:
             await self._activity(
-                ActivityName.SHIP_SHIPMENT,
+                FulfillmentSteps.mark_shipped,
                 ShipShipment(
                     shipment_id=message.shipment_id,
                     carrier=message.carrier,
@@ -299,14 +308,14 @@ class OrderWorkflow:
     async def _cancel(self, message: CancelOrder) -> None:
         """PendingPayment or Paid -> Cancelled: refund and release in reverse, drop pending payments/shipments."""
         await self._compensate()
-        await self._activity(ActivityName.CANCEL_PENDING_PAYMENTS, OrderRef(order_id=self._order_id))
-        await self._activity(ActivityName.CANCEL_PENDING_SHIPMENTS, OrderRef(order_id=self._order_id))
+        await self._activity(PaymentSteps.cancel_pending, OrderRef(order_id=self._order_id))
+        await self._activity(FulfillmentSteps.cancel_pending, OrderRef(order_id=self._order_id))
         await self._transition(OrderStatus.CANCELLED)
 
     async def _expire(self, message: ExpireOrder) -> None:
         """PendingPayment -> Expired (payment timeout or an operator): release the stock, drop pending payments."""
         await self._compensate()
-        await self._activity(ActivityName.CANCEL_PENDING_PAYMENTS, OrderRef(order_id=self._order_id))
+        await self._activity(PaymentSteps.cancel_pending, OrderRef(order_id=self._order_id))
         await self._transition(OrderStatus.EXPIRED)
 
     # --- compensation ----------------------------------------------------------------------------
@@ -328,13 +337,13 @@ class OrderWorkflow:
             _count("compensation", step=name)
 
     async def _release_stock(self) -> None:
-        await self._activity(ActivityName.RELEASE_STOCK, Reservations(reservation_ids=self._reservation_ids))
+        await self._activity(InventorySteps.release, Reservations(reservation_ids=self._reservation_ids))
 
     async def _void_order(self) -> None:
-        await self._activity(ActivityName.VOID_ORDER, OrderRef(order_id=self._order_id))
+        await self._activity(OrderingSteps.void, OrderRef(order_id=self._order_id))
 
     async def _refund_payments(self) -> None:
-        await self._activity(ActivityName.REFUND_PAYMENTS, OrderRef(order_id=self._order_id))
+        await self._activity(PaymentSteps.refund, OrderRef(order_id=self._order_id))
 
     # --- state -----------------------------------------------------------------------------------
 
@@ -345,7 +354,7 @@ class OrderWorkflow:
     async def _transition(self, status: OrderStatus) -> None:
         assert self._details is not None
         now = workflow.now()
-        await self._activity(ActivityName.RECORD_STATUS, RecordStatus(order_id=self._order_id, status=status, at=now))
+        await self._activity(OrderingSteps.record_status, RecordStatus(order_id=self._order_id, status=status, at=now))
         self._details = self._details.model_copy(update={"status": status, "updated_at": now})
         workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
         _count(status.value.lower())
@@ -359,25 +368,25 @@ class OrderWorkflow:
         customer = f"{order.customer_name} <{order.customer_email}>"
         workflow.set_current_details(f"{order.status.value} · {customer} · {total} · {len(order.items)} line(s)")
 
-    async def _activity(self, name: str, arg: object, *, result_type: type | None = None, attempts: int = 0) -> Any:
+    async def _activity(self, step: Step[_Steps, _Arg, _Result], arg: _Arg, *, attempts: int = 0) -> _Result:
         """Run one step, retried until it succeeds or is refused, or runs out of `attempts` (0: no limit)."""
-        options: dict[str, Any] = {
-            "start_to_close_timeout": ACTIVITY_TIMEOUT,
-            "retry_policy": replace(ACTIVITY_RETRY, maximum_attempts=attempts),
-            "result_type": result_type,
-        }
+        retry_policy = replace(ACTIVITY_RETRY, maximum_attempts=attempts)
         if self._placing or self._accepted_durably:
             # Each step is one short PostgreSQL transaction: a local activity runs it in this worker, without a
             # task-queue round trip. That is safe while placing (driven by the run's own durable start; a replay
             # runs the idempotent steps again and a client retry rejoins by order id) and once the action being
             # served is durably accepted.
-            return await workflow.execute_local_activity(name, arg, **options)
+            return await workflow.execute_local_activity_method(
+                step, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=retry_policy
+            )
         # The first step of an action that answers an update is an ordinary activity. An update is durable only
         # once the workflow task that accepted it completes, while a local activity commits inside that task:
         # if Temporal restarted in between, the database would say Paid while the run never heard of the
         # payment. An ordinary activity is scheduled only by a completed task, so once it has run, the accepted
         # update is in the history and the action's other steps can be local.
-        result = await workflow.execute_activity(name, arg, **options)
+        result = await workflow.execute_activity_method(
+            step, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=retry_policy
+        )
         self._accepted_durably = True
         return result
 
@@ -395,36 +404,36 @@ class OrderWorkflow:
     @workflow.update
     async def mark_paid(self, message: MarkPaid) -> OrderDetails:
         """A payment succeeded, or an operator marks the order paid."""
-        return await self._submit(OrderAction.PAY, message)
+        return await self._submit(message)
 
     @workflow.update
     async def mark_shipped(self, message: MarkShipped) -> OrderDetails:
         """A shipment shipped, or an operator marks the order shipped."""
-        return await self._submit(OrderAction.SHIP, message)
+        return await self._submit(message)
 
     @workflow.update
     async def cancel(self, message: CancelOrder) -> OrderDetails:
-        return await self._submit(OrderAction.CANCEL, message)
+        return await self._submit(message)
 
     @workflow.update
     async def expire(self, message: ExpireOrder) -> OrderDetails:
-        return await self._submit(OrderAction.EXPIRE, message)
+        return await self._submit(message)
 
     @mark_paid.validator
     def _validate_mark_paid(self, message: MarkPaid) -> None:
-        self._validate(OrderAction.PAY)
+        self._validate(action_of(message))
 
     @mark_shipped.validator
     def _validate_mark_shipped(self, message: MarkShipped) -> None:
-        self._validate(OrderAction.SHIP)
+        self._validate(action_of(message))
 
     @cancel.validator
     def _validate_cancel(self, message: CancelOrder) -> None:
-        self._validate(OrderAction.CANCEL)
+        self._validate(action_of(message))
 
     @expire.validator
     def _validate_expire(self, message: ExpireOrder) -> None:
-        self._validate(OrderAction.EXPIRE)
+        self._validate(action_of(message))
 
     def _validate(self, action: OrderAction) -> None:
         """Refuse early what the current state already forbids; the action is decided again when served."""
@@ -435,12 +444,10 @@ class OrderWorkflow:
         if decide(action, self.status) is Verdict.REFUSE:
             raise ApplicationError(refusal_message(action, self.status), type=REFUSAL_CODES[action], non_retryable=True)
 
-    async def _submit(
-        self, action: OrderAction, message: MarkPaid | MarkShipped | CancelOrder | ExpireOrder
-    ) -> OrderDetails:
+    async def _submit(self, message: OrderActionMessage) -> OrderDetails:
         await workflow.wait_condition(lambda: not self._placing)
-        self._validate(action)
-        request = _Request(action, message)
+        self._validate(action_of(message))
+        request = _Request(message)
         self._requests.append(request)
         await workflow.wait_condition(lambda: request.done)
         if request.error is not None:
@@ -450,7 +457,7 @@ class OrderWorkflow:
 
     @workflow.signal
     def payment_succeeded(self, message: MarkPaid) -> None:
-        self._enqueue(OrderAction.PAY, message)
+        self._enqueue(message)
 
     @workflow.signal
     def payment_failed(self, message: PaymentFailed) -> None:
@@ -459,17 +466,19 @@ class OrderWorkflow:
 
     @workflow.signal
     def shipment_shipped(self, message: MarkShipped) -> None:
-        self._enqueue(OrderAction.SHIP, message)
+        self._enqueue(message)
 
     @workflow.signal
     def request_cancel(self, message: CancelOrder) -> None:
-        self._enqueue(OrderAction.CANCEL, message)
+        self._enqueue(message)
 
-    def _enqueue(self, action: OrderAction, message: MarkPaid | MarkShipped | CancelOrder) -> None:
+    def _enqueue(self, message: OrderActionMessage) -> None:
         if self.status is None or self.status in TERMINAL_STATUSES:
-            workflow.logger.warning("ignoring %s signal: order %s is %s", action, self._order_id, self.status)
+            workflow.logger.warning(
+                "ignoring %s signal: order %s is %s", action_of(message), self._order_id, self.status
+            )
             return
-        self._requests.append(_Request(action, message))
+        self._requests.append(_Request(message))
 
     @workflow.query
     def details(self) -> OrderDetails | None:

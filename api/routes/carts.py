@@ -1,10 +1,13 @@
-"""Routes of the carts resource (contract section 4). Not-found is 404 on every cart endpoint."""
+"""Routes of the carts resource (contract section 4). Not-found is 404 on every cart endpoint.
+
+Checking a cart out places an order: that route is with order placement, in api/routes/orders.py.
+"""
 
 from uuid import UUID
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import Session
+from api.deps import ReadSession, Session
 from api.errors import responses
 from services.cart.errors import CartNotFoundError
 from services.cart.schemas import AddCartItemRequest, CartDto, UpdateCartItemRequest
@@ -23,7 +26,7 @@ async def create_cart(session: Session, response: Response) -> CartDto:
 
 
 @router.get("/api/carts/{cart_id}", responses=responses(404))
-async def get_cart(cart_id: UUID, session: Session) -> CartDto:
+async def get_cart(cart_id: UUID, session: ReadSession) -> CartDto:
     cart = await CartStore(session).get(cart_id)
     if cart is None:
         raise CartNotFoundError(cart_id)

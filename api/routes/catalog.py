@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from api.deps import Session
 from api.errors import responses
-from services.catalog.errors import ProductDetailsNotFoundError, VariantSnapshotNotFoundError
+from services.catalog.errors import ProductNotFoundError, VariantSnapshotNotFoundError
 from services.catalog.schemas import (
     AddProductVariantRequest,
     BrandDto,
@@ -67,7 +67,7 @@ async def get_variant_snapshot(product_variant_id: UUID, session: Session) -> Pr
 async def get_product(product_id: UUID, session: Session) -> ProductDetailsDto:
     product = await CatalogStore(session).get_product(product_id)
     if product is None:
-        raise ProductDetailsNotFoundError(product_id)
+        raise ProductNotFoundError(product_id, read=True)
     return product
 
 

@@ -8,17 +8,18 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Response, status
 
-from api.deps import Orders, Session, SessionMaker
+from api.deps import Orders, ReadSession
 from api.errors import responses
-from api.orders import order_id_for
-from contracts.order import CancelOrder, ExpireOrder, MarkPaid, MarkShipped, OrderAction, OrderDetails, OrderState
+from api.order_workflows import order_id_for
+from contracts.order import CancelOrder, ExpireOrder, MarkPaid, MarkShipped, OrderDetails, OrderState
 from services.cart.errors import CartNotFoundError
 from services.cart.store import CartStore
-from services.ordering.errors import OrderNotFoundForRead
+from services.ordering.errors import OrderNotFoundError
 from services.ordering.rules import check_create_order
 from services.ordering.schemas import CreateOrderItemRequest, CreateOrderRequest, OrderListItemDto
 from services.ordering.store import OrderingStore
 from services.schemas import RequestModel
+from workflows.order import OrderWorkflow
 
 # Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
 router = APIRouter(tags=["orders"], responses=responses(503))
@@ -39,7 +40,7 @@ class CheckoutRequest(RequestModel):
 
 
 @router.get("/api/orders")
-async def list_orders(session: Session) -> list[OrderListItemDto]:
+async def list_orders(session: ReadSession) -> list[OrderListItemDto]:
     """Every order, newest first."""
     return await OrderingStore(session).list()
 
@@ -48,7 +49,7 @@ async def list_orders(session: Session) -> list[OrderListItemDto]:
 async def get_order(order_id: UUID, orders: Orders) -> OrderDetails:
     order = await orders.details(order_id)
     if order is None:
-        raise OrderNotFoundForRead()
+        raise OrderNotFoundError(read=True)
     return order
 
 
@@ -57,7 +58,7 @@ async def get_order_workflow_state(order_id: UUID, orders: Orders) -> OrderState
     """Live state of the order's workflow (payment deadline, compensations), while it runs."""
     state = await orders.state(order_id)
     if state is None:
-        raise OrderNotFoundForRead()
+        raise OrderNotFoundError(read=True)
     return state
 
 
@@ -81,13 +82,11 @@ async def checkout_cart(
     cart_id: UUID,
     body: CheckoutRequest,
     orders: Orders,
-    sessionmaker: SessionMaker,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> OrderDetails:
     """Turn a cart into an order, then empty the cart. Checking out the same cart contents twice places one order."""
-    async with sessionmaker() as session:
-        cart = await CartStore(session).get(cart_id)
+    cart = await orders.read(lambda session: CartStore(session).get(cart_id))
     if cart is None:
         raise CartNotFoundError(cart_id)
     request = CreateOrderRequest(
@@ -100,30 +99,29 @@ async def checkout_cart(
     )
     key = idempotency_key or f"checkout:{cart.id}:{cart.updated_at.isoformat()}"
     order = await _place(orders, request, key, response)
-    async with sessionmaker.begin() as session:
-        await CartStore(session).clear(cart_id)
+    await orders.write(lambda session: CartStore(session).clear(cart_id))
     return order
 
 
 @router.post("/api/orders/{order_id}/cancel", responses=responses(400, 404))
 async def cancel_order(order_id: UUID, orders: Orders) -> OrderDetails:
     """PendingPayment or Paid (not shipped) -> Cancelled: stock released, payments refunded."""
-    return await orders.act(order_id, OrderAction.CANCEL, CancelOrder())
+    return await orders.act(order_id, OrderWorkflow.cancel, CancelOrder())
 
 
 @router.post("/api/orders/{order_id}/expire", responses=responses(400, 404))
 async def expire_order(order_id: UUID, orders: Orders) -> OrderDetails:
     """PendingPayment -> Expired: stock released. Expiring an expired order is a no-op."""
-    return await orders.act(order_id, OrderAction.EXPIRE, ExpireOrder(reason="operator"))
+    return await orders.act(order_id, OrderWorkflow.expire, ExpireOrder(reason="operator"))
 
 
 @router.post("/api/orders/{order_id}/mark-paid", responses=responses(400, 404))
 async def mark_order_paid(order_id: UUID, orders: Orders) -> OrderDetails:
     """PendingPayment -> Paid; stock stays reserved. A no-op on Paid and Shipped orders."""
-    return await orders.act(order_id, OrderAction.PAY, MarkPaid())
+    return await orders.act(order_id, OrderWorkflow.mark_paid, MarkPaid())
 
 
 @router.post("/api/orders/{order_id}/mark-shipped", responses=responses(400, 404))
 async def mark_order_shipped(order_id: UUID, orders: Orders) -> OrderDetails:
     """Paid -> Shipped: every reservation is committed. A no-op on Shipped orders."""
-    return await orders.act(order_id, OrderAction.SHIP, MarkShipped())
+    return await orders.act(order_id, OrderWorkflow.mark_shipped, MarkShipped())

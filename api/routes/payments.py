@@ -7,11 +7,12 @@ fails only tells the workflow (the order keeps waiting for another payment or it
 from uuid import UUID
 
 from fastapi import APIRouter, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Orders, Session, SessionMaker
+from api.deps import Orders, ReadSession, Session
 from api.errors import responses
-from contracts.order import MarkPaid, OrderAction
-from services.payment.errors import PaymentNotFoundOnGetError
+from contracts.order import MarkPaid
+from services.payment.errors import PaymentNotFoundError
 from services.payment.schemas import (
     CreatePaymentRequest,
     FailPaymentRequest,
@@ -21,23 +22,23 @@ from services.payment.schemas import (
     SucceedPaymentRequest,
 )
 from services.payment.store import PaymentStore, normalize_provider_reference
-from stack.db import reading
+from workflows.order import OrderWorkflow
 
 # Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
 router = APIRouter(tags=["payments"], responses=responses(503))
 
 
 @router.get("/api/payments")
-async def list_payments(session: Session) -> list[PaymentListItemDto]:
+async def list_payments(session: ReadSession) -> list[PaymentListItemDto]:
     """Every payment, newest first."""
     return await PaymentStore(session).list()
 
 
 @router.get("/api/payments/{payment_id}", responses=responses(404))
-async def get_payment(payment_id: UUID, session: Session) -> PaymentDetailsDto:
+async def get_payment(payment_id: UUID, session: ReadSession) -> PaymentDetailsDto:
     payment = await PaymentStore(session).get(payment_id)
     if payment is None:
-        raise PaymentNotFoundOnGetError(payment_id)
+        raise PaymentNotFoundError(payment_id, read=True)
     return payment
 
 
@@ -51,29 +52,29 @@ async def create_payment(body: CreatePaymentRequest, session: Session, response:
 
 @router.post("/api/payments/{payment_id}/succeed", responses=responses(400, 404, 415))
 async def succeed_payment(
-    payment_id: UUID, orders: Orders, sessionmaker: SessionMaker, body: SucceedPaymentRequest | None = None
+    payment_id: UUID, orders: Orders, body: SucceedPaymentRequest | None = None
 ) -> PaymentDetailsDto:
     """Pending -> Succeeded, and the order -> Paid. Refused (payment stays Pending) if the order cannot be paid."""
     reference = normalize_provider_reference(body.provider_reference if body else None)
-    async with reading(sessionmaker) as session:
-        payment = await PaymentStore(session).require_pending(payment_id)
-    await orders.act(payment.order_id, OrderAction.PAY, MarkPaid(payment_id=payment_id, provider_reference=reference))
-    # The workflow has marked the payment; for an order that had already finished (a second payment of a
-    # shipped order, as the seed allows) nobody has, and this does it. Either way the answer is the stored row.
-    async with reading(sessionmaker) as session:
+    payment = await orders.read(lambda session: PaymentStore(session).require_pending(payment_id))
+
+    async def succeeded(session: AsyncSession) -> PaymentDetailsDto | None:
         stored = await PaymentStore(session).get(payment_id)
-    if stored is not None and stored.status is PaymentStatus.SUCCEEDED:
-        return stored
-    async with sessionmaker.begin() as session:
-        return await PaymentStore(session).mark_succeeded(payment_id, reference, repeat_ok=True)
+        return stored if stored is not None and stored.status is PaymentStatus.SUCCEEDED else None
+
+    return await orders.act_then_settle(
+        payment.order_id,
+        OrderWorkflow.mark_paid,
+        MarkPaid(payment_id=payment_id, provider_reference=reference),
+        settled=succeeded,
+        settle=lambda session: PaymentStore(session).mark_succeeded(payment_id, reference, repeat_ok=True),
+    )
 
 
 @router.post("/api/payments/{payment_id}/fail", responses=responses(400, 404, 415))
-async def fail_payment(
-    payment_id: UUID, orders: Orders, sessionmaker: SessionMaker, body: FailPaymentRequest | None = None
-) -> PaymentDetailsDto:
+async def fail_payment(payment_id: UUID, orders: Orders, body: FailPaymentRequest | None = None) -> PaymentDetailsDto:
     """Pending -> Failed. The order is untouched and can still be paid with another payment."""
-    async with sessionmaker.begin() as session:
-        payment = await PaymentStore(session).mark_failed(payment_id, body.failure_reason if body else None)
+    reason = body.failure_reason if body else None
+    payment = await orders.write(lambda session: PaymentStore(session).mark_failed(payment_id, reason))
     await orders.signal_payment_failed(payment.order_id, payment.id, payment.failure_reason)
     return payment

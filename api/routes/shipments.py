@@ -6,13 +6,13 @@ Shipping goes through the order's workflow, which commits the stock and marks th
 from uuid import UUID
 
 from fastapi import APIRouter, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Orders, Session, SessionMaker
+from api.deps import Orders, ReadSession, Session
 from api.errors import responses
-from contracts.order import MarkShipped, OrderAction, OrderStatus
-from services.errors import DomainError
+from contracts.order import MarkShipped, OrderStatus
+from services.errors import DomainError, OrderIdRequiredError
 from services.fulfillment.errors import (
-    OrderIdRequiredError,
     OrderNotFoundError,
     OrderNotReadyForShipmentError,
     ShipmentNotFoundError,
@@ -27,20 +27,20 @@ from services.fulfillment.schemas import (
 from services.fulfillment.store import FulfillmentStore, normalize_shipping
 from services.ordering.store import OrderingStore
 from services.schemas import ZERO_UUID
-from stack.db import reading
+from workflows.order import OrderWorkflow
 
 # Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
 router = APIRouter(tags=["shipments"], responses=responses(503))
 
 
 @router.get("/api/shipments")
-async def list_shipments(session: Session) -> list[ShipmentListItemDto]:
+async def list_shipments(session: ReadSession) -> list[ShipmentListItemDto]:
     """Every shipment, newest first."""
     return await FulfillmentStore(session).list()
 
 
 @router.get("/api/shipments/{shipment_id}", responses=responses(404))
-async def get_shipment(shipment_id: UUID, session: Session) -> ShipmentDetailsDto:
+async def get_shipment(shipment_id: UUID, session: ReadSession) -> ShipmentDetailsDto:
     shipment = await FulfillmentStore(session).get(shipment_id)
     if shipment is None:
         raise ShipmentNotFoundError(shipment_id)
@@ -48,51 +48,49 @@ async def get_shipment(shipment_id: UUID, session: Session) -> ShipmentDetailsDt
 
 
 @router.post("/api/shipments", responses=responses(400, 404, 415), status_code=status.HTTP_201_CREATED)
-async def create_shipment(
-    body: CreateShipmentRequest, sessionmaker: SessionMaker, response: Response
-) -> ShipmentDetailsDto:
+async def create_shipment(body: CreateShipmentRequest, session: Session, response: Response) -> ShipmentDetailsDto:
     """A Pending shipment for a Paid order."""
     if body.order_id == ZERO_UUID:
         raise OrderIdRequiredError()
-    async with sessionmaker.begin() as session:
-        # The recorded status is authoritative: the workflow records Paid before its update answers.
-        order_status = await OrderingStore(session).status(body.order_id)
-        if order_status is None:
-            raise OrderNotFoundError(body.order_id)
-        if order_status is not OrderStatus.PAID:
-            raise OrderNotReadyForShipmentError(body.order_id, order_status.value)
-        shipment = await FulfillmentStore(session).create(body)
+    # The recorded status is authoritative: the workflow records Paid before its update answers.
+    order_status = await OrderingStore(session).status(body.order_id)
+    if order_status is None:
+        raise OrderNotFoundError(body.order_id)
+    if order_status is not OrderStatus.PAID:
+        raise OrderNotReadyForShipmentError(body.order_id, order_status.value)
+    shipment = await FulfillmentStore(session).create(body)
     response.headers["Location"] = f"/api/shipments/{shipment.id}"
     return shipment
 
 
 @router.post("/api/shipments/{shipment_id}/ship", responses=responses(400, 404, 415))
 async def ship_shipment(
-    shipment_id: UUID, orders: Orders, sessionmaker: SessionMaker, body: ShipShipmentRequest | None = None
+    shipment_id: UUID, orders: Orders, body: ShipShipmentRequest | None = None
 ) -> ShipmentDetailsDto:
     """Pending -> Shipped, after the order's stock is committed and the order is Shipped."""
     carrier, tracking_number = normalize_shipping(
         body.carrier if body else None, body.tracking_number if body else None
     )
-    async with reading(sessionmaker) as session:
-        shipment = await FulfillmentStore(session).require_pending(shipment_id)
+    shipment = await orders.read(lambda session: FulfillmentStore(session).require_pending(shipment_id))
+
+    async def shipped(session: AsyncSession) -> ShipmentDetailsDto | None:
+        stored = await FulfillmentStore(session).get(shipment_id)
+        return stored if stored is not None and stored.status is ShipmentStatus.SHIPPED else None
+
     try:
-        await orders.act(
+        return await orders.act_then_settle(
             shipment.order_id,
-            OrderAction.SHIP,
+            OrderWorkflow.mark_shipped,
             MarkShipped(shipment_id=shipment_id, carrier=carrier, tracking_number=tracking_number),
+            settled=shipped,
+            settle=lambda session: FulfillmentStore(session).mark_shipped(
+                shipment_id, carrier, tracking_number, repeat_ok=True
+            ),
         )
     except DomainError as error:
         if error.code == "order_not_found":
             raise OrderNotFoundError(shipment.order_id) from error
         raise
-    # Done by the workflow already, unless the order had shipped before (a second shipment, as the seed allows).
-    async with reading(sessionmaker) as session:
-        stored = await FulfillmentStore(session).get(shipment_id)
-    if stored is not None and stored.status is ShipmentStatus.SHIPPED:
-        return stored
-    async with sessionmaker.begin() as session:
-        return await FulfillmentStore(session).mark_shipped(shipment_id, carrier, tracking_number, repeat_ok=True)
 
 
 @router.post("/api/shipments/{shipment_id}/cancel", responses=responses(400, 404))

@@ -20,8 +20,7 @@ from services.cart.errors import (
 from services.cart.models import Cart, CartItem
 from services.cart.schemas import AddCartItemRequest, CartDto, CartItemDto, UpdateCartItemRequest
 from services.schemas import ZERO_UUID, utcnow
-
-INT32_MAX = 2**31 - 1
+from services.validation import INT32_MAX
 
 
 def _require_variant(product_variant_id: UUID) -> UUID:

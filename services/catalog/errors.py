@@ -6,33 +6,37 @@ Every command refusal is a 400, "not found" included; only the single-resource r
 from uuid import UUID
 
 from services.errors import DomainError, NotFoundError
+from services.validation import Wording
 
 
 class CatalogError(DomainError):
     """A catalog command refused with one of the contract's codes (HTTP 400)."""
 
 
+WORDING = Wording(
+    required="{label} is required.",
+    too_long="{label} must be at most {limit} characters long.",
+    invalid="{label} must not contain NUL characters.",
+    error=CatalogError,
+)
+
+
 class AlreadyExistsError(CatalogError):
     """A unique slug or SKU is already taken (`*_slug_already_exists`, `sku_already_exists`)."""
 
 
-class ProductNotFoundError(CatalogError):
-    """A command names a product that does not exist (HTTP 400, as the seed)."""
+class ProductNotFoundError(NotFoundError, CatalogError):
+    """An unknown product: 400 when a command names it, as the seed; `GET /api/products/{id}` 404 (`read=True`)."""
 
-    def __init__(self, product_id: UUID) -> None:
-        super().__init__("product_not_found", f"Product '{product_id}' was not found.")
+    status_code = 400
+
+    def __init__(self, product_id: UUID, *, read: bool = False) -> None:
+        super().__init__("product_not_found", f"Product '{product_id}' was not found.", read=read)
 
 
 class ProductArchivedError(CatalogError):
     def __init__(self, product_id: UUID) -> None:
         super().__init__("product_archived", f"Product '{product_id}' is archived.")
-
-
-class ProductDetailsNotFoundError(NotFoundError):
-    """`GET /api/products/{id}` for an unknown id (HTTP 404)."""
-
-    def __init__(self, product_id: UUID) -> None:
-        super().__init__("product_not_found", f"Product '{product_id}' was not found.")
 
 
 class VariantSnapshotNotFoundError(NotFoundError):

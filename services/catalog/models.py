@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from services.validation import CURRENCY_LENGTH
+
 SCHEMA = "catalog"
 
 BRAND_NAME_MAX = 200
@@ -31,7 +33,7 @@ PRODUCT_SLUG_MAX = 350
 PRODUCT_DESCRIPTION_MAX = 4000
 SKU_MAX = 100
 VARIANT_NAME_MAX = 300
-CURRENCY_LENGTH = 3
+
 IMAGE_URL_MAX = 1000
 IMAGE_ALT_TEXT_MAX = 300
 

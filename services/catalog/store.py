@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from services.catalog import models as m
 from services.catalog.errors import (
+    WORDING,
     AlreadyExistsError,
     CatalogError,
     ProductArchivedError,
@@ -41,10 +42,18 @@ from services.catalog.schemas import (
     ProductVariantListItemDto,
     ProductVariantSnapshotDto,
 )
+from services.errors import violated_constraint
 from services.schemas import utcnow
-
-INT32_MAX = 2**31 - 1
-INT64_MAX = 2**63 - 1
+from services.validation import (
+    INT32_MAX,
+    INT64_MAX,
+    check_length,
+    check_no_nul,
+    currency_code,
+    invariant_lower,
+    invariant_upper,
+    required_text,
+)
 
 
 class CatalogStore:
@@ -63,7 +72,7 @@ class CatalogStore:
     async def create_brand(self, request: CreateBrandRequest) -> BrandDto:
         """Create a brand; its slug is lower-cased and must be unused."""
         name = _required(request.name, "brand_name", "Brand name")
-        slug = _lower(_required(request.slug, "brand_slug", "Brand slug"))
+        slug = invariant_lower(_required(request.slug, "brand_slug", "Brand slug"))
         if await self._exists(Brand.slug == slug):
             raise _slug_taken("brand", slug)
         _max_length(name, m.BRAND_NAME_MAX, "brand_name", "Brand name")
@@ -83,7 +92,7 @@ class CatalogStore:
     async def create_category(self, request: CreateCategoryRequest) -> CategoryDto:
         """Create an active category, optionally under an existing parent; its slug must be unused."""
         name = _required(request.name, "category_name", "Category name")
-        slug = _lower(_required(request.slug, "category_slug", "Category slug"))
+        slug = invariant_lower(_required(request.slug, "category_slug", "Category slug"))
         if not 0 <= request.sort_order <= INT32_MAX:
             raise CatalogError("category_sort_order_invalid", f"Category sort order must be between 0 and {INT32_MAX}.")
         if await self._exists(Category.slug == slug):
@@ -112,14 +121,22 @@ class CatalogStore:
 
     async def list_active_products(self) -> list[ProductListItemDto]:
         """Active products ordered by name, each with its active variants ordered by SKU."""
+        return await self._list_products(active_only=True)
+
+    async def list_products(self) -> list[ProductListItemDto]:
+        """Every product in any status ordered by name, each with all its variants (for operators)."""
+        return await self._list_products(active_only=False)
+
+    async def _list_products(self, *, active_only: bool) -> list[ProductListItemDto]:
+        query = select(Product).order_by(Product.name, Product.id)
+        if active_only:
+            query = query.where(Product.status == ProductStatus.ACTIVE)
+        variants = Product.variants.and_(ProductVariant.is_active) if active_only else Product.variants
         products = await self._session.scalars(
-            select(Product)
-            .where(Product.status == ProductStatus.ACTIVE)
-            .order_by(Product.name, Product.id)
-            .options(
+            query.options(
                 selectinload(Product.brand),
                 selectinload(Product.categories),
-                selectinload(Product.variants.and_(ProductVariant.is_active)),
+                selectinload(variants),
                 selectinload(Product.images),
             )
         )
@@ -167,7 +184,7 @@ class CatalogStore:
     async def create_product(self, request: CreateProductRequest) -> ProductCommandResponse:
         """Create a Draft product under an optional brand and any number of existing categories."""
         name = _required(request.name, "product_name", "Product name")
-        slug = _lower(_required(request.slug, "product_slug", "Product slug"))
+        slug = invariant_lower(_required(request.slug, "product_slug", "Product slug"))
         if await self._exists(Product.slug == slug):
             raise _slug_taken("product", slug)
         if request.brand_id is not None and not await self._exists(Brand.id == request.brand_id):
@@ -208,14 +225,11 @@ class CatalogStore:
         product = await self._product(product_id, share=True)
         if product.status == ProductStatus.ARCHIVED:
             raise ProductArchivedError(product_id)
-        sku = _upper(_required(request.sku, "sku", "SKU"))
+        sku = invariant_upper(_required(request.sku, "sku", "SKU"))
         name = _required(request.name, "variant_name", "Variant name")
         if not 0 <= request.price_amount_minor <= INT64_MAX:
             raise CatalogError("price_invalid", "Price must be a non-negative amount in minor units.")
-        currency = (request.currency or "").strip()
-        if len(currency) != m.CURRENCY_LENGTH or "\x00" in currency:
-            raise CatalogError("currency_invalid", "Currency must be a 3-letter code.")
-        currency = _upper(currency)
+        currency = currency_code(request.currency, WORDING)
         if await self._exists(ProductVariant.sku == sku):
             raise _sku_taken(sku)
         _max_length(sku, m.SKU_MAX, "sku", "SKU")
@@ -317,7 +331,7 @@ class CatalogStore:
             async with self._session.begin_nested():
                 self._session.add_all(rows)
         except IntegrityError as exc:
-            error = conflicts.get(_constraint_name(exc) or "")
+            error = conflicts.get(violated_constraint(exc) or "")
             if error is None:
                 raise
             raise error from exc
@@ -330,38 +344,20 @@ def _command_response(product: Product) -> ProductCommandResponse:
 
 
 def _required(value: str | None, field: str, label: str) -> str:
-    """The trimmed value; blank is `<field>_required`, a NUL (PostgreSQL rejects it) `<field>_invalid`."""
-    text = (value or "").strip()
-    if not text:
-        raise CatalogError(f"{field}_required", f"{label} is required.")
-    _no_nul(text, field, label)
-    return text
+    """The trimmed value; blank is `<field>_required`, a NUL `<field>_invalid`. Length is checked last of all."""
+    return required_text(value, field, label=label, wording=WORDING)
 
 
 def _optional(value: str | None, field: str, label: str) -> str | None:
+    """The trimmed value (blank stays blank, as the seed stores it); a NUL is `<field>_invalid`."""
     if value is None:
         return None
-    _no_nul(value, field, label)
+    check_no_nul(value, field, label=label, wording=WORDING)
     return value.strip()
 
 
-def _no_nul(value: str, field: str, label: str) -> None:
-    if "\x00" in value:
-        raise CatalogError(f"{field}_invalid", f"{label} must not contain NUL characters.")
-
-
 def _max_length(value: str | None, limit: int, field: str, label: str) -> None:
-    if value is not None and len(value) > limit:
-        raise CatalogError(f"{field}_too_long", f"{label} must be at most {limit} characters long.")
-
-
-# Character by character, as .NET's invariant casing: "ß" stays one character instead of becoming "SS".
-def _upper(value: str) -> str:
-    return "".join(upper if len(upper := char.upper()) == 1 else char for char in value)
-
-
-def _lower(value: str) -> str:
-    return "".join(lower if len(lower := char.lower()) == 1 else char for char in value)
+    check_length(value, limit, field, label=label, wording=WORDING)
 
 
 def _slug_taken(kind: str, slug: str) -> AlreadyExistsError:
@@ -370,10 +366,3 @@ def _slug_taken(kind: str, slug: str) -> AlreadyExistsError:
 
 def _sku_taken(sku: str) -> AlreadyExistsError:
     return AlreadyExistsError("sku_already_exists", f"A variant with SKU '{sku}' already exists.")
-
-
-def _constraint_name(exc: IntegrityError) -> str | None:
-    # asyncpg's own exception, which names the violated constraint, is the cause of the DBAPI error.
-    cause = exc.orig.__cause__ if exc.orig is not None else None
-    name = getattr(cause, "constraint_name", None)
-    return name if isinstance(name, str) else None

@@ -5,11 +5,6 @@ from uuid import UUID
 from services.errors import DomainError, NotFoundError
 
 
-class OrderIdRequiredError(DomainError):
-    def __init__(self) -> None:
-        super().__init__("order_id_required", "Order id is required.")
-
-
 class ShipmentNotFoundError(NotFoundError):
     def __init__(self, shipment_id: UUID) -> None:
         super().__init__("shipment_not_found", f"Shipment '{shipment_id}' was not found.")

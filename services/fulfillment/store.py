@@ -12,8 +12,8 @@ from uuid import UUID, uuid4
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.errors import OrderIdRequiredError
 from services.fulfillment.errors import (
-    OrderIdRequiredError,
     ShipmentCannotBeCancelledError,
     ShipmentCannotBeShippedError,
     ShipmentNotFoundError,
@@ -26,7 +26,7 @@ from services.fulfillment.schemas import (
     ShipmentStatus,
 )
 from services.schemas import ZERO_UUID, utcnow
-from services.text import optional_text
+from services.validation import BY_FIELD_NAME, optional_text
 
 CARRIER_MAX = 100
 TRACKING_NUMBER_MAX = 200
@@ -35,8 +35,8 @@ TRACKING_NUMBER_MAX = 200
 def normalize_shipping(carrier: str | None, tracking_number: str | None) -> tuple[str | None, str | None]:
     """Carrier and tracking number as stored (trimmed, blank -> None); refuses over-long ones before any change."""
     return (
-        optional_text(carrier, "carrier", CARRIER_MAX),
-        optional_text(tracking_number, "tracking_number", TRACKING_NUMBER_MAX),
+        optional_text(carrier, "carrier", max_length=CARRIER_MAX, wording=BY_FIELD_NAME),
+        optional_text(tracking_number, "tracking_number", max_length=TRACKING_NUMBER_MAX, wording=BY_FIELD_NAME),
     )
 
 

@@ -3,13 +3,21 @@
 from uuid import UUID
 
 from services.errors import DomainError, NotFoundError
+from services.validation import Wording
 
 
 class InventoryError(DomainError):
     """A refusal of an inventory command (HTTP 400); `code` names the rule, as in contract section 3.1."""
 
 
-class StockItemNotFoundError(InventoryError):
+WORDING = Wording(error=InventoryError)
+
+
+class StockItemNotFoundError(NotFoundError, InventoryError):
+    """A command names a stock row that does not exist (HTTP 400, as every inventory command refusal)."""
+
+    status_code = 400
+
     def __init__(self, sku: str) -> None:
         super().__init__("stock_item_not_found", f"No stock exists for SKU '{sku}' at the requested place")
 
@@ -19,7 +27,9 @@ class InsufficientStockError(InventoryError):
         super().__init__("insufficient_stock", f"No single location has {quantity} unit(s) of SKU '{sku}' available")
 
 
-class ReservationNotFoundError(InventoryError):
+class ReservationNotFoundError(NotFoundError, InventoryError):
+    status_code = 400
+
     def __init__(self, reservation_id: UUID) -> None:
         super().__init__("reservation_not_found", f"Reservation '{reservation_id}' does not exist")
 
@@ -30,5 +40,7 @@ class ReservationNotActiveError(InventoryError):
 
 
 class StockNotFoundError(NotFoundError):
+    """`GET /api/stock/{sku}` of a SKU never received (HTTP 404)."""
+
     def __init__(self, sku: str) -> None:
         super().__init__("stock_not_found", f"No stock has ever been received for SKU '{sku}'")

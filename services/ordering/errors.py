@@ -1,17 +1,12 @@
 """Refusals of the ordering context (contract 5.1-5.5)."""
 
-from services.errors import DomainError, NotFoundError
+from services.errors import NotFoundError
 
 
-class OrderNotFound(DomainError):
-    """Commands on an unknown order answer 400 (contract 1.6)."""
+class OrderNotFoundError(NotFoundError):
+    """An unknown order: commands on it answer 400 (contract 1.6), a GET 404 (`read=True`)."""
 
-    def __init__(self) -> None:
-        super().__init__("order_not_found", "Order was not found")
+    status_code = 400
 
-
-class OrderNotFoundForRead(NotFoundError):
-    """GET of an unknown order answers 404."""
-
-    def __init__(self) -> None:
-        super().__init__("order_not_found", "Order was not found")
+    def __init__(self, *, read: bool = False) -> None:
+        super().__init__("order_not_found", "Order was not found", read=read)

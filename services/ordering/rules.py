@@ -6,9 +6,10 @@ from contracts.order import OrderLineInput
 from services.errors import DomainError
 from services.ordering.schemas import CreateOrderRequest
 from services.schemas import ZERO_UUID
+from services.validation import INT32_MAX, Wording, required_text
 
-INT32_MAX = 2**31 - 1
 MAX_LINES = 500
+_WORDING = Wording(too_long="{label} exceeds {limit} characters")
 
 
 @dataclass(frozen=True)
@@ -18,23 +19,11 @@ class ValidOrderRequest:
     items: list[OrderLineInput]
 
 
-def _required(value: str | None, field: str, max_length: int) -> str:
-    label = field.replace("_", " ").capitalize()
-    trimmed = (value or "").strip()
-    if not trimmed:
-        raise DomainError(f"{field}_required", f"{label} is required")
-    if len(trimmed) > max_length:
-        raise DomainError(f"{field}_too_long", f"{label} exceeds {max_length} characters")
-    # PostgreSQL cannot store NUL: refused here, before the order's workflow starts and retries it forever.
-    if "\x00" in trimmed:
-        raise DomainError(f"{field}_invalid", f"{label} must not contain NUL characters")
-    return trimmed
-
-
 def check_create_order(request: CreateOrderRequest) -> ValidOrderRequest:
     """Validate and normalise a create-order request; raise the first failing check's DomainError."""
-    name = _required(request.customer_name, "customer_name", 300)
-    email = _required(request.customer_email, "customer_email", 320)
+    # PostgreSQL cannot store NUL: refused here, before the order's workflow starts and retries it forever.
+    name = required_text(request.customer_name, "customer_name", max_length=300, wording=_WORDING)
+    email = required_text(request.customer_email, "customer_email", max_length=320, wording=_WORDING)
     if not request.items:
         raise DomainError("order_items_required", "An order needs at least one item")
     if len(request.items) > MAX_LINES:

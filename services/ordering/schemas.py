@@ -6,14 +6,14 @@ show exactly one shape.
 
 from uuid import UUID
 
-from contracts.order import OrderDetails, OrderItem, OrderStatus
+from contracts.order import OrderDetails, OrderItemDetails, OrderStatus
 from services.schemas import ZERO_UUID, RequestModel, UtcDateTime, WireModel
 
 __all__ = [
     "CreateOrderItemRequest",
     "CreateOrderRequest",
     "OrderDetails",
-    "OrderItem",
+    "OrderItemDetails",
     "OrderListItemDto",
 ]
 

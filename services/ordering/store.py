@@ -1,19 +1,63 @@
 """The ordering store: orders as the order workflow records them. Only the workflow's activities write here."""
 
-from datetime import datetime
+import builtins
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.order import OrderDetails, OrderStatus
 from services.errors import DomainError
 from services.ordering import models
-from services.ordering.errors import OrderNotFound
+from services.ordering.errors import OrderNotFoundError
 from services.ordering.schemas import OrderListItemDto
+from services.validation import INT64_MAX
 
-INT64_MAX = 2**63 - 1
+COMPENSATED_STATUSES = (OrderStatus.CANCELLED.value, OrderStatus.EXPIRED.value)
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """What the operator console narrows the orders table by; None means any."""
+
+    status: OrderStatus | None = None
+    customer_email: str | None = None  # exact match, case-insensitive
+    created_on: date | None = None  # UTC day
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    items: list[OrderListItemDto]
+    total: int
+
+
+@dataclass(frozen=True)
+class MinuteActivity:
+    """Orders placed, and orders that ended compensated (Cancelled or Expired), in one minute."""
+
+    minute: datetime
+    placed: int
+    compensated: int
+
+
+def _item_count() -> Select[int]:
+    return select(func.count(models.OrderItem.id)).where(models.OrderItem.order_id == models.Order.id)
+
+
+def _list_item(order: models.Order, count: int) -> OrderListItemDto:
+    return OrderListItemDto(
+        id=order.id,
+        customer_name=order.customer_name,
+        customer_email=order.customer_email,
+        status=OrderStatus(order.status),
+        total_amount_minor=order.total_amount_minor,
+        currency=order.currency,
+        item_count=count,
+        created_at=order.created_at,
+    )
 
 
 class OrderingStore:
@@ -59,7 +103,7 @@ class OrderingStore:
         """Record a transition decided by the order workflow; recording the current status again is a no-op.
 
         True when this call changed the status. One statement, unless nothing changed: then a second one tells
-        a repeat (no-op) from an unknown order (`OrderNotFound`).
+        a repeat (no-op) from an unknown order (`OrderNotFoundError`).
         """
         changed = await self.session.execute(
             update(models.Order)
@@ -70,7 +114,7 @@ class OrderingStore:
         if changed.scalar_one_or_none() is not None:
             return True
         if await self.session.scalar(select(models.Order.id).where(models.Order.id == order_id)) is None:
-            raise OrderNotFound()
+            raise OrderNotFoundError()
         return False
 
     async def void(self, order_id: UUID, at: datetime) -> bool:
@@ -99,26 +143,57 @@ class OrderingStore:
 
     async def list(self) -> list[OrderListItemDto]:
         """Every order, newest first, with its number of lines."""
-        item_count = (
-            select(func.count(models.OrderItem.id))
-            .where(models.OrderItem.order_id == models.Order.id)
-            .scalar_subquery()
-        )
         rows = await self.session.execute(
-            select(models.Order, item_count.label("item_count")).order_by(
+            select(models.Order, _item_count().scalar_subquery().label("item_count")).order_by(
                 models.Order.created_at.desc(), models.Order.id
             )
         )
-        return [
-            OrderListItemDto(
-                id=order.id,
-                customer_name=order.customer_name,
-                customer_email=order.customer_email,
-                status=OrderStatus(order.status),
-                total_amount_minor=order.total_amount_minor,
-                currency=order.currency,
-                item_count=count,
-                created_at=order.created_at,
-            )
-            for order, count in rows.all()
-        ]
+        return [_list_item(order, count) for order, count in rows.all()]
+
+    async def search(self, where: OrderFilter, *, offset: int, limit: int) -> OrderPage:
+        """One page of the orders matching `where`, newest first, and how many match in all."""
+        conditions = []
+        if where.status is not None:
+            conditions.append(models.Order.status == where.status.value)
+        if where.customer_email:
+            conditions.append(func.lower(models.Order.customer_email) == where.customer_email.strip().lower())
+        if where.created_on is not None:
+            start = datetime.combine(where.created_on, time(), tzinfo=UTC)
+            conditions.append(models.Order.created_at >= start)
+            conditions.append(models.Order.created_at < start + timedelta(days=1))
+        total = await self.session.scalar(select(func.count(models.Order.id)).where(*conditions))
+        rows = await self.session.execute(
+            select(models.Order, _item_count().scalar_subquery().label("item_count"))
+            .where(*conditions)
+            .order_by(models.Order.created_at.desc(), models.Order.id)
+            .offset(max(offset, 0))
+            .limit(max(limit, 1))
+        )
+        return OrderPage(items=[_list_item(order, count) for order, count in rows.all()], total=total or 0)
+
+    async def count_by_status(self) -> dict[OrderStatus, int]:
+        """How many orders are in each status (statuses with none are left out)."""
+        rows = await self.session.execute(
+            select(models.Order.status, func.count(models.Order.id)).group_by(models.Order.status)
+        )
+        return {OrderStatus(status): count for status, count in rows.all()}
+
+    async def activity_per_minute(self, since: datetime) -> builtins.list[MinuteActivity]:
+        """Per minute since `since` (only minutes with activity): orders placed, and orders that ended
+        Cancelled or Expired — each of those ran its compensations (stock released, payments refunded)."""
+        placed_minute = func.date_trunc("minute", models.Order.created_at)
+        ended_minute = func.date_trunc("minute", models.Order.updated_at)
+        placed = await self.session.execute(
+            select(placed_minute, func.count()).where(models.Order.created_at >= since).group_by(placed_minute)
+        )
+        ended = await self.session.execute(
+            select(ended_minute, func.count())
+            .where(models.Order.updated_at >= since, models.Order.status.in_(COMPENSATED_STATUSES))
+            .group_by(ended_minute)
+        )
+        counts: dict[datetime, list[int]] = {}
+        for minute, count in placed.all():
+            counts.setdefault(minute, [0, 0])[0] = count
+        for minute, count in ended.all():
+            counts.setdefault(minute, [0, 0])[1] = count
+        return [MinuteActivity(minute, placed, compensated) for minute, (placed, compensated) in sorted(counts.items())]

@@ -1,7 +1,7 @@
 """Refusals of the payment context.
 
 Every command failure is 400, "not found" included (contract section 1.6); only `GET /api/payments/{id}`
-answers 404, with `PaymentNotFoundOnGetError`.
+answers 404, with `PaymentNotFoundError(..., read=True)`.
 """
 
 from uuid import UUID
@@ -9,19 +9,9 @@ from uuid import UUID
 from services.errors import DomainError, NotFoundError
 
 
-class OrderIdRequiredError(DomainError):
-    def __init__(self) -> None:
-        super().__init__("order_id_required", "Order id is required.")
-
-
 class AmountInvalidError(DomainError):
     def __init__(self) -> None:
         super().__init__("amount_invalid", "Amount must be a positive 64-bit integer of minor units.")
-
-
-class CurrencyInvalidError(DomainError):
-    def __init__(self) -> None:
-        super().__init__("currency_invalid", "Currency must be a 3-letter code.")
 
 
 class ProviderRequiredError(DomainError):
@@ -29,18 +19,13 @@ class ProviderRequiredError(DomainError):
         super().__init__("provider_required", "Provider is required.")
 
 
-class PaymentNotFoundError(DomainError):
-    """A command addressed an unknown payment: 400, as the seed answers commands."""
+class PaymentNotFoundError(NotFoundError):
+    """An unknown payment: 400 for a command, as the seed answers commands; 404 with `read=True`."""
 
-    def __init__(self, payment_id: UUID) -> None:
-        super().__init__("payment_not_found", f"Payment '{payment_id}' was not found.")
+    status_code = 400
 
-
-class PaymentNotFoundOnGetError(NotFoundError):
-    """`GET /api/payments/{id}` of an unknown payment: 404."""
-
-    def __init__(self, payment_id: UUID) -> None:
-        super().__init__("payment_not_found", f"Payment '{payment_id}' was not found.")
+    def __init__(self, payment_id: UUID, *, read: bool = False) -> None:
+        super().__init__("payment_not_found", f"Payment '{payment_id}' was not found.", read=read)
 
 
 class PaymentNotPendingError(DomainError):

@@ -6,6 +6,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.validation import CURRENCY_LENGTH
+
 SCHEMA = "payment"
 
 
@@ -30,7 +32,7 @@ class Payment(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     order_id: Mapped[uuid.UUID]
     amount_minor: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(String(3))
+    currency: Mapped[str] = mapped_column(String(CURRENCY_LENGTH))
     status: Mapped[str] = mapped_column(String(16))
     provider: Mapped[str] = mapped_column(String(100))
     provider_reference: Mapped[str | None] = mapped_column(String(200))

@@ -13,10 +13,9 @@ from uuid import UUID, uuid4
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.errors import OrderIdRequiredError
 from services.payment.errors import (
     AmountInvalidError,
-    CurrencyInvalidError,
-    OrderIdRequiredError,
     PaymentNotFoundError,
     PaymentNotPendingError,
     ProviderRequiredError,
@@ -29,9 +28,8 @@ from services.payment.schemas import (
     PaymentStatus,
 )
 from services.schemas import ZERO_UUID, utcnow
-from services.text import optional_text
+from services.validation import BY_FIELD_NAME, INT64_MAX, currency_code, optional_text
 
-INT64_MAX = 2**63 - 1
 PROVIDER_MAX = 100
 PROVIDER_REFERENCE_MAX = 200
 FAILURE_REASON_MAX = 1000
@@ -39,7 +37,7 @@ FAILURE_REASON_MAX = 1000
 
 def normalize_provider_reference(value: str | None) -> str | None:
     """The provider reference as stored (trimmed, blank -> None); refuses an over-long one before any change."""
-    return optional_text(value, "provider_reference", PROVIDER_REFERENCE_MAX)
+    return optional_text(value, "provider_reference", max_length=PROVIDER_REFERENCE_MAX, wording=BY_FIELD_NAME)
 
 
 def _details(payment: Payment) -> PaymentDetailsDto:
@@ -62,10 +60,8 @@ class PaymentStore:
             raise OrderIdRequiredError()
         if request.amount_minor <= 0 or request.amount_minor > INT64_MAX:
             raise AmountInvalidError()
-        currency = (request.currency or "").strip()
-        if len(currency) != 3 or "\x00" in currency:
-            raise CurrencyInvalidError()
-        provider = optional_text(request.provider, "provider", PROVIDER_MAX)
+        currency = currency_code(request.currency)
+        provider = optional_text(request.provider, "provider", max_length=PROVIDER_MAX, wording=BY_FIELD_NAME)
         if provider is None:
             raise ProviderRequiredError()
         now = utcnow()
@@ -73,7 +69,7 @@ class PaymentStore:
             id=uuid4(),
             order_id=request.order_id,
             amount_minor=request.amount_minor,
-            currency=currency.upper(),
+            currency=currency,
             status=PaymentStatus.PENDING.value,
             provider=provider,
             provider_reference=None,
@@ -159,7 +155,7 @@ class PaymentStore:
         An already Failed payment is returned unchanged when `repeat_ok`, else refused as
         `payment_not_pending` like every other status.
         """
-        reason = optional_text(failure_reason, "failure_reason", FAILURE_REASON_MAX)
+        reason = optional_text(failure_reason, "failure_reason", max_length=FAILURE_REASON_MAX, wording=BY_FIELD_NAME)
         payment = await self._lock(payment_id)
         if repeat_ok and payment.status == PaymentStatus.FAILED:
             return _details(payment)

@@ -6,7 +6,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from services.inventory.store import INT64_MAX
+from services.validation import INT64_MAX
 
 WAREHOUSE_KEYS = {"id", "code", "name", "isActive"}
 LOCATION_KEYS = {"id", "warehouseId", "code", "isActive"}

@@ -15,10 +15,11 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.orders import _rejected
+from api.order_workflows import _rejected
 from contracts.order import OrderStatus
 from services.errors import DomainError
-from services.ordering.store import INT64_MAX, OrderingStore
+from services.ordering.store import OrderingStore
+from services.validation import INT64_MAX
 from tests.orders import pending_order
 
 ARM_BLK = "9572fb9d-f059-401e-9041-7fc75f8cb414"  # demo variant

@@ -32,7 +32,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from api.orders import order_id_for
+from api.order_workflows import order_id_for
 from stack.invariants import Expectations, InvariantReport, check_invariants, check_once, stock_totals
 from tests.e2e.conftest import HTTP_TIMEOUT
 from tests.e2e.processes import Stack

@@ -13,8 +13,9 @@ from services.cart.errors import (
     QuantityInvalidError,
 )
 from services.cart.schemas import AddCartItemRequest, CartDto, UpdateCartItemRequest
-from services.cart.store import INT32_MAX, CartStore
+from services.cart.store import CartStore
 from services.schemas import ZERO_UUID
+from services.validation import INT32_MAX
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -27,7 +27,8 @@ from services.catalog.schemas import (
     ProductVariantCommandResponse,
     ProductVariantSnapshotDto,
 )
-from services.catalog.store import INT32_MAX, INT64_MAX, CatalogStore
+from services.catalog.store import CatalogStore
+from services.validation import INT32_MAX, INT64_MAX
 
 Maker = async_sessionmaker[AsyncSession]
 

@@ -26,7 +26,8 @@ from services.inventory.models import (
     Warehouse,
 )
 from services.inventory.schemas import AllocationLine, ReservationStatus, StockReservationDto
-from services.inventory.store import INT64_MAX, InventoryStore
+from services.inventory.store import InventoryStore
+from services.validation import INT64_MAX
 from stack.stock_invariants import assert_stock_invariants
 
 T = TypeVar("T")

@@ -68,6 +68,12 @@ async def test_create_records_a_pending_payment_even_for_an_unknown_order(sessio
     assert await _get(sessionmaker, payment.id) == payment
 
 
+async def test_a_currency_that_upper_cases_to_more_letters_stays_three_letters(sessionmaker: Sessions) -> None:
+    # str.upper() turns "ß" into "SS": a 4-letter currency the 3-character column refused with a 500
+    payment = await _create(sessionmaker, currency="ßab")
+    assert (await _get(sessionmaker, payment.id)).currency == "ßAB"
+
+
 async def test_the_largest_int64_amount_is_accepted(sessionmaker: Sessions) -> None:
     payment = await _create(sessionmaker, amount_minor=2**63 - 1)
     assert (await _get(sessionmaker, payment.id)).amount_minor == 2**63 - 1

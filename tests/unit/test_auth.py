@@ -3,7 +3,7 @@ from stack.settings import Settings
 
 
 def test_operator_tokens_come_from_a_comma_separated_list_and_any_of_them_is_valid() -> None:
-    settings = Settings(operator_tokens="old-token, new-token")  # type: ignore[arg-type]
+    settings = Settings(operator_tokens="old-token, new-token")
 
     assert settings.operator_tokens == ["old-token", "new-token"]
     assert operator_token_valid(settings, "old-token")

@@ -103,7 +103,7 @@ async def main() -> None:
             env.client,
             task_queue=TASK_QUEUE,
             workflows=[OrderWorkflow],
-            activities=world.activities(),  # type: ignore[arg-type]
+            activities=world.activities(),
         ):
             for name, scenario in SCENARIOS.items():
                 handle = await scenario(env.client, world)

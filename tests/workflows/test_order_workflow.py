@@ -13,8 +13,8 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from contracts.activities import InventorySteps, OrderingSteps, PaymentSteps, activity_name
 from contracts.order import (
-    ActivityName,
     CancelOrder,
     ExpireOrder,
     MarkPaid,
@@ -75,7 +75,7 @@ async def harness(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[Harne
         time_skipping_env.client,
         task_queue=task_queue,
         workflows=[OrderWorkflow],
-        activities=world.activities(),  # type: ignore[arg-type]
+        activities=world.activities(),
     ):
         harness = Harness(time_skipping_env.client, task_queue, world)
         yield harness
@@ -128,7 +128,7 @@ async def test_payment_success_marks_paid_and_keeps_the_stock_reserved(harness: 
     assert order.status is OrderStatus.PAID
     assert harness.world.payments[payment_id] == "Succeeded"
     assert harness.world.reserved("Active") == 1
-    assert ActivityName.COMMIT_STOCK not in harness.world.calls
+    assert activity_name(InventorySteps.commit) not in harness.world.calls
     again = await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid())  # idempotent: 200, still Paid
     assert again.status is OrderStatus.PAID
 
@@ -159,7 +159,7 @@ async def test_shipment_commits_every_reservation_once_and_finishes_the_run(harn
 
     assert order.status is OrderStatus.SHIPPED
     assert harness.world.reserved("Committed") == 2
-    assert harness.world.calls.count(ActivityName.COMMIT_STOCK) == 1
+    assert harness.world.calls.count(activity_name(InventorySteps.commit)) == 1
     assert harness.world.shipments[shipment_id] == "Shipped"
     assert (await handle.result()).status is OrderStatus.SHIPPED
 
@@ -188,7 +188,7 @@ async def test_payment_timeout_expires_the_order_and_releases_stock(
     assert outcome.status is OrderStatus.EXPIRED
     assert harness.world.reserved("Released") == 3
     assert harness.world.available["ARM-BLK"] == 5
-    assert ActivityName.CANCEL_PENDING_PAYMENTS in harness.world.calls
+    assert activity_name(PaymentSteps.cancel_pending) in harness.world.calls
     assert harness.world.orders[outcome.order_id].status is OrderStatus.EXPIRED
 
 
@@ -199,7 +199,7 @@ async def test_operator_expire_is_idempotent_until_the_run_ends(harness: Harness
 
     order = await handle.execute_update(OrderWorkflow.expire, ExpireOrder())
     assert order.status is OrderStatus.EXPIRED
-    assert harness.world.calls.count(ActivityName.RELEASE_STOCK) == 1
+    assert harness.world.calls.count(activity_name(InventorySteps.release)) == 1
 
 
 async def test_insufficient_stock_refuses_the_order_and_leaves_nothing_reserved(harness: Harness) -> None:
@@ -220,7 +220,7 @@ async def test_insufficient_stock_refuses_the_order_and_leaves_nothing_reserved(
 
 async def test_a_failure_after_reserving_releases_the_reservations(harness: Harness) -> None:
     arm = harness.world.add_product("ARM-BLK", stock=5)
-    harness.world.fail[ActivityName.RECORD_ORDER] = "order_record_refused"
+    harness.world.fail[activity_name(OrderingSteps.record_order)] = "order_record_refused"
     handle = await harness.start((arm.product_variant_id, 2))
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
@@ -238,14 +238,14 @@ async def test_placing_gives_up_after_its_attempts_and_gives_everything_back(har
     # the order is voided (an attempt may have committed) and the stock released. Local activities wait between
     # attempts in the worker, on the wall clock: three attempts keep this quick.
     arm = harness.world.add_product("ARM-BLK", stock=5)
-    harness.world.broken.add(ActivityName.RECORD_ORDER)
+    harness.world.broken.add(activity_name(OrderingSteps.record_order))
     handle = await harness.start((arm.product_variant_id, 2), placement_attempts=3)
 
     outcome = await handle.result()
 
     assert outcome.status is None and outcome.rejection is not None
     assert outcome.rejection.code == "order_placement_failed"
-    assert harness.world.calls.count(ActivityName.RECORD_ORDER) == 3
+    assert harness.world.calls.count(activity_name(OrderingSteps.record_order)) == 3
     assert harness.world.reserved("Active") == 0
     assert harness.world.reserved("Released") == 2
     assert (await handle.query(OrderWorkflow.state)).compensations_run == ["void order", "release stock"]
@@ -266,7 +266,7 @@ async def test_mixed_currencies_are_refused_before_anything_is_reserved(
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(OrderWorkflow.wait_placed)
     assert refusal_code(refused.value) == code
-    assert ActivityName.ALLOCATE_STOCK not in harness.world.calls
+    assert activity_name(InventorySteps.allocate) not in harness.world.calls
 
 
 async def test_unknown_variant_is_refused(harness: Harness) -> None:
@@ -289,7 +289,7 @@ async def test_cancel_after_payment_refunds_and_releases_in_reverse(harness: Har
     assert harness.world.payments[payment_id] == "Refunded"
     assert harness.world.reserved("Released") == 2
     calls = harness.world.calls
-    assert calls.index(ActivityName.REFUND_PAYMENTS) < calls.index(ActivityName.RELEASE_STOCK)
+    assert calls.index(activity_name(PaymentSteps.refund)) < calls.index(activity_name(InventorySteps.release))
 
 
 async def test_duplicate_submit_joins_the_running_order(harness: Harness) -> None:
@@ -313,7 +313,7 @@ async def test_duplicate_submit_joins_the_running_order(harness: Harness) -> Non
 
     assert again.result_run_id == first.result_run_id
     assert (await again.execute_update(OrderWorkflow.wait_placed)).id == placed.id
-    assert harness.world.calls.count(ActivityName.ALLOCATE_STOCK) == 1
+    assert harness.world.calls.count(activity_name(InventorySteps.allocate)) == 1
     assert harness.world.reserved("Active") == 1
 
 

@@ -8,7 +8,7 @@ the contract's refusal.
 
 import asyncio
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
@@ -32,15 +32,12 @@ from temporalio.common import (
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from contracts.order import (
     REFUSAL_CODES,
     TERMINAL_STATUSES,
-    CancelOrder,
-    ExpireOrder,
-    MarkPaid,
-    MarkShipped,
-    OrderAction,
+    OrderActionMessage,
     OrderDetails,
     OrderLineInput,
     OrderOutcome,
@@ -48,12 +45,14 @@ from contracts.order import (
     PaymentFailed,
     PlaceOrder,
     Verdict,
+    action_of,
     decide,
     refusal_message,
 )
 from services.errors import DomainError
-from services.ordering.errors import OrderNotFound
+from services.ordering.errors import OrderNotFoundError
 from services.ordering.store import OrderingStore
+from stack.db import reading
 from stack.settings import Settings
 from workflows.order import OrderWorkflow, workflow_id
 from workflows.search_attributes import CUSTOMER_EMAIL, ORDER_STATUS
@@ -64,7 +63,10 @@ ACTION_TIMEOUT = timedelta(seconds=30)
 QUERY_TIMEOUT = timedelta(seconds=2)
 
 T = TypeVar("T")
-Message = MarkPaid | MarkShipped | CancelOrder | ExpireOrder
+Row = TypeVar("Row")
+M = TypeVar("M", bound=OrderActionMessage)
+# An order action, as the workflow's update that asks for it (e.g. `OrderWorkflow.mark_paid`).
+OrderUpdate = UpdateMethodMultiParam[[OrderWorkflow, M], OrderDetails]
 
 
 class OrderActionTimeout(DomainError):
@@ -77,14 +79,6 @@ class OrderActionTimeout(DomainError):
             "order_action_pending",
             f"The order did not answer within {ACTION_TIMEOUT.seconds}s; the action is still in progress",
         )
-
-
-_UPDATES = {
-    OrderAction.PAY: "mark_paid",
-    OrderAction.SHIP: "mark_shipped",
-    OrderAction.CANCEL: "cancel",
-    OrderAction.EXPIRE: "expire",
-}
 
 
 def order_id_for(idempotency_key: str | None) -> UUID:
@@ -162,26 +156,58 @@ class OrderWorkflows:
         outcome = await self.handle(order_id).result()
         rejection = outcome.rejection
         if rejection is None:
-            raise OrderNotFound()
+            raise OrderNotFoundError()
         raise _rejected(rejection.code, rejection.message)
 
-    async def act(self, order_id: UUID, action: OrderAction, message: Message) -> OrderDetails:
+    async def act(self, order_id: UUID, update: OrderUpdate[M], message: M) -> OrderDetails:
         """Apply an action through the order's workflow and return the order as it is afterwards."""
-        update = _UPDATES[action]
         try:
-            return await self._bounded(self.handle(order_id).execute_update(update, message, result_type=OrderDetails))
+            return await self._bounded(self.handle(order_id).execute_update(update, message))
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from error
         except RPCError as error:
             if not _closed_or_missing(error):
                 raise
-        return await self._act_on_finished(order_id, action)
+        return await self._act_on_finished(order_id, message)
 
-    async def _act_on_finished(self, order_id: UUID, action: OrderAction) -> OrderDetails:
+    async def act_then_settle(
+        self,
+        order_id: UUID,
+        update: OrderUpdate[M],
+        message: M,
+        *,
+        settled: Callable[[AsyncSession], Awaitable[Row | None]],
+        settle: Callable[[AsyncSession], Awaitable[Row]],
+    ) -> Row:
+        """Act on the order for a payment or shipment row, and return that row once it is settled.
+
+        The workflow settles the row in the same step (the payment succeeds, the shipment ships), so `settled`
+        finds it. An order whose run had already finished (a second payment or shipment of a shipped order, as
+        the seed allows) settles nothing: `settle` does it here, in its own unit of work.
+        """
+        await self.act(order_id, update, message)
+        async with reading(self.sessionmaker) as session:
+            row = await settled(session)
+        if row is not None:
+            return row
+        return await self.write(settle)
+
+    async def read(self, query: Callable[[AsyncSession], Awaitable[Row]]) -> Row:
+        """One read before acting, its connection given back before the workflow is waited on."""
+        async with reading(self.sessionmaker) as session:
+            return await query(session)
+
+    async def write(self, work: Callable[[AsyncSession], Awaitable[Row]]) -> Row:
+        """One unit of work, committed before the workflow is told or waited on."""
+        async with self.sessionmaker.begin() as session:
+            return await work(session)
+
+    async def _act_on_finished(self, order_id: UUID, message: OrderActionMessage) -> OrderDetails:
         """The answer for an order whose workflow has finished: its status is final."""
+        action = action_of(message)
         stored = await self._stored(order_id)
         if stored is None:
-            raise OrderNotFound()
+            raise OrderNotFoundError()
         if decide(action, stored.status) is Verdict.REFUSE:
             raise DomainError(REFUSAL_CODES[action], refusal_message(action, stored.status))
         return stored
@@ -221,8 +247,7 @@ class OrderWorkflows:
                 raise
 
     async def _stored(self, order_id: UUID) -> OrderDetails | None:
-        async with self.sessionmaker() as session:
-            return await OrderingStore(session).get(order_id)
+        return await self.read(lambda session: OrderingStore(session).get(order_id))
 
     async def _bounded(self, call: Awaitable[T]) -> T:
         try:

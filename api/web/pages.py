@@ -1,0 +1,103 @@
+"""What every web page shares: the templates, the security headers, and how a refusal becomes a page.
+
+Pages are rendered on the server; the only script is static/app.js (live order page, countdown), so the CSP
+allows scripts from this origin only, and nothing inline.
+"""
+
+from collections.abc import Callable, Coroutine, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from services.errors import DomainError
+
+HERE = Path(__file__).resolve().parent
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def money(amount_minor: int, currency: str) -> str:
+    """69.00 USD: every currency of the catalog has two decimals (amounts are stored in minor units)."""
+    return f"{Decimal(amount_minor).scaleb(-2):,.2f} {currency}"
+
+
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["money"] = money
+
+
+class Redirect(Exception):
+    """Leave the page for another one (e.g. the console's login)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+class Refused(Exception):
+    """A request the page refuses as a whole (a forged form, an unknown order): an error page with a status."""
+
+    def __init__(self, status_code: int, title: str, message: str) -> None:
+        self.status_code = status_code
+        self.title = title
+        self.message = message
+
+
+def render(
+    request: Request, template: str, context: Mapping[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    return templates.TemplateResponse(request, template, dict(context or {}), status_code=status_code)
+
+
+def see_other(url: str) -> RedirectResponse:
+    """The answer to a form that worked: the browser GETs `url` (post/redirect/get)."""
+    return RedirectResponse(url, status_code=303)
+
+
+def _error_page(request: Request, status_code: int, title: str, message: str) -> HTMLResponse:
+    return render(request, "error.html", {"title": title, "message": message}, status_code=status_code)
+
+
+class PageRoute(APIRoute):
+    """A route of a web page: security headers on every answer, and refusals shown as pages, never as a 500.
+
+    A domain refusal that a handler did not turn into a message next to its form becomes an error page with
+    the refusal's status; an id that is not one is a 404 page, as on the JSON API.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page(request: Request) -> Response:
+            response: Response
+            try:
+                response = await handler(request)
+            except Redirect as redirect:
+                response = see_other(redirect.url)
+            except Refused as refused:
+                response = _error_page(request, refused.status_code, refused.title, refused.message)
+            except DomainError as error:
+                response = _error_page(request, error.status_code, "That did not work", error.message)
+            except RequestValidationError as error:
+                first = error.errors()[0] if error.errors() else {}
+                if tuple(first.get("loc", ()))[:1] == ("path",):
+                    response = _error_page(request, 404, "Not found", "There is no such page.")
+                else:
+                    response = _error_page(request, 400, "That did not work", "The form was not filled in right.")
+            response.headers.update(SECURITY_HEADERS)
+            return response
+
+        return page

@@ -1,0 +1,175 @@
+"""The statements of allocation, settlement and receipt, built once at import: a call pays neither their
+construction nor their cache key.
+
+Lists travel as array parameters (`unnest`), so each statement's text, and its prepared plan, is the same for
+any number of lines. Every lock is taken in one order, so two units of work never wait on each other in a
+cycle: idempotency keys (advisory locks, by lock id) -> reservations (by id) -> stock rows (by id).
+"""
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    String,
+    Table,
+    TableValuedAlias,
+    Uuid,
+    any_,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.types import TypeEngine
+
+from services.inventory.models import Base, StockItem, StockMovement, StockReservation, StorageLocation, Warehouse
+from services.inventory.schemas import ReservationStatus
+
+
+def _rows(name: str, **columns: TypeEngine[Any]) -> TableValuedAlias:
+    """The derived table `name(column, ...)` unnesting one array parameter per column, named after it."""
+    return (
+        func.unnest(*(bindparam(key, type_=ARRAY(kind)) for key, kind in columns.items()))
+        .table_valued(*(column(key, kind) for key, kind in columns.items()))
+        .render_derived(name=name)
+    )
+
+
+def _table(model: type[Base]) -> Table:
+    """The table of a model, for Core statements: cheaper rows, and an insert's parameters stay parameters."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+RESERVATIONS = _table(StockReservation)
+MOVEMENTS = _table(StockMovement)
+ITEMS = _table(StockItem)
+WAREHOUSES = _table(Warehouse)
+LOCATIONS = _table(StorageLocation)
+
+_NOW = bindparam("now", type_=DateTime(timezone=True))
+
+# first half of the two-int advisory lock id of an idempotency key (the second half is the key's hash)
+KEY_LOCK_CLASS = 0x494E56
+# Every key lock of a unit of work in one statement, in lock-id order (ties by key): the one order all
+# callers use. pg_advisory_xact_lock is volatile, so PostgreSQL evaluates it after the sort, row by row.
+LOCK_KEYS = text(
+    "SELECT pg_advisory_xact_lock(:lock_class, hashtext(k)) "
+    "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY hashtext(k), k"
+)
+KNOWN_KEYS = select(RESERVATIONS).where(
+    RESERVATIONS.c.idempotency_key == any_(bindparam("keys", type_=ARRAY(String())))
+)
+
+# Every stock row of the SKUs, locked by id, with what allocation orders and filters them by.
+LOCK_CANDIDATES = (
+    select(
+        ITEMS.c.id,
+        ITEMS.c.sku,
+        ITEMS.c.warehouse_id,
+        ITEMS.c.location_id,
+        ITEMS.c.on_hand,
+        ITEMS.c.reserved,
+        (WAREHOUSES.c.is_active & LOCATIONS.c.is_active).label("active"),
+        WAREHOUSES.c.code.label("warehouse_code"),
+        LOCATIONS.c.code.label("location_code"),
+    )
+    .join(WAREHOUSES, WAREHOUSES.c.id == ITEMS.c.warehouse_id)
+    .join(LOCATIONS, LOCATIONS.c.id == ITEMS.c.location_id)
+    .where(ITEMS.c.sku == any_(bindparam("skus", type_=ARRAY(String()))))
+    .order_by(ITEMS.c.id)
+    .with_for_update(of=ITEMS)
+)
+LOCK_RESERVATIONS = (
+    select(RESERVATIONS)
+    .where(RESERVATIONS.c.id == any_(bindparam("ids", type_=ARRAY(Uuid()))))
+    .order_by(RESERVATIONS.c.id)
+    .with_for_update()
+)
+LOCK_BALANCES = (
+    select(ITEMS.c.id, ITEMS.c.on_hand, ITEMS.c.reserved)
+    .where(ITEMS.c.id == any_(bindparam("ids", type_=ARRAY(Uuid()))))
+    .order_by(ITEMS.c.id)
+    .with_for_update()
+)
+# A receipt's row: created empty by the first receipt (concurrent first receipts: one inserts, the others
+# find it and wait on its lock), then locked.
+CREATE_ROW = (
+    pg_insert(ITEMS)
+    .values(
+        id=bindparam("id"),
+        sku=bindparam("sku"),
+        warehouse_id=bindparam("warehouse_id"),
+        location_id=bindparam("location_id"),
+        on_hand=0,
+        reserved=0,
+        created_at=_NOW,
+        updated_at=_NOW,
+    )
+    .on_conflict_do_nothing(constraint="uq_stock_items_sku_warehouse_location")
+)
+LOCK_ROW = (
+    select(ITEMS.c.id, ITEMS.c.on_hand, ITEMS.c.reserved)
+    .where(
+        ITEMS.c.sku == bindparam("sku"),
+        ITEMS.c.warehouse_id == bindparam("warehouse_id"),
+        ITEMS.c.location_id == bindparam("location_id"),
+    )
+    .with_for_update()
+)
+
+_new_reservations = _rows(
+    "r",
+    id=Uuid(),
+    stock_item_id=Uuid(),
+    sku=String(),
+    warehouse_id=Uuid(),
+    location_id=Uuid(),
+    quantity=BigInteger(),
+    reference=String(),
+    idempotency_key=String(),
+)
+INSERT_RESERVATIONS = insert(RESERVATIONS).from_select(
+    [*_new_reservations.c.keys(), "status", "created_at"],
+    select(_new_reservations, literal(ReservationStatus.ACTIVE.value, String()), _NOW),
+)
+_new_movements = _rows(
+    "m",
+    id=Uuid(),
+    sku=String(),
+    warehouse_id=Uuid(),
+    location_id=Uuid(),
+    quantity=BigInteger(),
+    reason=String(),
+    reservation_id=Uuid(),
+)
+INSERT_MOVEMENTS = insert(MOVEMENTS).from_select(
+    [*_new_movements.c.keys(), "type", "created_at"],
+    select(_new_movements, bindparam("type", type_=String()), _NOW),
+)
+_balances = _rows("b", item_id=Uuid(), on_hand=BigInteger(), reserved=BigInteger())
+# ORM-enabled, returning the rows into the session: a stock row the session already holds as an object is
+# refreshed by the statement itself, so it never goes stale under these writes.
+UPDATE_STOCK = (
+    update(StockItem)
+    .where(StockItem.id == _balances.c.item_id)
+    .values(on_hand=_balances.c.on_hand, reserved=_balances.c.reserved, updated_at=_NOW)
+    .returning(StockItem)
+    .execution_options(synchronize_session=False, populate_existing=True)
+)
+SETTLE_RESERVATIONS = {
+    target: update(StockReservation)
+    .where(StockReservation.id == any_(bindparam("ids", type_=ARRAY(Uuid()))))
+    .values({"status": target.value, stamp: _NOW})
+    .returning(StockReservation)
+    .execution_options(synchronize_session=False, populate_existing=True)
+    for target, stamp in ((ReservationStatus.RELEASED, "released_at"), (ReservationStatus.COMMITTED, "committed_at"))
+}

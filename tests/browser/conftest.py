@@ -1,0 +1,160 @@
+"""Browser journeys: Debian's Chromium, driven by Playwright, against the stack running as processes.
+
+The stack is tests/e2e's (embedded PostgreSQL, Temporal dev server, worker, API), in token mode with one
+operator token, plus a second API process whose orders expire after a few seconds (the expiry journey).
+Playwright never downloads a browser here: it launches `/usr/bin/chromium` (or `CHROMIUM_PATH`). Without a
+browser every journey is skipped, with one line at the end of the run that says how to enable them.
+Screenshots go to `SCREENSHOTS_DIR`, or to `screenshots/` under pytest's temporary directory.
+"""
+
+import asyncio
+import os
+import shutil
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from tests.e2e.processes import READY_TIMEOUT, Child, Stack, free_port, start_stack
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
+
+OPERATOR_TOKEN = "browser-journeys-operator-token"
+SHORT_PAYMENT_TIMEOUT_SECONDS = 8
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ENABLE_HINT = (
+    "browser journeys SKIPPED: no Chromium at {path}. Enable them with `apt-get install -y chromium` "
+    "(or set CHROMIUM_PATH to a Chromium binary); .ci/run installs it."
+)
+
+
+def chromium_path() -> str:
+    return os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def _browser_missing() -> str | None:
+    path = chromium_path()
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)) and shutil.which(path) is None:
+        return ENABLE_HINT.format(path=path)
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "browser journeys SKIPPED: the playwright package is missing; run `make .venv/.installed`."
+    return None
+
+
+_MISSING = _browser_missing()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _MISSING is None:
+        return
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.skip(reason=_MISSING))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _MISSING is not None:
+        terminalreporter.write_line(f"!!! {_MISSING}", red=True, bold=True)
+
+
+@dataclass
+class Journeys:
+    """The running stack as the journeys see it: two base URLs and the screenshots folder."""
+
+    stack: Stack
+    short_api: Child
+    short_port: int
+    screenshots: Path
+
+    @property
+    def base_url(self) -> str:
+        return self.stack.base_url
+
+    @property
+    def short_url(self) -> str:
+        return f"http://127.0.0.1:{self.short_port}"
+
+
+async def _wait_ready(url: str, child: Child) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    async with httpx.AsyncClient(base_url=url, timeout=5.0) as http:
+        while time.monotonic() < deadline:
+            if not child.alive:
+                raise RuntimeError(f"{child.name} exited")
+            try:
+                if (await http.get("/ready")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise TimeoutError(f"{child.name} was not ready within {READY_TIMEOUT:g}s")
+
+
+@pytest.fixture(scope="package")
+def _token_mode_env() -> Iterator[None]:
+    # Stack.env() copies os.environ: the API and worker processes run in token mode with these secrets.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUTH_MODE", "token")
+        patch.setenv("OPERATOR_TOKENS", OPERATOR_TOKEN)
+        patch.setenv("APP_SECRET", "browser-journeys-app-secret")
+        yield
+
+
+@pytest.fixture(scope="package")
+async def journeys(tmp_path_factory: pytest.TempPathFactory, _token_mode_env: None) -> AsyncIterator[Journeys]:
+    root = tmp_path_factory.mktemp("browser")
+    with pytest.MonkeyPatch.context() as patch:
+        stack = await start_stack(root)
+        patch.setenv("TEMPORAL_UI_URL", f"http://127.0.0.1:{stack.ui_port}")
+        port = free_port()
+        short_api = Child(
+            "api-short-timeout",
+            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            root / "api-short-timeout.log",
+        )  # fmt: skip
+        try:
+            stack.api.stop()
+            stack.start_api()  # again, now with TEMPORAL_UI_URL
+            short_api.start({**stack.env(), "PAYMENT_TIMEOUT_SECONDS": str(SHORT_PAYMENT_TIMEOUT_SECONDS)})
+            await stack.wait_api_ready()
+            await _wait_ready(f"http://127.0.0.1:{port}", short_api)
+            shots = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path_factory.getbasetemp() / "screenshots")
+            shots.mkdir(parents=True, exist_ok=True)
+            yield Journeys(stack=stack, short_api=short_api, short_port=port, screenshots=shots)
+        except BaseException:
+            print(stack.log_tails(), file=sys.stderr)
+            raise
+        finally:
+            short_api.stop()
+            stack.close()
+
+
+@pytest.fixture(scope="package")
+async def browser() -> AsyncIterator["Browser"]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()

@@ -1,0 +1,37 @@
+"""The whole stack in-process for page tests: the API (pages included) and a worker on the session's dev
+server, on this test's database, in token mode with one operator token and an app secret."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from stack.settings import Settings
+from tests.conftest import open_api
+
+OPERATOR_TOKEN = "operator-token-for-page-tests"
+
+
+@pytest.fixture
+def web_settings(order_settings: Settings) -> Settings:
+    return order_settings.model_copy(
+        update={
+            "auth_mode": "token",
+            "operator_tokens": [OPERATOR_TOKEN],
+            "app_secret": SecretStr("app-secret-for-page-tests"),
+        }
+    )
+
+
+@pytest.fixture
+async def web(
+    web_settings: Settings, dev_env: WorkflowEnvironment, sessionmaker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[httpx.AsyncClient]:
+    from worker import create_worker
+
+    async with create_worker(dev_env.client, web_settings, sessionmaker):
+        async for client in open_api(web_settings):
+            yield client

@@ -1,0 +1,104 @@
+"""The web pages' pure parts: test cards, console session tokens, the dashboard chart, prices and money."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from api.web.cards import CardOutcome, CardRefused, card_outcome
+from api.web.chart import minute_chart
+from api.web.ops import parse_price
+from api.web.pages import money
+from api.web.session import csrf_token, csrf_valid, issue, verify
+from services.errors import DomainError
+from services.ordering.store import MinuteActivity
+
+KEY = b"k" * 32
+NOW = datetime(2026, 11, 29, 12, 30, 15, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("number", "outcome"),
+    [
+        ("4242 4242 4242 4242", CardOutcome.APPROVED),
+        ("4242424242424242", CardOutcome.APPROVED),
+        ("4242-4242-4242-4242", CardOutcome.APPROVED),
+        ("4000 0000 0000 0002", CardOutcome.DECLINED),
+    ],
+)
+def test_stripe_test_cards(number: str, outcome: CardOutcome) -> None:
+    assert card_outcome(number) is outcome
+
+
+@pytest.mark.parametrize("number", ["", "4242", "4111 1111 1111 1111", "4242 4242 4242 4241", "abcd"])
+def test_any_other_card_is_refused(number: str) -> None:
+    with pytest.raises(CardRefused) as refused:
+        card_outcome(number)
+    assert refused.value.code == "card_not_accepted"
+
+
+def test_a_session_verifies_until_it_expires() -> None:
+    token = issue(KEY, NOW, timedelta(hours=1))
+    session = verify(KEY, token, NOW + timedelta(minutes=59))
+    assert session is not None
+    assert verify(KEY, token, NOW + timedelta(hours=1, seconds=1)) is None
+
+
+def test_a_forged_or_foreign_session_is_refused() -> None:
+    token = issue(KEY, NOW, timedelta(hours=1))
+    version, expires, nonce, mac = token.split(".")
+    later = str(int(expires) + 3600)
+    assert verify(KEY, ".".join([version, later, nonce, mac]), NOW) is None  # expiry pushed back
+    assert verify(b"x" * 32, token, NOW) is None  # another key
+    for junk in ("", "v1", "v1.x.y.z", token + "a", "v2" + token[2:]):
+        assert verify(KEY, junk, NOW) is None
+
+
+def test_csrf_token_is_bound_to_its_session() -> None:
+    first = verify(KEY, issue(KEY, NOW, timedelta(hours=1)), NOW)
+    second = verify(KEY, issue(KEY, NOW, timedelta(hours=1)), NOW)
+    assert first is not None and second is not None
+    assert csrf_valid(KEY, first, csrf_token(KEY, first))
+    assert not csrf_valid(KEY, first, csrf_token(KEY, second))
+    assert not csrf_valid(KEY, first, None)
+    assert not csrf_valid(KEY, first, "")
+
+
+def test_chart_has_a_bar_per_kind_and_minute_scaled_to_the_peak() -> None:
+    minute = NOW.replace(second=0, microsecond=0)
+    activity = [
+        MinuteActivity(minute - timedelta(minutes=2), placed=4, compensated=1),
+        MinuteActivity(minute, placed=2, compensated=0),
+        MinuteActivity(minute - timedelta(hours=2), placed=99, compensated=99),  # outside the hour
+    ]
+    chart = minute_chart(activity, NOW)
+    assert chart.peak == 4
+    assert (chart.total_placed, chart.total_compensated) == (6, 1)
+    kinds = [(bar.kind, bar.label) for bar in chart.bars]
+    assert kinds == [("placed", "12:28 UTC: 4 placed"), ("compensated", "12:28 UTC: 1 compensated"),
+                     ("placed", "12:30 UTC: 2 placed")]  # fmt: skip
+    tallest, compensated, half = chart.bars
+    assert tallest.height == pytest.approx(4 * compensated.height)
+    assert tallest.height == pytest.approx(2 * half.height)
+    assert tallest.y + tallest.height == pytest.approx(chart.plot_bottom)
+    assert tallest.x < half.x <= chart.width
+
+
+def test_an_empty_hour_draws_no_bar() -> None:
+    chart = minute_chart([], NOW)
+    assert chart.bars == [] and chart.peak == 1
+
+
+@pytest.mark.parametrize(("text", "minor"), [("69.00", 6900), ("69", 6900), (" 0.5 ", 50), ("1234.56", 123456)])
+def test_prices_are_read_in_major_units(text: str, minor: int) -> None:
+    assert parse_price(text) == minor
+
+
+@pytest.mark.parametrize("text", ["", "abc", "1.234", "NaN", "Infinity", "1e400"])
+def test_bad_prices_are_refused(text: str) -> None:
+    with pytest.raises(DomainError):
+        parse_price(text)
+
+
+def test_money_shows_minor_units_with_two_decimals() -> None:
+    assert money(6900, "USD") == "69.00 USD"
+    assert money(123456789, "EUR") == "1,234,567.89 EUR"

@@ -1,0 +1,146 @@
+"""The storefront over HTTP, in-process, on real PostgreSQL and a real Temporal dev server: each journey is
+checked against what the REST API then reports (the same workflow, the same stores)."""
+
+import asyncio
+import re
+from typing import Any
+
+import httpx
+
+ARM_BLACK = "9572fb9d-f059-401e-9041-7fc75f8cb414"  # "Monitor Arm / Black", SKU ARM-BLK, 69.00 USD
+GOOD_CARD = "4242 4242 4242 4242"
+DECLINED_CARD = "4000 0000 0000 0002"
+
+
+async def _json(web: httpx.AsyncClient, path: str) -> Any:
+    response = await web.get(path)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _available(web: httpx.AsyncClient, sku: str) -> int:
+    stock = await _json(web, f"/api/stock/{sku}")
+    return int(stock["totalAvailableQuantity"])
+
+
+async def place_order(web: httpx.AsyncClient, quantity: int = 2) -> str:
+    added = await web.post("/cart/items", data={"variant_id": ARM_BLACK, "quantity": str(quantity)})
+    assert added.status_code == 303 and added.headers["location"] == "/cart"
+    assert "cart_id" in web.cookies
+    cart = await web.get("/cart")
+    assert "Monitor Arm" in cart.text and f"{69 * quantity:.2f} USD" in cart.text
+    placed = await web.post("/checkout", data={"customer_name": "Ada", "customer_email": "ada@example.com"})
+    assert placed.status_code == 303, placed.text
+    match = re.fullmatch(r"/orders/([0-9a-f-]{36})", placed.headers["location"])
+    assert match is not None
+    return match.group(1)
+
+
+async def pay(web: httpx.AsyncClient, order_id: str, card: str) -> httpx.Response:
+    return await web.post(f"/orders/{order_id}/pay", data={"card_number": card})
+
+
+async def test_pages_carry_the_security_headers(web: httpx.AsyncClient) -> None:
+    for path in ("/", "/cart", "/static/app.js", "/ops/login", "/orders/not-an-id"):
+        response = await web.get(path)
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp, path
+        assert response.headers["x-frame-options"] == "DENY", path
+        assert response.headers["x-content-type-options"] == "nosniff", path
+
+
+async def test_home_lists_products_with_price_and_availability(web: httpx.AsyncClient) -> None:
+    home = await web.get("/")
+    assert home.status_code == 200 and home.headers["content-type"].startswith("text/html")
+    assert "Monitor Arm" in home.text and "from 69.00 USD" in home.text and "100 in stock" in home.text
+
+
+async def test_a_shopper_buys_with_the_good_card(web: httpx.AsyncClient) -> None:
+    before = await _available(web, "ARM-BLK")
+    order_id = await place_order(web)
+    page = await web.get(f"/orders/{order_id}")
+    assert "PendingPayment" in page.text and 'id="countdown"' in page.text and "Pay now" in page.text
+    assert await _available(web, "ARM-BLK") == before - 2
+
+    paid = await pay(web, order_id, GOOD_CARD)
+    assert paid.status_code == 303
+    order = await _json(web, f"/api/orders/{order_id}")
+    assert order["status"] == "Paid"
+    payments = [p for p in await _json(web, "/api/payments") if p["orderId"] == order_id]
+    assert [(p["status"], p["amountMinor"], p["providerReference"]) for p in payments] == [
+        ("Succeeded", 13800, "card-4242")
+    ]
+    live = await web.get(f"/orders/{order_id}/live")
+    assert 'id="order-status">Paid<' in live.text and "Pay now" not in live.text
+    assert (await _json(web, "/api/carts/" + web.cookies["cart_id"]))["items"] == []
+
+
+async def test_a_declined_card_fails_the_payment_and_the_order_keeps_waiting(web: httpx.AsyncClient) -> None:
+    order_id = await place_order(web)
+    declined = await pay(web, order_id, DECLINED_CARD)
+    assert declined.status_code == 303
+    assert (await _json(web, f"/api/orders/{order_id}"))["status"] == "PendingPayment"
+    page = await web.get(f"/orders/{order_id}")
+    assert "was declined" in page.text and "Pay now" in page.text
+
+    assert (await pay(web, order_id, GOOD_CARD)).status_code == 303
+    assert (await _json(web, f"/api/orders/{order_id}"))["status"] == "Paid"
+    statuses = sorted(p["status"] for p in await _json(web, "/api/payments") if p["orderId"] == order_id)
+    assert statuses == ["Failed", "Succeeded"]
+
+
+async def test_any_other_card_is_refused_and_records_nothing(web: httpx.AsyncClient) -> None:
+    order_id = await place_order(web)
+    refused = await pay(web, order_id, "4111 1111 1111 1111")
+    assert refused.status_code == 400 and "test cards only" in refused.text
+    assert [p for p in await _json(web, "/api/payments") if p["orderId"] == order_id] == []
+    assert (await _json(web, f"/api/orders/{order_id}"))["status"] == "PendingPayment"
+
+
+async def test_checkout_shows_the_apis_validation_message(web: httpx.AsyncClient) -> None:
+    await web.post("/cart/items", data={"variant_id": ARM_BLACK, "quantity": "1"})
+    refused = await web.post("/checkout", data={"customer_name": "Ada", "customer_email": ""})
+    assert refused.status_code == 400
+    assert 'role="alert"' in refused.text and 'aria-invalid="true"' in refused.text
+    assert "email" in refused.text.lower()
+    assert (await _json(web, "/api/orders")) == []
+
+
+async def test_cancelling_a_paid_order_shows_the_refund_and_releases_the_stock(web: httpx.AsyncClient) -> None:
+    before = await _available(web, "ARM-BLK")
+    order_id = await place_order(web)
+    await pay(web, order_id, GOOD_CARD)
+    cancelled = await web.post(f"/orders/{order_id}/cancel")
+    assert cancelled.status_code == 303
+    assert (await _json(web, f"/api/orders/{order_id}"))["status"] == "Cancelled"
+    assert await _available(web, "ARM-BLK") == before
+    page = await web.get(f"/orders/{order_id}")
+    assert "Refunded: 138.00 USD" in page.text and "payment was refunded" in page.text
+    again = await web.post(f"/orders/{order_id}/cancel")
+    assert again.status_code == 400 and "cannot be cancelled" in again.text
+
+
+async def test_cart_quantity_change_and_removal(web: httpx.AsyncClient) -> None:
+    await web.post("/cart/items", data={"variant_id": ARM_BLACK, "quantity": "1"})
+    await web.post(f"/cart/items/{ARM_BLACK}", data={"quantity": "3"})
+    assert "207.00 USD" in (await web.get("/cart")).text
+    await web.post(f"/cart/items/{ARM_BLACK}/remove")
+    assert "Your cart is empty" in (await web.get("/cart")).text
+
+
+async def test_unknown_pages_and_bad_input_are_4xx_pages(web: httpx.AsyncClient) -> None:
+    for path in ("/orders/not-an-id", "/orders/00000000-0000-0000-0000-000000000001", "/products/nope"):
+        response = await web.get(path)
+        assert response.status_code == 404 and response.headers["content-type"].startswith("text/html"), path
+    bad = await web.post("/cart/items", data={"variant_id": "nope", "quantity": "x"})
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/html")
+
+
+async def test_two_payments_at_once_charge_the_order_once(web: httpx.AsyncClient) -> None:
+    order_id = await place_order(web)
+    answers = await asyncio.gather(*(pay(web, order_id, GOOD_CARD) for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [303, 400, 400, 400]
+    assert all("nothing to pay" in a.text for a in answers if a.status_code == 400)
+    payments = [p for p in await _json(web, "/api/payments") if p["orderId"] == order_id]
+    assert [p["status"] for p in payments] == ["Succeeded"]
+    assert (await _json(web, f"/api/orders/{order_id}"))["status"] == "Paid"
