@@ -50,6 +50,7 @@ def create_worker(
         activities=list(build_activities(sessionmaker) if activities is None else activities),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflow_runner=SANDBOX,
+        max_cached_workflows=settings.max_cached_workflows,
     )
 
 

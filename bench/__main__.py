@@ -1,8 +1,9 @@
-"""`make bench` / `python -m bench [--orders N] [--quick] [--out DIR]`.
+"""`make bench` / `python -m bench [--orders N] [--open-orders N] [--storm N] [--quick] [--out DIR]`.
 
 Brings up a temporary stack (embedded PostgreSQL, in-memory Temporal dev server, worker, API, baseline
-worker), measures, stops it all, prints the table and writes `<UTC timestamp>.json` and `latest.json`.
-Progress goes to stderr, the table to stdout.
+worker), measures, stops it all, prints the tables and writes `<UTC timestamp>.json`, `latest.json` and the
+charts (`latest-concurrency.svg`, `latest-storm.svg`, `latest-kill.svg`). Progress goes to stderr (a bar per
+phase on a terminal), the tables to stdout.
 """
 
 import argparse
@@ -12,11 +13,18 @@ import sys
 from pathlib import Path
 
 from bench import harness, report
+from bench.charts import write as report_charts
 from bench.servers import StackError
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 DEFAULT_ORDERS = 50
 QUICK_ORDERS = 3
+DEFAULT_OPEN_ORDERS = 5000
+DEFAULT_STORM = 2000
+KILL_RUN_S, KILL_AT_S = 45.0, 12.0  # the in-flight lifecycles of a killed worker wait out a 30 s activity timeout
+# --quick: enough open orders to evict some from a small cache, a small storm, a short kill run
+QUICK_OPEN_ORDERS, QUICK_CACHE, QUICK_STORM = 40, 20, 20
+QUICK_KILL_RUN_S, QUICK_KILL_AT_S = 12.0, 4.0
 
 
 def say(message: str) -> None:
@@ -31,6 +39,27 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         help=f"operations per measurement (default {DEFAULT_ORDERS}; a lifecycle throughput run does at least 2 per "
         "concurrency slot unless --quick)",
     )
+    parser.add_argument(
+        "--open-orders",
+        type=int,
+        help=f"orders left open waiting for payment (default {DEFAULT_OPEN_ORDERS}; 0: skip that phase)",
+    )
+    parser.add_argument(
+        "--storm", type=int, help=f"orders of the expiry storm (default {DEFAULT_STORM}; 0: skip the storm)"
+    )
+    parser.add_argument(
+        "--no-kill", action="store_true", help="skip the more-workers phase (a second worker, then SIGKILLed)"
+    )
+    parser.add_argument(
+        "--max-cached-workflows",
+        type=int,
+        help="the order workers' cache size (MAX_CACHED_WORKFLOWS); default: the project's",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy flame graphs of the worker and the API during the project's c=20 lifecycles, into --out",
+    )
     parser.add_argument("--quick", action="store_true", help=f"tiny counts ({QUICK_ORDERS} per measurement)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="directory for the JSON results")
     parser.add_argument(
@@ -39,17 +68,33 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.orders is not None and args.orders < 1:
         parser.error("--orders must be at least 1")
+    for name in ("open_orders", "storm"):
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must not be negative")
     return args
 
 
 def plan_of(args: argparse.Namespace) -> harness.Plan:
     orders = args.orders or (QUICK_ORDERS if args.quick else DEFAULT_ORDERS)
+
+    def chosen(value: int | None, quick: int, default: int) -> int:
+        return value if value is not None else (quick if args.quick else default)
+
+    kill_run_s, kill_at_s = (QUICK_KILL_RUN_S, QUICK_KILL_AT_S) if args.quick else (KILL_RUN_S, KILL_AT_S)
     return harness.Plan(
         orders=orders,
         warmup=1 if args.quick else 5,
         min_per_slot=0 if args.quick else 2,
         deadline=args.deadline or (30.0 if args.quick else 120.0),
         quick=args.quick,
+        open_orders=chosen(args.open_orders, QUICK_OPEN_ORDERS, DEFAULT_OPEN_ORDERS),
+        storm=chosen(args.storm, QUICK_STORM, DEFAULT_STORM),
+        kill_run_s=0.0 if args.no_kill else kill_run_s,
+        kill_at_s=kill_at_s,
+        profile_dir=args.out if args.profile else None,
+        max_cached_workflows=args.max_cached_workflows
+        if args.max_cached_workflows is not None
+        else (QUICK_CACHE if args.quick else None),
     )
 
 
@@ -66,10 +111,13 @@ async def main(plan: harness.Plan, out: Path) -> int:
         raise
     print(report.table(result))
     print()
+    print(report.scale_table(result))
+    print()
     print(report.details(result))
     path = report.write(result, out)
-    say(f"wrote {path} and {out / 'latest.json'}")
-    return 1 if any(m.errors for m in result.measurements) else 0
+    charts = report_charts(result, out)
+    say(f"wrote {path}, {out / 'latest.json'} and {', '.join(str(chart) for chart in charts)}")
+    return 1 if report.failed(result) else 0
 
 
 def cli(argv: list[str] | None = None) -> int:

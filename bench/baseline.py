@@ -10,10 +10,12 @@ activity calls on each path:
 
 With `local_activities` set the same steps run as local activities (`workflow.execute_local_activity`): the
 floor of a design that runs its short database steps inside the workflow task.
+
+`BaselineExpiryWorkflow` is the floor of an expiry storm: a payment timer, then one release step.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -42,6 +44,7 @@ class Step(StrEnum):
     RECORD_STATUS = "baseline.record_status"
     COMMIT_STOCK = "baseline.commit_stock"
     SHIP_SHIPMENT = "baseline.ship_shipment"
+    RELEASE_STOCK = "baseline.release_stock"
 
 
 PLACE_STEPS = (Step.LOAD_SNAPSHOTS, Step.ALLOCATE_STOCK, Step.RECORD_ORDER)
@@ -115,7 +118,21 @@ async def ship_shipment(step: StepInput) -> None:
     return None
 
 
-ACTIVITIES = [load_snapshots, allocate_stock, record_order, succeed_payment, record_status, commit_stock, ship_shipment]
+@activity.defn(name=Step.RELEASE_STOCK)
+async def release_stock(step: StepInput) -> None:
+    return None
+
+
+ACTIVITIES = [
+    load_snapshots,
+    allocate_stock,
+    record_order,
+    succeed_payment,
+    record_status,
+    commit_stock,
+    ship_shipment,
+    release_stock,
+]
 
 
 # --- the workflow ------------------------------------------------------------------------------------
@@ -215,3 +232,46 @@ class BaselineOrderWorkflow:
         self._requests.append(request)
         await workflow.wait_condition(lambda: request.done)
         return self._details()
+
+
+# --- the expiry floor --------------------------------------------------------------------------------
+
+
+class BaselineExpiry(BaseModel):
+    order_id: UUID
+    payment_timeout_seconds: int
+
+
+class BaselinePlaced(BaseModel):
+    order_id: UUID
+    payment_deadline: datetime
+
+
+@workflow.defn(sandboxed=False)
+class BaselineExpiryWorkflow:
+    """A payment timer, then one release step: what an order's expiry costs Temporal when the step does nothing.
+
+    The release is an ordinary activity, as OrderWorkflow's first step of an expiry is; the run then ends.
+    """
+
+    @workflow.init
+    def __init__(self, order: BaselineExpiry) -> None:
+        self._order = order
+        self._deadline: datetime | None = None
+
+    @workflow.run
+    async def run(self, order: BaselineExpiry) -> None:
+        self._deadline = workflow.now() + timedelta(seconds=order.payment_timeout_seconds)
+        await workflow.sleep(self._deadline - workflow.now())
+        await workflow.execute_activity(
+            release_stock,
+            StepInput(order_id=order.order_id, lines=1),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+
+    @workflow.update
+    async def wait_placed(self) -> BaselinePlaced:
+        await workflow.wait_condition(lambda: self._deadline is not None)
+        assert self._deadline is not None
+        return BaselinePlaced(order_id=self._order.order_id, payment_deadline=self._deadline)

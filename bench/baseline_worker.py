@@ -12,7 +12,7 @@ from datetime import timedelta
 import uvloop
 from temporalio.worker import Worker
 
-from bench.baseline import ACTIVITIES, BaselineOrderWorkflow
+from bench.baseline import ACTIVITIES, BaselineExpiryWorkflow, BaselineOrderWorkflow
 from stack import temporal
 from stack.settings import Settings
 
@@ -28,7 +28,7 @@ async def main() -> None:
     worker = Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[BaselineOrderWorkflow],
+        workflows=[BaselineOrderWorkflow, BaselineExpiryWorkflow],
         activities=ACTIVITIES,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )

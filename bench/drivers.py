@@ -2,6 +2,7 @@
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -14,18 +15,34 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 
-from bench.baseline import BaselineDetails, BaselineOrder, BaselineOrderWorkflow, BaselinePay, BaselineShip
+from bench.baseline import (
+    BaselineDetails,
+    BaselineExpiry,
+    BaselineExpiryWorkflow,
+    BaselineOrder,
+    BaselineOrderWorkflow,
+    BaselinePay,
+    BaselineShip,
+)
+from contracts.order import OrderLineInput, PlaceOrder
 from services.catalog.demo import PRODUCTS
 from services.inventory.demo import DEMO_LOCATION_CODE, DEMO_WAREHOUSE_CODE
+from workflows.order import OrderWorkflow, workflow_id
 from workflows.search_attributes import CUSTOMER_REF, ORDER_STATUS
 
 CUSTOMER_NAME = "Bench Customer"
 CUSTOMER_EMAIL_ADDRESS = "bench@example.com"
 CUSTOMER_REF_VALUE = "0" * 64  # the floor sets a reference of the same size as the project's HMAC
+STORM_EMAIL_ADDRESS = "storm@example.com"  # the expiry storm's orders, to find them in PostgreSQL
 
 
 class UnexpectedResponse(RuntimeError):
     pass
+
+
+class ActionPending(UnexpectedResponse):
+    """503 `order_action_pending`: the workflow accepted the action but did not finish it within the API's bound
+    (a worker died with its activity); it goes on in the background."""
 
 
 def demo_variants() -> list[tuple[UUID, str]]:
@@ -37,7 +54,8 @@ async def _expect(response: aiohttp.ClientResponse, status: int) -> Any:
     async with response:
         if response.status != status:
             text = await response.text()
-            raise UnexpectedResponse(f"{response.method} {response.url.path} -> {response.status}: {text[:200]}")
+            error = ActionPending if response.status == 503 and "order_action_pending" in text else UnexpectedResponse
+            raise error(f"{response.method} {response.url.path} -> {response.status}: {text[:200]}")
         return await response.json()
 
 
@@ -52,6 +70,10 @@ class Rest:
     http: aiohttp.ClientSession
     variants: list[UUID]
     placed: list[str] = field(default_factory=list)  # order ids, for the history breakdown
+    shipped: list[str] = field(default_factory=list)  # order ids of the lifecycles that completed
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # every placed order as the API answered
+    pending: dict[str, str] = field(default_factory=dict)  # order id -> the status its pending action leads to
+    pending_placements: int = 0  # placements answered 503 order_action_pending (their order id is not known)
 
     def lines(self, first: int, count: int) -> list[UUID]:
         """`count` lines starting at variant `first`, round-robin: distinct while count <= variants."""
@@ -73,21 +95,25 @@ class Rest:
             }
             await _expect(await self.http.post("/api/stock/receipts", json=body), 200)
 
-    async def place(self, first_variant: int, lines: int = 1) -> dict[str, object]:
+    async def place(self, first_variant: int, lines: int = 1) -> dict[str, Any]:
         body = {
             "customerName": CUSTOMER_NAME,
             "customerEmail": CUSTOMER_EMAIL_ADDRESS,
             "items": [{"productVariantId": str(v), "quantity": 1} for v in self.lines(first_variant, lines)],
         }
-        order = await _expect(await self.http.post("/api/orders", json=body), 201)
+        try:
+            order = await _expect(await self.http.post("/api/orders", json=body), 201)
+        except ActionPending:
+            self.pending_placements += 1
+            raise
         if order["status"] != "PendingPayment":
             raise UnexpectedResponse(f"placed order is {order['status']}")
         self.placed.append(str(order["id"]))
+        self.orders[str(order["id"])] = order
         return order
 
-    async def lifecycle(self, index: int) -> None:
-        """Place -> create payment -> succeed it -> create shipment -> ship it."""
-        order = await self.place(index)
+    async def create_payment(self, order: dict[str, Any]) -> str:
+        """A pending payment of the whole order; returns its id."""
         payment = await _expect(
             await self.http.post(
                 "/api/payments",
@@ -100,19 +126,42 @@ class Rest:
             ),
             201,
         )
+        return str(payment["id"])
+
+    async def succeed_payment(self, payment_id: str, index: int) -> None:
+        """The payment succeeds: the order's workflow is asked to mark it paid (an update)."""
         await _expect(
-            await self.http.post(f"/api/payments/{payment['id']}/succeed", json={"providerReference": f"B-{index}"}),
+            await self.http.post(f"/api/payments/{payment_id}/succeed", json={"providerReference": f"B-{index}"}),
             200,
         )
+
+    async def cancel(self, order_id: str) -> None:
+        order = await _expect(await self.http.post(f"/api/orders/{order_id}/cancel", json={}), 200)
+        if order["status"] != "Cancelled":
+            raise UnexpectedResponse(f"cancelled order is {order['status']}")
+
+    async def lifecycle(self, index: int) -> None:
+        """Place -> create payment -> succeed it -> create shipment -> ship it."""
+        order = await self.place(index)
+        try:
+            await self.succeed_payment(await self.create_payment(order), index)
+        except ActionPending:
+            self.pending[str(order["id"])] = "Paid"
+            raise
         shipment = await _expect(await self.http.post("/api/shipments", json={"orderId": order["id"]}), 201)
-        shipped = await _expect(
-            await self.http.post(
-                f"/api/shipments/{shipment['id']}/ship", json={"carrier": "Bench", "trackingNumber": f"T-{index}"}
-            ),
-            200,
-        )
+        try:
+            shipped = await _expect(
+                await self.http.post(
+                    f"/api/shipments/{shipment['id']}/ship", json={"carrier": "Bench", "trackingNumber": f"T-{index}"}
+                ),
+                200,
+            )
+        except ActionPending:
+            self.pending[str(order["id"])] = "Shipped"
+            raise
         if shipped["status"] != "Shipped":
             raise UnexpectedResponse(f"shipment is {shipped['status']}")
+        self.shipped.append(str(order["id"]))
 
 
 @dataclass
@@ -163,3 +212,78 @@ class Baseline:
         )
         if shipped.status != "Shipped":
             raise UnexpectedResponse(f"baseline order is {shipped.status}")
+
+
+@dataclass(frozen=True)
+class Placed:
+    """An order of an expiry storm: its workflow and when its payment timer fires."""
+
+    order_id: UUID
+    workflow_id: str
+    payment_deadline: datetime
+
+
+@dataclass
+class DirectOrders:
+    """Real orders (OrderWorkflow on the order worker's task queue) placed straight through the Temporal client.
+
+    The API gives every order the same PAYMENT_TIMEOUT_SECONDS, counted from its placement, so orders placed
+    over a minute expire over a minute. An expiry storm needs deadlines in one second: this places orders the
+    way the API does (the same update-with-start, input and search attributes) but with a timeout per order.
+    """
+
+    client: Client
+    task_queue: str
+    variants: list[UUID]
+
+    async def place(self, index: int, timeout_seconds: int) -> Placed:
+        order_id = uuid.uuid4()
+        start = WithStartWorkflowOperation(
+            OrderWorkflow.run,
+            PlaceOrder(
+                order_id=order_id,
+                customer_name=CUSTOMER_NAME,
+                customer_email=STORM_EMAIL_ADDRESS,
+                items=[OrderLineInput(product_variant_id=self.variants[index % len(self.variants)], quantity=1)],
+                payment_timeout_seconds=timeout_seconds,
+            ),
+            id=workflow_id(order_id),
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(ORDER_STATUS, "Placing"),
+                    SearchAttributePair(CUSTOMER_REF, CUSTOMER_REF_VALUE),
+                ]
+            ),
+        )
+        placed = await self.client.execute_update_with_start_workflow(
+            OrderWorkflow.wait_placed, start_workflow_operation=start
+        )
+        # The run sets its timer when placing ends, in the workflow task that recorded the order (created_at).
+        return Placed(order_id, workflow_id(order_id), placed.created_at + timedelta(seconds=timeout_seconds))
+
+
+@dataclass
+class BaselineExpiries:
+    """The expiry floor's runs, placed the same way (update-with-start) with a timeout per run."""
+
+    client: Client
+    task_queue: str
+
+    async def place(self, index: int, timeout_seconds: int) -> Placed:
+        order_id = uuid.uuid4()
+        run_id = f"baseline-expiry-{order_id}"
+        start = WithStartWorkflowOperation(
+            BaselineExpiryWorkflow.run,
+            BaselineExpiry(order_id=order_id, payment_timeout_seconds=timeout_seconds),
+            id=run_id,
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        placed = await self.client.execute_update_with_start_workflow(
+            BaselineExpiryWorkflow.wait_placed, start_workflow_operation=start
+        )
+        return Placed(order_id, run_id, placed.payment_deadline)

@@ -5,7 +5,10 @@ The order of the measurements:
    POST /api/orders with 1, 10 and 50 lines), so every series sees the same machine conditions — the machine
    is shared, and a test run elsewhere would otherwise land on one series only;
 2. placement at c=20: each baseline, then POST /api/orders;
-3. lifecycles (place -> pay -> ship) at c=1, 20 and 50: at each concurrency the two baselines, then REST.
+3. lifecycles (place -> pay -> ship) at c=1, 20 and 50: at each concurrency the two baselines, then REST;
+4. the expiry storm (project, then the bare expiry workflow), with the invariant check;
+5. more workers: c=50 lifecycles with one and with two order workers, then a run that SIGKILLs the second;
+6. open orders, last: they stay open (and cached, or evicted) until the stack stops.
 """
 
 import os
@@ -13,6 +16,7 @@ import platform
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -20,17 +24,32 @@ from pathlib import Path
 
 import aiohttp
 
+from bench import scale
 from bench.drivers import Baseline, Rest, demo_variants
 from bench.history import breakdown
 from bench.load import OP_TIMEOUT, Operation, Sample, drive, interleave
-from bench.report import MIB, BenchResult, Kind, Machine, Measurement, Subject, evaluate_targets
-from bench.servers import Say, Stack, log_tail, running_stack
+from bench.report import (
+    MIB,
+    BenchResult,
+    Kind,
+    Machine,
+    Measurement,
+    OpenOrders,
+    Storm,
+    Subject,
+    Workers,
+    evaluate_targets,
+)
+from bench.servers import Say, Stack, log_tail, profiled, running_stack
+from stack.settings import Settings
 
 LINE_COUNTS = (1, 10, 50)
 PLACEMENT_CONCURRENCY = 20
 LIFECYCLE_CONCURRENCY = (1, 20, 50)
 HISTORIES = 5  # workflow histories read per subject for the time breakdown
 STOCK_MARGIN = 1000
+KEEPALIVE = 2.0  # seconds an idle client connection is kept
+PROFILED = (Kind.LIFECYCLE, Subject.PROJECT, 20)  # the measurement --profile records flame graphs of
 
 
 @dataclass(frozen=True)
@@ -40,6 +59,12 @@ class Plan:
     min_per_slot: int  # a throughput run does at least this many operations per concurrency slot
     deadline: float  # seconds; a measurement starts no new operation after this
     quick: bool = False
+    open_orders: int = 0  # orders left open in the open-orders phase (0: no such phase)
+    storm: int = 0  # orders of the expiry storm (0: no storm)
+    kill_run_s: float = 0.0  # length of the run that kills a worker (0: no more-workers phase)
+    kill_at_s: float = 0.0
+    max_cached_workflows: int | None = None  # the order workers' cache; None: the project's default
+    profile_dir: Path | None = None  # py-spy flame graphs of worker and API during the project's c=20 lifecycles
 
 
 def _load() -> tuple[float, float, float]:
@@ -113,8 +138,20 @@ class Runner:
         self.say(f"{kind} at c={concurrency}: {subject}, {count} operations")
         placed = len(self.rest.placed)
         started = {name: len(baseline.started) for name, baseline in self.subjects.items()}
+        profile = (
+            profiled(self.stack, ("worker", "api"), self.plan.profile_dir, self.say)
+            if self.plan.profile_dir is not None and (kind, subject, concurrency) == PROFILED
+            else nullcontext()
+        )
         before = self.stack.cpu_seconds()
-        sample = await drive(op, count=count, concurrency=concurrency, deadline=self.plan.deadline)
+        with profile:
+            sample = await drive(
+                op,
+                count=count,
+                concurrency=concurrency,
+                deadline=self.plan.deadline,
+                label=f"{kind} c={concurrency} {subject}",
+            )
         cpu = _delta(self.stack.cpu_seconds(), before)
         if kind is Kind.LIFECYCLE and concurrency == 1:
             if subject is Subject.PROJECT:
@@ -126,6 +163,44 @@ class Runner:
         )
         self.measurements.append(measurement)
         return measurement
+
+    def _rate(self, subject: Subject) -> float:
+        measured = next((m for m in self.measurements if m.key == f"{Kind.PLACEMENT}.{subject}.c20.l1" and m.ok), None)
+        return measured.throughput_per_s if measured else 10.0
+
+    async def storm(self) -> Storm:
+        project, baseline, checked = await scale.storm(
+            self.stack,
+            self.rest.variants,
+            count=self.plan.storm,
+            rate_hint=(self._rate(Subject.PROJECT), self._rate(Subject.BASELINE_LOCAL)),
+            deadline=max(self.plan.deadline, self.plan.storm / 2),
+            say=self.say,
+        )
+        return Storm(project=project, baseline=baseline, invariants=checked)
+
+    async def workers(self) -> Workers:
+        return await scale.workers(
+            self.stack,
+            self.rest,
+            count=max(self.plan.orders, self.plan.min_per_slot * scale.WORKER_CONCURRENCY),
+            kill_run_s=self.plan.kill_run_s,
+            kill_at_s=self.plan.kill_at_s,
+            deadline=self.plan.deadline,
+            say=self.say,
+        )
+
+    async def open_orders(self) -> OpenOrders:
+        cached = self.plan.max_cached_workflows
+        return await scale.open_orders(
+            self.stack,
+            self.rest,
+            count=self.plan.open_orders,
+            samples=self.plan.orders,
+            max_cached=Settings(_env_file=None).max_cached_workflows if cached is None else cached,
+            deadline=max(self.plan.deadline, self.plan.open_orders / 5),
+            say=self.say,
+        )
 
     async def concurrent(self) -> None:
         for subject in (Subject.BASELINE_ACTIVITY, Subject.BASELINE_LOCAL, Subject.PROJECT):
@@ -139,21 +214,34 @@ async def run(plan: Plan, say: Say) -> BenchResult:
     started_at = datetime.now(UTC)
     started = time.monotonic()
     load_before = _load()
+    storm: Storm | None = None
+    workers: Workers | None = None
+    open_orders: OpenOrders | None = None
     with tempfile.TemporaryDirectory(prefix="orderflow-bench-") as tmp:
-        async with running_stack(Path(tmp), say) as stack:
+        async with running_stack(Path(tmp), say, max_cached_workflows=plan.max_cached_workflows) as stack:
             async with aiohttp.ClientSession(
                 base_url=stack.api_url,
+                headers=stack.auth_headers,
                 timeout=aiohttp.ClientTimeout(total=OP_TIMEOUT),
-                connector=aiohttp.TCPConnector(limit=200),
+                # Idle connections are dropped before uvicorn's 5 s keep-alive ends: reusing one the server is
+                # closing fails the request ("Can not write request body").
+                connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=KEEPALIVE),
             ) as http:
                 variants = demo_variants()
                 rest = Rest(http, [variant for variant, _ in variants])
                 say(f"receiving extra stock for {len(variants)} demo SKUs")
-                await rest.receive_stock([sku for _, sku in variants], plan.orders * 70 + STOCK_MARGIN)
+                units = plan.orders * 70 + (plan.open_orders + plan.storm + 50 * int(plan.kill_run_s)) // len(variants)
+                await rest.receive_stock([sku for _, sku in variants], units + STOCK_MARGIN)
                 runner = Runner(plan, stack, rest, say)
                 await runner.warm_up()
                 await runner.placements_one_at_a_time()
                 await runner.concurrent()
+                if plan.storm:
+                    storm = await runner.storm()
+                if plan.kill_run_s:
+                    workers = await runner.workers()
+                if plan.open_orders:
+                    open_orders = await runner.open_orders()
                 say("reading workflow histories")
                 times = {
                     str(subject): await breakdown(stack.client, workflow_ids[-HISTORIES:])
@@ -182,6 +270,9 @@ async def run(plan: Plan, say: Say) -> BenchResult:
         peak_rss_mib={name: round(value / MIB, 1) for name, value in sorted(rss.items())},
         targets=[],
         breakdown=times,
+        open_orders=open_orders,
+        storm=storm,
+        workers=workers,
         notes=[
             "Baselines are driven through the Temporal client from the harness process; the project through "
             "its REST API (uvicorn, a separate process). Every process, the harness included, shares the "

@@ -1,14 +1,19 @@
 """The load generator: run an operation a bounded number of times at a fixed concurrency, and its statistics.
 
 Every loop is bounded twice: by a count and by a wall-clock deadline. Each operation has its own timeout too,
-so a stuck server ends the measurement (with errors) instead of hanging it.
+so a stuck server ends the measurement (with errors) instead of hanging it. On a terminal each loop shows a
+progress bar (tqdm, on stderr); in a pipe or a test it stays quiet.
 """
 
 import asyncio
 import math
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from tqdm import tqdm
 
 OP_TIMEOUT = 60.0  # seconds for one operation (one placement, or one whole lifecycle)
 MAX_ERROR_SAMPLES = 5
@@ -21,6 +26,7 @@ class Sample:
     """Latencies (seconds) of the operations that succeeded, the failures, and the wall time of the run."""
 
     latencies: list[float] = field(default_factory=list)
+    spans: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of each success, perf_counter
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     elapsed: float = 0.0
@@ -30,6 +36,19 @@ class Sample:
         self.errors += 1
         if len(self.error_samples) < MAX_ERROR_SAMPLES:
             self.error_samples.append(f"{type(error).__name__}: {error}"[:300])
+
+
+@contextmanager
+def progress(label: str | None, total: int) -> Iterator[Callable[[], None]]:
+    """A progress bar for one phase (nothing when `label` is None or stderr is not a terminal); yields `tick`."""
+    if label is None:
+        yield lambda: None
+        return
+    bar = tqdm(total=total, desc=f"[bench] {label}", unit="op", file=sys.stderr, leave=False, disable=None)
+    try:
+        yield lambda: bar.update(1)
+    finally:
+        bar.close()
 
 
 async def timed(op: Operation, index: int, sample: Sample) -> None:
@@ -43,46 +62,64 @@ async def timed(op: Operation, index: int, sample: Sample) -> None:
             raise asyncio.CancelledError() from error  # the run is being interrupted, not the operation failing
         sample.fail(error)
         return
-    sample.latencies.append(time.perf_counter() - started)
+    ended = time.perf_counter()
+    sample.latencies.append(ended - started)
+    sample.spans.append((started, ended))
 
 
-async def drive(op: Operation, *, count: int, concurrency: int, deadline: float) -> Sample:
-    """Run `op(0..count-1)` with `concurrency` operations in flight, stopping new ones after `deadline` s."""
+async def drive(
+    op: Operation,
+    *,
+    count: int,
+    concurrency: int,
+    deadline: float,
+    first: int = 0,
+    label: str | None = None,
+) -> Sample:
+    """Run `op(first..first+count-1)` with `concurrency` operations in flight, none started after `deadline` s."""
     sample = Sample()
-    next_index = 0
+    next_index = first
+    end_index = first + count
     started = time.perf_counter()
     stop_at = started + deadline
 
-    async def slot() -> None:
-        nonlocal next_index
-        while next_index < count:
-            if time.perf_counter() > stop_at:
-                sample.truncated = True
-                return
-            index = next_index
-            next_index += 1
-            await timed(op, index, sample)
+    with progress(label, count) as tick:
 
-    await asyncio.gather(*(slot() for _ in range(max(1, min(concurrency, count)))))
+        async def slot() -> None:
+            nonlocal next_index
+            while next_index < end_index:
+                if time.perf_counter() > stop_at:
+                    sample.truncated = True
+                    return
+                index = next_index
+                next_index += 1
+                await timed(op, index, sample)
+                tick()
+
+        await asyncio.gather(*(slot() for _ in range(max(1, min(concurrency, count)))))
     sample.elapsed = time.perf_counter() - started
     return sample
 
 
-async def interleave(ops: list[Operation], samples: list[Sample], *, rounds: int, deadline: float) -> None:
+async def interleave(
+    ops: Sequence[Operation], samples: list[Sample], *, rounds: int, deadline: float, label: str | None = None
+) -> None:
     """One operation of each kind per round, one at a time: the kinds see the same machine conditions.
 
     Each sample's `elapsed` is the time spent in its own operations, so its throughput is that of c=1.
     """
     stop_at = time.perf_counter() + deadline
-    for index in range(rounds):
-        if time.perf_counter() > stop_at:
-            for sample in samples:
-                sample.truncated = True
-            break
-        for op, sample in zip(ops, samples, strict=True):
-            started = time.perf_counter()
-            await timed(op, index, sample)
-            sample.elapsed += time.perf_counter() - started
+    with progress(label, rounds) as tick:
+        for index in range(rounds):
+            if time.perf_counter() > stop_at:
+                for sample in samples:
+                    sample.truncated = True
+                break
+            for op, sample in zip(ops, samples, strict=True):
+                started = time.perf_counter()
+                await timed(op, index, sample)
+                sample.elapsed += time.perf_counter() - started
+            tick()
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -93,6 +93,87 @@ class TargetId(StrEnum):
     POST_P50 = "post_p50_c1"
     LIFECYCLE_C20 = "lifecycle_c20"
     FIFTY_LINES = "fifty_lines"
+    EXPIRY_STORM = "expiry_storm"
+
+
+# --- scale: open orders, expiry storm, more workers ---------------------------------------------------
+
+
+class Invariants(BaseModel):
+    """One reading of `stack.invariants` after a phase: the whole database and every order run."""
+
+    ok: bool
+    summary: str
+    violations: list[str]  # the first few, if any
+
+
+class RssPoint(BaseModel):
+    open_orders: int  # orders this phase has placed and left open
+    worker_mib: float | None
+    temporal_mib: float | None
+
+
+class OpenOrders(BaseModel):
+    requested: int
+    placed: int
+    errors: int
+    error_samples: list[str]
+    open_before: int  # orders earlier phases left open (placement-only measurements)
+    max_cached_workflows: int
+    rss: list[RssPoint]
+    placement_with_open: Measurement  # placements at c=20 once `placed` orders are open
+    pay_evicted: Measurement  # POST /api/payments/{id}/succeed, on runs evicted from the worker's cache
+    pay_cached: Measurement
+    cancel_evicted: Measurement  # POST /api/orders/{id}/cancel
+    cancel_cached: Measurement
+    evicted_available: bool  # False when every open run fits in the cache (nothing was evicted)
+
+
+class StormSide(BaseModel):
+    subject: Subject
+    requested: int
+    placed: int
+    errors: int
+    error_samples: list[str]
+    placing_s: float
+    first_deadline: datetime | None
+    deadline_spread_s: float | None  # last deadline - first deadline
+    in_one_second: int | None = None  # the most deadlines within any one second
+    done_s: float | None  # first deadline -> the last run closed (after its release step)
+    settled_s: float | None  # first deadline -> PostgreSQL showed every order Expired and released (polled)
+    runs_left: list[tuple[float, int]]  # (seconds since the first deadline, runs still open), from close times
+    deadlines_ahead: list[tuple[float, int]]  # (seconds since the first deadline, runs whose timer is still ahead)
+    reservations_left: list[tuple[float, int]]  # (seconds, Active reservations of the storm's orders), polled
+    cpu_s: dict[str, float]  # CPU seconds per process from the first deadline until done
+
+
+class Storm(BaseModel):
+    project: StormSide
+    baseline: StormSide
+    invariants: Invariants | None
+
+
+class KillRun(BaseModel):
+    concurrency: int
+    duration_s: float  # no lifecycle started after this
+    kill_at_s: float
+    ok: int
+    errors: int  # lifecycles that failed, the `pending` ones included
+    pending: int  # pay or ship answered 503 order_action_pending: expected to finish anyway (invariants check it)
+    error_samples: list[str]
+    rate_before: float | None  # lifecycles/s in the seconds before the kill
+    dip_rate: float | None  # the lowest 2-second rate after the kill
+    dip_at_s: float | None
+    recovered_s: float | None  # kill -> first 3-second window after the dip at >= 90% of rate_before
+    in_flight_done_s: float | None  # kill -> the last lifecycle in flight at the kill finished
+    timeline: list[tuple[float, int]]  # (second since start, lifecycles completed in it)
+    invariants: Invariants | None
+
+
+class Workers(BaseModel):
+    one: Measurement  # lifecycle c=50, one order worker
+    two: Measurement  # the same with two worker processes on the task queue
+    kill: KillRun | None
 
 
 class Target(BaseModel):
@@ -125,6 +206,9 @@ class BenchResult(BaseModel):
     targets: list[Target]
     breakdown: dict[str, Breakdown]  # per subject, from workflow histories of the c=1 lifecycles
     notes: list[str]
+    open_orders: OpenOrders | None = None
+    storm: Storm | None = None
+    workers: Workers | None = None
 
     def get(self, kind: Kind, subject: Subject, concurrency: int, lines: int = 1) -> Measurement | None:
         wanted = key(kind, subject, concurrency, lines)
@@ -143,6 +227,13 @@ def _ratio(value: float | None, base: float | None) -> float | None:
     if value is None or base is None or base == 0:
         return None
     return value / base
+
+
+def storm_ratio(storm: Storm) -> float | None:
+    """The project's storm time over the floor's; None unless both placed everything they were asked to."""
+    if any(side.placed < side.requested for side in (storm.project, storm.baseline)):
+        return None
+    return _ratio(storm.project.done_s, storm.baseline.done_s)
 
 
 def evaluate_targets(result: BenchResult) -> list[Target]:
@@ -175,6 +266,16 @@ def evaluate_targets(result: BenchResult) -> list[Target]:
             True,
         ),
     ]
+    if result.storm is not None:
+        specs.append(
+            (
+                TargetId.EXPIRY_STORM,
+                "expiry storm: first deadline -> every order Expired and released <= 1.5 x the bare expiry workflow",
+                storm_ratio(result.storm),
+                1.5,
+                True,
+            )
+        )
     targets = []
     for target_id, name, measured, limit, at_most in specs:
         passed = measured is not None and (measured <= limit if at_most else measured >= limit)
@@ -339,3 +440,174 @@ def write(result: BenchResult, out_dir: Path) -> Path:
     path.write_text(text)
     (out_dir / "latest.json").write_text(text)
     return path
+
+
+# --- the scale table ---------------------------------------------------------------------------------
+
+
+def failed(result: BenchResult) -> bool:
+    """Whether the run must exit non-zero: an operation failed where none may, or an invariant broke."""
+    if any(m.errors for m in result.measurements):
+        return True
+    checks = []
+    if result.storm is not None:
+        checks.append(result.storm.invariants)
+        if result.storm.project.done_s is None or result.storm.baseline.done_s is None:
+            return True
+    if result.workers is not None and result.workers.kill is not None:
+        checks.append(result.workers.kill.invariants)
+        kill = result.workers.kill
+        if result.workers.one.errors or result.workers.two.errors or kill.errors > kill.pending:
+            return True
+    if result.open_orders is not None:
+        oo = result.open_orders
+        measured = (oo.placement_with_open, oo.pay_evicted, oo.pay_cached, oo.cancel_evicted, oo.cancel_cached)
+        if oo.errors or any(m.errors for m in measured):
+            return True
+    return any(check is None or not check.ok for check in checks)
+
+
+def cpu_per_lifecycle(measurement: Measurement) -> dict[str, float]:
+    """CPU milliseconds per completed lifecycle, per process (processes under 0.5 ms left out)."""
+    if not measurement.ok:
+        return {}
+    per = {name: 1000 * seconds / measurement.ok for name, seconds in measurement.cpu_s.items()}
+    return {name: round(ms, 1) for name, ms in per.items() if ms >= 0.5}
+
+
+def per_core(measurement: Measurement) -> tuple[float | None, float | None]:
+    """Lifecycles/s one core sustains: for the order workers alone, and for the whole stack (no harness)."""
+    per = cpu_per_lifecycle(measurement)
+    worker_ms = sum(ms for name, ms in per.items() if name.startswith("worker"))
+    stack_ms = sum(ms for name, ms in per.items() if name not in ("harness", "other", "baseline_worker"))
+    return (round(1000 / worker_ms, 1) if worker_ms else None, round(1000 / stack_ms, 1) if stack_ms else None)
+
+
+def scale_rows(result: BenchResult) -> list[tuple[str, str, str]]:
+    """(figure, value, comparison) rows of the scale phases; the printed table and the README table."""
+    rows: list[tuple[str, str, str]] = []
+    oo = result.open_orders
+    if oo is not None:
+        for point in oo.rss:
+            rows.append(
+                (
+                    f"RSS with {point.open_orders} open orders, worker / Temporal",
+                    f"{_num(point.worker_mib, 0)} / {_num(point.temporal_mib, 0)} MiB",
+                    f"cache {oo.max_cached_workflows} runs",
+                )
+            )
+        base = result.get(Kind.PLACEMENT, Subject.PROJECT, 20)
+        pw = oo.placement_with_open
+        rows.append(
+            (
+                f"POST /api/orders p50 / p95, c=20, {oo.placed} open",
+                f"{_num(pw.p50_ms, 0)} / {_num(pw.p95_ms, 0)} ms",
+                f"{_num(_p50(base), 0)} / {_num(base.p95_ms if base else None, 0)} ms with few open",
+            )
+        )
+        label = "evicted (replayed)" if oo.evicted_available else "evicted: none, all cached"
+        for action, evicted, cached in (
+            ("pay (succeed)", oo.pay_evicted, oo.pay_cached),
+            ("cancel", oo.cancel_evicted, oo.cancel_cached),
+        ):
+            rows.append(
+                (
+                    f"{action} p50 on {label} / cached runs",
+                    f"{_num(evicted.p50_ms)} / {_num(cached.p50_ms)} ms",
+                    f"{_times(_ratio(evicted.p50_ms, cached.p50_ms))}",
+                )
+            )
+    st = result.storm
+    if st is not None:
+        p, b = st.project, st.baseline
+        rows.append(
+            (
+                f"expiry storm: {p.placed} orders, deadlines within",
+                f"{_num(p.deadline_spread_s, 2)} s, {p.in_one_second or '-'} in one second",
+                f"floor: {b.placed} runs within {_num(b.deadline_spread_s, 2)} s, "
+                f"{b.in_one_second or '-'} in one second",
+            )
+        )
+        ratio = storm_ratio(st)
+        rows.append(
+            (
+                "storm: first deadline -> all Expired and released",
+                f"{_num(p.done_s, 2)} s",
+                f"floor {_num(b.done_s, 2)} s: {_times(ratio)} (target <= 1.5x: "
+                f"{'met' if ratio is not None and ratio <= 1.5 else 'missed'})",
+            )
+        )
+        if st.invariants is not None:
+            rows.append(("storm: invariants", "ok" if st.invariants.ok else "VIOLATED", st.invariants.summary))
+    wk = result.workers
+    if wk is not None:
+        for label, measurement in (("1 worker", wk.one), ("2 workers", wk.two)):
+            worker_core, stack_core = per_core(measurement)
+            per = cpu_per_lifecycle(measurement)
+            workers_ms = " + ".join(f"{per[name]:.0f}" for name in sorted(per) if name.startswith("worker"))
+            rows.append(
+                (
+                    f"lifecycle c=50, {label}",
+                    f"{measurement.throughput_per_s:.2f} orders/s",
+                    f"worker CPU {workers_ms} ms/order: {_num(worker_core)} orders/s per worker core, "
+                    f"{_num(stack_core)} per core of the whole stack",
+                )
+            )
+        kill = wk.kill
+        if kill is not None:
+            rows.append(
+                (
+                    f"SIGKILL 1 of 2 workers at c=50 (t={kill.kill_at_s:.0f}s)",
+                    f"{_num(kill.rate_before, 1)} -> {_num(kill.dip_rate, 1)} orders/s",
+                    f"recovered {_num(kill.recovered_s)} s after the kill; in-flight done after "
+                    f"{_num(kill.in_flight_done_s)} s; {kill.ok} ok, {kill.errors} failed, of which {kill.pending} "
+                    "answered 503 order_action_pending and finished later",
+                )
+            )
+            if kill.invariants is not None:
+                rows.append(("kill: invariants", "ok" if kill.invariants.ok else "VIOLATED", kill.invariants.summary))
+    return rows
+
+
+def scale_table(result: BenchResult) -> str:
+    rows = scale_rows(result)
+    if not rows:
+        return "(no scale phases in this run)"
+    header = ("scale figure", "project", "against")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+
+    def line(cells: tuple[str, str, str]) -> str:
+        return " | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([line(header), "-+-".join("-" * width for width in widths), *(line(row) for row in rows)])
+
+
+def markdown(result: BenchResult) -> str:
+    """The README's tables, from a result file: `python -m bench.report bench/results/latest.json`."""
+    out = ["| figure | project | against |", "|---|---|---|"]
+    for concurrency in (1, 20, 50):
+        project = result.get(Kind.LIFECYCLE, Subject.PROJECT, concurrency)
+        act = result.get(Kind.LIFECYCLE, Subject.BASELINE_ACTIVITY, concurrency)
+        local = result.get(Kind.LIFECYCLE, Subject.BASELINE_LOCAL, concurrency)
+        out.append(
+            f"| lifecycle over REST, c={concurrency} | {_num(_rate(project), 2)} orders/s | floor, ordinary "
+            f"activities {_num(_rate(act), 2)} ({_times(_ratio(_rate(project), _rate(act)))}); local "
+            f"{_num(_rate(local), 2)} ({_times(_ratio(_rate(project), _rate(local)))}) |"
+        )
+    post = result.get(Kind.PLACEMENT, Subject.PROJECT, 1)
+    act_post = result.get(Kind.PLACEMENT, Subject.BASELINE_ACTIVITY, 1)
+    out.append(
+        f"| `POST /api/orders` p50, c=1 | {_num(_p50(post))} ms | floor, ordinary activities "
+        f"{_num(_p50(act_post))} ms ({_times(_ratio(_p50(post), _p50(act_post)))}) |"
+    )
+    out += [f"| {figure} | {value} | {against} |" for figure, value, against in scale_rows(result)]
+    for target in result.targets:
+        out.append(f"| target: {target.name} | {_num(target.measured, 2)} | {_verdict(target)} |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import sys
+
+    source = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "results" / "latest.json")
+    print(markdown(BenchResult.model_validate_json(source.read_text())))

@@ -2,19 +2,23 @@
 
 Embedded PostgreSQL in a temporary directory, an in-memory Temporal dev server on free ports, and three
 separate OS processes: the order worker (`python worker.py`), the API (uvicorn) and the baseline worker
-(`python -m bench.baseline_worker`). Everything is stopped when the context exits, also on Ctrl-C.
+(`python -m bench.baseline_worker`); more order workers can join the task queue during the run and be killed.
+The API runs as deployed: operator auth on (AUTH_MODE=token) with a generated operator token and APP_SECRET, so
+every request of the benchmark carries `Authorization: Bearer <token>`. Everything is stopped when the context
+exits, also on Ctrl-C.
 """
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +40,7 @@ HOST = "127.0.0.1"
 READY_TIMEOUT = 90.0  # seconds for each server to come up (slow when the machine is busy with other tests)
 STOP_TIMEOUT = 15.0
 SAMPLE_INTERVAL = 0.25  # seconds between RSS samples
+RSS_SAMPLED = ("worker", "api", "baseline_worker", "temporal")
 
 Say = Callable[[str], None]
 
@@ -63,12 +68,62 @@ class Stack:
     task_queue: str
     baseline_task_queue: str
     log_dir: Path
-    pids: dict[str, int]  # worker, api, baseline_worker, temporal, postgres (the postmaster)
+    pids: dict[str, int]  # worker, api, baseline_worker, temporal, postgres (the postmaster), more workers
+    database_url: str
+    operator_token: str
+    worker_env: dict[str, str]  # what `python worker.py` is started with; another worker gets its own metrics port
+    metrics_ports: dict[str, int]  # per order worker: its Prometheus port (Temporal SDK metrics)
+    extra_workers: list[Child] = field(default_factory=list)
+    final_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds of a killed process, read just before
     rss_samples: dict[str, int] = field(default_factory=dict)  # sampled peak RSS in bytes, per process
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.operator_token}"}
+
+    @property
+    def workers(self) -> list[str]:
+        """The order workers alive now."""
+        return ["worker", *(child.name for child in self.extra_workers if child.proc.poll() is None)]
+
+    async def start_worker(self) -> str:
+        """Another order worker process on the same task queue; returns its name once it polls."""
+        name = f"worker_{len(self.extra_workers) + 2}"
+        port = free_port()
+        child = _spawn(
+            name, [sys.executable, "worker.py"], dict(self.worker_env, WORKER_METRICS_PORT=str(port)), self.log_dir
+        )
+        self.extra_workers.append(child)
+        self.pids[name] = child.proc.pid
+        self.metrics_ports[name] = port
+        await _wait_for_pollers(self.client, self.task_queue, [child], at_least=len(self.workers))
+        return name
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL an extra order worker: no graceful shutdown, its cached runs and running activities are lost."""
+        child = next(child for child in self.extra_workers if child.name == name)
+        self.final_cpu[name] = _tree_cpu_seconds(child.proc.pid)
+        child.proc.kill()
+        child.proc.wait(STOP_TIMEOUT)
+
+    def stop_extra_workers(self) -> None:
+        for child in self.extra_workers:
+            _stop(child)
+            self.final_cpu.setdefault(child.name, 0.0)
+
+    def rss(self, name: str) -> int | None:
+        """Resident memory of one process now, in bytes."""
+        try:
+            return int(psutil.Process(self.pids[name]).memory_info().rss)
+        except psutil.Error:
+            return None
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds used so far by each process of the stack (with its children), the harness, and the rest."""
-        seconds = {name: _tree_cpu_seconds(pid) for name, pid in self.pids.items()}
+        seconds = {
+            name: self.final_cpu[name] if name in self.final_cpu else _tree_cpu_seconds(pid)
+            for name, pid in self.pids.items()
+        }
         own = psutil.Process().cpu_times()  # the harness alone: its descendants are the stack itself
         seconds["harness"] = own.user + own.system
         machine = psutil.cpu_times()
@@ -80,14 +135,14 @@ class Stack:
     def peak_rss(self) -> dict[str, int]:
         """Peak resident memory in bytes: the kernel's high-water mark (VmHWM), or the sampled peak if larger."""
         peaks = dict(self.rss_samples)
-        for name in ("worker", "api", "baseline_worker"):
+        for name in RSS_SAMPLED:
             hwm = _vm_hwm(self.pids[name])
             if hwm is not None:
                 peaks[name] = max(peaks.get(name, 0), hwm)
         return peaks
 
     def sample_rss(self) -> None:
-        for name in ("worker", "api", "baseline_worker"):
+        for name in RSS_SAMPLED:
             try:
                 rss = psutil.Process(self.pids[name]).memory_info().rss
             except psutil.Error:
@@ -141,6 +196,37 @@ def _stop(child: Child) -> None:
         child.proc.wait(STOP_TIMEOUT)
 
 
+@contextmanager
+def profiled(stack: Stack, names: tuple[str, ...], out_dir: Path, say: Say) -> Iterator[None]:
+    """py-spy flame graphs (`latest-flame-<name>.svg` in `out_dir`) of the named processes while the block runs.
+
+    py-spy samples without pausing the process (--nonblocking), so the profile costs the stack little.
+    """
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    recorders = [
+        subprocess.Popen(
+            [spy, "record", "--nonblocking", "--pid", str(stack.pids[name]), "--output",
+             str(out_dir / f"latest-flame-{name}.svg")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name in names
+    ]  # fmt: skip
+    try:
+        yield
+    finally:
+        for recorder in recorders:
+            recorder.send_signal(signal.SIGINT)  # py-spy writes its flame graph on SIGINT
+        for name, recorder in zip(names, recorders, strict=True):
+            try:
+                recorder.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                recorder.kill()
+                recorder.wait(STOP_TIMEOUT)
+            say(f"flame graph of the {name}: {out_dir / f'latest-flame-{name}.svg'}")
+
+
 def log_tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -161,9 +247,10 @@ def _check_alive(children: list[Child]) -> None:
             )
 
 
-async def _wait_for_api(url: str, children: list[Child]) -> None:
+async def _wait_for_api(url: str, children: list[Child], operator_token: str) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
-    async with httpx.AsyncClient(base_url=url, timeout=5.0) as http:
+    headers = {"Authorization": f"Bearer {operator_token}"}
+    async with httpx.AsyncClient(base_url=url, timeout=5.0, headers=headers) as http:
         while True:
             _check_alive(children)
             try:
@@ -176,8 +263,8 @@ async def _wait_for_api(url: str, children: list[Child]) -> None:
             await asyncio.sleep(0.2)
 
 
-async def _wait_for_pollers(client: Client, task_queue: str, children: list[Child]) -> None:
-    """Until a worker polls the task queue for workflow and for activity tasks."""
+async def _wait_for_pollers(client: Client, task_queue: str, children: list[Child], at_least: int = 1) -> None:
+    """Until `at_least` workers poll the task queue for workflow and for activity tasks."""
     deadline = time.monotonic() + READY_TIMEOUT
     kinds = (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
     while True:
@@ -189,11 +276,11 @@ async def _wait_for_pollers(client: Client, task_queue: str, children: list[Chil
                     namespace=client.namespace, task_queue=TaskQueue(name=task_queue), task_queue_type=kind
                 )
             )
-            polled += bool(answer.pollers)
+            polled += len({poller.identity for poller in answer.pollers}) >= at_least
         if polled == len(kinds):
             return
         if time.monotonic() > deadline:
-            raise StackError(f"no worker polled task queue {task_queue!r} within {READY_TIMEOUT:.0f}s")
+            raise StackError(f"{at_least} worker(s) did not poll task queue {task_queue!r} within {READY_TIMEOUT:.0f}s")
         await asyncio.sleep(0.2)
 
 
@@ -204,12 +291,16 @@ async def _sample_forever(stack: Stack) -> None:
 
 
 @asynccontextmanager
-async def running_stack(work_dir: Path, say: Say) -> AsyncIterator[Stack]:
-    """Start everything under `work_dir`; stop it all (children, Temporal, PostgreSQL) on the way out."""
+async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int | None = None) -> AsyncIterator[Stack]:
+    """Start everything under `work_dir`; stop it all (children, Temporal, PostgreSQL) on the way out.
+
+    `max_cached_workflows` overrides the order workers' cache size (MAX_CACHED_WORKFLOWS); None: the project's.
+    """
     pg: postgres.EmbeddedPostgres | None = None
     dev_server: subprocess.Popen[bytes] | None = None
     children: list[Child] = []
     sampler: asyncio.Task[None] | None = None
+    stack: Stack | None = None
     try:
         say("starting embedded PostgreSQL")
         pg = await asyncio.to_thread(postgres.start, work_dir / "postgres", keep_data=False)
@@ -236,6 +327,7 @@ async def running_stack(work_dir: Path, say: Say) -> AsyncIterator[Stack]:
         await temporal.ensure_search_attributes(client)
 
         baseline_task_queue = f"bench-baseline-{uuid.uuid4().hex[:8]}"
+        operator_token = new_secret()
         env = dict(os.environ)
         env.update(
             DATABASE_URL=database_url,
@@ -246,9 +338,21 @@ async def running_stack(work_dir: Path, say: Say) -> AsyncIterator[Stack]:
             API_PORT=str(api_port),
             SEED_DEMO_DATA="true",
             **secrets,
+            AUTH_MODE="token",
+            OPERATOR_TOKENS=operator_token,
         )
+        if max_cached_workflows is not None:
+            env["MAX_CACHED_WORKFLOWS"] = str(max_cached_workflows)
+        worker_metrics_port = free_port()
         say("starting the worker, the API and the baseline worker")
-        children.append(_spawn("worker", [sys.executable, "worker.py"], env, work_dir))
+        children.append(
+            _spawn(
+                "worker",
+                [sys.executable, "worker.py"],
+                dict(env, WORKER_METRICS_PORT=str(worker_metrics_port)),
+                work_dir,
+            )
+        )
         children.append(
             _spawn(
                 "api",
@@ -262,12 +366,12 @@ async def running_stack(work_dir: Path, say: Say) -> AsyncIterator[Stack]:
             _spawn(
                 "baseline_worker",
                 [sys.executable, "-m", "bench.baseline_worker"],
-                dict(env, TEMPORAL_TASK_QUEUE=baseline_task_queue),
+                dict(env, TEMPORAL_TASK_QUEUE=baseline_task_queue, WORKER_METRICS_PORT="0"),
                 work_dir,
             )
         )
         api_url = f"http://{HOST}:{api_port}"
-        await _wait_for_api(api_url, children)
+        await _wait_for_api(api_url, children, operator_token)
         await _wait_for_pollers(client, settings.temporal_task_queue, children)
         await _wait_for_pollers(client, baseline_task_queue, children)
 
@@ -283,6 +387,10 @@ async def running_stack(work_dir: Path, say: Say) -> AsyncIterator[Stack]:
                 "temporal": dev_server.pid,
                 "postgres": postmaster,
             },
+            database_url=database_url,
+            operator_token=operator_token,
+            worker_env=env,
+            metrics_ports={"worker": worker_metrics_port},
         )
         sampler = asyncio.create_task(_sample_forever(stack))
         yield stack
@@ -290,6 +398,8 @@ async def running_stack(work_dir: Path, say: Say) -> AsyncIterator[Stack]:
     finally:
         if sampler is not None:
             sampler.cancel()
+        if stack is not None:
+            stack.stop_extra_workers()
         for child in reversed(children):
             _stop(child)
         if dev_server is not None:

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         "ids derived from idempotency keys and console sessions are derived from it. Unset: `make run` generates "
         "one into .data/app-secret.",
     )
+    max_cached_workflows: int = Field(
+        default=1000,
+        ge=0,
+        description="Order runs a worker keeps in memory between their workflow tasks; a run evicted from this "
+        "cache is replayed from its history on its next message (README, Performance).",
+    )
     seed_compat_ports: bool = Field(
         default=False,
         description="`make run` also serves the API on the seed's ports 5001-5006, for the seed's own front end "

@@ -33,8 +33,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from api.order_workflows import order_id_for
+from stack.invariants import Expectations, InvariantReport, check_invariants, check_once, stock_totals
 from tests.e2e.conftest import HTTP_TIMEOUT
-from tests.e2e.invariants import Expectations, InvariantReport, check_invariants, check_once, stock_totals
 from tests.e2e.processes import Stack
 from workflows.order import workflow_id
 

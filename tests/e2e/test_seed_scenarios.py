@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from stack.invariants import Expectations, check_invariants, check_once, reservation_status
 from tests.e2e.conftest import HTTP_TIMEOUT
-from tests.e2e.invariants import Expectations, check_invariants, check_once, reservation_status
 from tests.e2e.processes import Stack
 
 pytestmark = pytest.mark.e2e

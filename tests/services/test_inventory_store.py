@@ -28,7 +28,7 @@ from services.inventory.models import (
 from services.inventory.schemas import AllocationLine, ReservationStatus, StockReservationDto
 from services.inventory.store import InventoryStore
 from services.validation import INT64_MAX
-from tests.services.inventory_invariants import assert_stock_invariants
+from stack.stock_invariants import assert_stock_invariants
 
 T = TypeVar("T")
 Maker = async_sessionmaker[AsyncSession]

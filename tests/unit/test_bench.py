@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -16,9 +17,10 @@ import pytest
 
 from bench.load import Sample, drive, percentile
 from bench.report import BenchResult, Kind, Subject, TargetId
+from bench.scale import in_one_second, kill_figures, left_curve
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN_TIMEOUT = 300  # seconds; a quick run takes well under a minute
+RUN_TIMEOUT = 600  # seconds; a quick run takes 2-4 minutes (the killed worker's lifecycles wait out 30 s timeouts)
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -48,6 +50,31 @@ async def test_drive_starts_nothing_after_its_deadline() -> None:
 
     sample = await drive(op, count=10, concurrency=2, deadline=-1)
     assert sample == Sample(elapsed=sample.elapsed, truncated=True)
+
+
+def test_left_curve_counts_runs_still_open_until_the_last_closes() -> None:
+    first = datetime(2026, 1, 1, tzinfo=UTC)
+    ends = [first + timedelta(seconds=s) for s in (0.1, 0.3, 1.0)]
+    assert left_curve(first, ends) == [(0.0, 3), (0.25, 2), (0.5, 1), (0.75, 1), (1.0, 0)]
+    assert left_curve(first, [None, first])[-1] == (0.0, 1)  # a run that never closed stays counted
+
+
+def test_in_one_second_finds_the_densest_second() -> None:
+    first = datetime(2026, 1, 1, tzinfo=UTC)
+    deadlines = [first + timedelta(seconds=s) for s in (0.0, 5.0, 5.1, 5.2, 5.3, 5.99, 6.0)]
+    assert in_one_second(deadlines) == 5
+    assert in_one_second([]) == 0
+
+
+def test_kill_figures_find_the_dip_and_the_recovery() -> None:
+    # 10 lifecycles/s for 10 s, none for 4 s after a kill at t=10, then 10/s again; one lifecycle spans the kill
+    ends = [t / 10 for t in range(1, 100)] + [14 + t / 10 for t in range(0, 100)]
+    spans = [(end - 0.05, end) for end in ends] + [(9.0, 16.5)]
+    figures = kill_figures(spans, started=0.0, kill=10.0, stop=24.0)
+    assert figures["rate_before"] == 10.0
+    assert figures["dip_rate"] == 0.0 and figures["dip_at_s"] == 0.0
+    assert figures["recovered_s"] is not None and 3.0 <= figures["recovered_s"] <= 4.0
+    assert figures["in_flight_done_s"] == 6.5
 
 
 def _left_behind(mark: str) -> list[str]:
@@ -95,7 +122,41 @@ def test_quick_run_measures_everything_and_stops_everything(tmp_path: Path) -> N
     assert all(target.measured is not None for target in result.targets)
     assert set(result.breakdown) == set(Subject)
 
+    open_orders = result.open_orders
+    assert open_orders is not None and open_orders.placed == open_orders.requested and open_orders.errors == 0
+    assert open_orders.evicted_available  # --quick sizes the cache below the open orders
+    assert [point.open_orders for point in open_orders.rss] == [0, open_orders.placed]
+    assert all(point.worker_mib and point.temporal_mib for point in open_orders.rss)
+    for m in (open_orders.placement_with_open, open_orders.pay_evicted, open_orders.pay_cached):
+        assert (m.ok, m.errors) == (m.requested, 0), m
+    for m in (open_orders.cancel_evicted, open_orders.cancel_cached):
+        assert (m.ok, m.errors) == (m.requested, 0), m
+
+    storm = result.storm
+    assert storm is not None and storm.invariants is not None
+    assert storm.invariants.ok, storm.invariants
+    for side in (storm.project, storm.baseline):
+        assert (side.placed, side.errors) == (side.requested, 0), side.error_samples
+        assert side.done_s is not None and side.deadline_spread_s is not None
+        assert side.runs_left[0][1] > 0 and side.runs_left[-1][1] == 0
+    assert storm.project.reservations_left[-1][1] == 0
+
+    workers = result.workers
+    assert workers is not None and workers.kill is not None
+    for m in (workers.one, workers.two):
+        assert (m.ok, m.errors) == (m.requested, 0), m
+        assert {"worker", "api", "temporal"} <= set(m.cpu_s)
+    assert "worker_2" in workers.two.cpu_s
+    kill = workers.kill
+    assert kill.ok > 0 and kill.errors == kill.pending, kill.error_samples
+    assert kill.invariants is not None and kill.invariants.ok, kill.invariants
+
+    for chart in ("latest-concurrency.svg", "latest-storm.svg", "latest-kill.svg"):
+        assert "<svg" in (tmp_path / chart).read_text()
+
     table = done.stdout
     for row in ("POST /api/orders p50 c=1", "lifecycle c=20", "placement 50 lines", "peak RSS worker"):
         assert row in table
     assert sum(line.endswith(("| pass", "| miss")) for line in table.splitlines()) == 3
+    for row in ("open orders, worker / Temporal", "storm: first deadline", "2 workers", "SIGKILL 1 of 2 workers"):
+        assert row in table

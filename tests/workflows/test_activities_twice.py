@@ -34,8 +34,8 @@ from services.fulfillment.schemas import CreateShipmentRequest
 from services.fulfillment.store import FulfillmentStore
 from services.payment.schemas import CreatePaymentRequest
 from services.payment.store import PaymentStore
+from stack.stock_invariants import assert_stock_invariants
 from tests.orders import pending_order
-from tests.services.inventory_invariants import assert_stock_invariants
 
 ARM_BLK = uuid.UUID("9572fb9d-f059-401e-9041-7fc75f8cb414")
 

@@ -1,0 +1,539 @@
+"""The hard moments of a shop: thousands of open orders, an expiry storm, and a worker dying under load.
+
+- Open orders: N orders placed and left waiting for payment; worker and Temporal RSS at 100, 1,000 and N open;
+  placement with N open; pay and cancel on runs the worker has evicted from its cache (replayed from their
+  history on demand) against runs it still holds.
+- Expiry storm: N orders whose payment deadlines fall within one second (see `place_aligned`), then the time
+  from the first deadline until every run has released its stock and closed; the same for the bare expiry
+  workflow (`bench.baseline.BaselineExpiryWorkflow`); then the invariant check.
+- More workers: lifecycles at c=50 with one and with two order worker processes, and a run that SIGKILLs the
+  second worker mid-load: the dip, the recovery, and the invariant check (nothing lost).
+"""
+
+import asyncio
+import math
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sqlalchemy import text
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from bench.drivers import STORM_EMAIL_ADDRESS, BaselineExpiries, DirectOrders, Placed, Rest
+from bench.load import Sample, drive, interleave, progress, timed
+from bench.report import (
+    Invariants,
+    KillRun,
+    Kind,
+    Measurement,
+    OpenOrders,
+    RssPoint,
+    StormSide,
+    Subject,
+    Workers,
+)
+from bench.servers import Say, Stack
+from stack.db import create_engine
+from stack.invariants import Expectations, check_invariants
+
+MIB = 1024 * 1024
+OPEN_CONCURRENCY = 20
+RSS_CHECKPOINTS = (100, 1000)
+STORM_CONCURRENCY = 20
+MIN_RATE = 2.0  # placements/s the storm's target assumes at least, however slow the earlier measurement was
+MIN_LEAD = 2.0  # seconds an order's timer must still have when it is placed; later, the storm stops placing
+POLL_INTERVAL = 0.25
+STORM_TIMEOUT = 300.0  # seconds after the first deadline before a storm is given up as unfinished
+VISIBILITY_TIMEOUT = 60.0  # seconds for a closed run to show as closed in visibility
+WORKER_CONCURRENCY = 50
+RATE_WINDOW = 10.0  # seconds before the kill the rate before is measured over
+MAX_VIOLATIONS = 20
+
+PlaceWithTimeout = Callable[[int, int], Awaitable[Placed]]
+
+
+def _mib(value: int | None) -> float | None:
+    return None if value is None else round(value / MIB, 1)
+
+
+def _delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {name: round(after[name] - before.get(name, 0.0), 3) for name in after}
+
+
+async def invariants(stack: Stack, expected: Expectations) -> Invariants:
+    report = await check_invariants(stack.database_url, stack.client, stack.task_queue, expected)
+    violations = [*report.duplicates, *report.lost, *report.inconsistent]
+    return Invariants(ok=report.ok, summary=report.summary(), violations=violations[:MAX_VIOLATIONS])
+
+
+# --- open orders -------------------------------------------------------------------------------------
+
+
+async def open_orders(
+    stack: Stack, rest: Rest, *, count: int, samples: int, max_cached: int, deadline: float, say: Say
+) -> OpenOrders:
+    open_before = len(rest.placed) - len(rest.shipped)
+    first = len(rest.placed)
+    rss = [RssPoint(open_orders=0, worker_mib=_mib(stack.rss("worker")), temporal_mib=_mib(stack.rss("temporal")))]
+    errors = 0
+    error_samples: list[str] = []
+    done = 0
+    for checkpoint in sorted({c for c in RSS_CHECKPOINTS if c < count} | {count}):
+        say(f"open orders: placing {done + 1}..{checkpoint} at c={OPEN_CONCURRENCY}")
+        sample = await drive(
+            rest.place,
+            count=checkpoint - done,
+            concurrency=OPEN_CONCURRENCY,
+            deadline=deadline,
+            first=first + done,
+            label=f"open orders to {checkpoint}",
+        )
+        errors += sample.errors
+        error_samples += sample.error_samples
+        done = checkpoint
+        placed = len(rest.placed) - first
+        rss.append(
+            RssPoint(open_orders=placed, worker_mib=_mib(stack.rss("worker")), temporal_mib=_mib(stack.rss("temporal")))
+        )
+    phase = rest.placed[first:]
+
+    say(f"placement at c={OPEN_CONCURRENCY} with {len(phase)} orders open: {samples} placements")
+    sample = await drive(
+        rest.place, count=samples, concurrency=OPEN_CONCURRENCY, deadline=deadline, first=first + count
+    )
+    with_open = Measurement.of(
+        sample, kind=Kind.PLACEMENT, subject=Subject.PROJECT, concurrency=OPEN_CONCURRENCY, requested=samples
+    )
+
+    # The worker's cache is LRU: the first orders of the phase were evicted once `max_cached` newer runs came in,
+    # the newest ones are still held. Each evicted run that is paid or cancelled comes back into the cache and
+    # pushes out the least recently used, far from the newest `2 * samples`.
+    evicted_available = len(phase) + samples - 2 * samples >= max_cached  # runs placed after the evicted ones
+    evicted = phase[: 2 * samples]
+    cached = rest.placed[-2 * samples :]
+    say(f"creating {2 * samples} payments (unmeasured), then pay / cancel on evicted and on cached runs")
+    payments = {order_id: await rest.create_payment(rest.orders[order_id]) for order_id in evicted[::2] + cached[::2]}
+
+    def pay(orders: list[str]) -> Callable[[int], Awaitable[None]]:
+        return lambda index: rest.succeed_payment(payments[orders[2 * index]], index)
+
+    def cancel(orders: list[str]) -> Callable[[int], Awaitable[None]]:
+        return lambda index: rest.cancel(orders[2 * index + 1])
+
+    kinds = [pay(evicted), pay(cached), cancel(evicted), cancel(cached)]
+    results = [Sample() for _ in kinds]
+    await interleave(kinds, results, rounds=samples, deadline=deadline, label="pay / cancel, evicted vs cached")
+
+    def measured(result: Sample) -> Measurement:
+        return Measurement.of(result, kind=Kind.PLACEMENT, subject=Subject.PROJECT, concurrency=1, requested=samples)
+
+    return OpenOrders(
+        requested=count,
+        placed=len(phase),
+        errors=errors,
+        error_samples=error_samples[:5],
+        open_before=open_before,
+        max_cached_workflows=max_cached,
+        rss=rss,
+        placement_with_open=with_open,
+        pay_evicted=measured(results[0]),
+        pay_cached=measured(results[1]),
+        cancel_evicted=measured(results[2]),
+        cancel_cached=measured(results[3]),
+        evicted_available=evicted_available,
+    )
+
+
+# --- expiry storm ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Aligned:
+    placed: list[Placed]
+    sample: Sample
+    target: int  # the epoch second every deadline falls around (within half a second)
+
+
+async def place_aligned(
+    place: PlaceWithTimeout, *, count: int, rate_hint: float, deadline: float, label: str
+) -> Aligned:
+    """Place `count` runs whose timers all fire within one second.
+
+    A run's timer is set when placing ends, to `now + timeout` with a whole number of seconds: a run placed at t
+    fires at t + latency + timeout. With timeout = round(target - t - latency), the latency estimated from the
+    runs placed just before, every deadline falls in [target - 0.5 s, target + 0.5 s), give or take the
+    latency's jitter, at the placing rate of an ordinary burst. The target leaves room for placing everything at
+    `rate_hint` runs/s (the c=20 placement rate measured earlier in the run), with a margin.
+    """
+    placing_time = count / max(MIN_RATE, rate_hint)
+    target = math.ceil(time.time() + placing_time * 1.5 + 2 * MIN_LEAD)
+    sample = Sample()
+    placed: list[Placed] = []
+    latencies: list[float] = [0.1]  # seconds from a call to its run's timer start, recent ones
+    next_index = 0
+    started = time.perf_counter()
+    stop_at = started + deadline
+
+    with progress(label, count) as tick:
+
+        async def slot() -> None:
+            nonlocal next_index
+            while next_index < count:
+                now = time.time()
+                timeout = round(target - now - statistics.median(latencies[-20:]))
+                if timeout < MIN_LEAD or time.perf_counter() > stop_at:
+                    sample.truncated = True
+                    return
+                index = next_index
+                next_index += 1
+
+                async def one(index: int, timeout: int = timeout, now: float = now) -> None:
+                    run = await place(index, timeout)
+                    placed.append(run)
+                    latencies.append(run.payment_deadline.timestamp() - timeout - now)
+
+                await timed(one, index, sample)
+                tick()
+
+        await asyncio.gather(*(slot() for _ in range(STORM_CONCURRENCY)))
+    sample.elapsed = time.perf_counter() - started
+    return Aligned(placed, sample, target)
+
+
+async def _close_times(client: Client, query: str, runs: list[Placed]) -> list[datetime | None]:
+    """When each of `runs` closed (None: still open), from visibility; waits a little for it to catch up."""
+    wanted = {run.workflow_id for run in runs}
+    deadline = time.monotonic() + VISIBILITY_TIMEOUT
+    ends: list[datetime | None] = [None] * len(runs)
+    while True:
+        try:
+            found = {
+                execution.id: execution.close_time
+                async for execution in client.list_workflows(query)
+                if execution.id in wanted
+            }
+            ends = [found.get(run.workflow_id) for run in runs]
+        except RPCError:  # a busy dev server times out a visibility listing now and then: read it again
+            pass
+        if all(end is not None for end in ends) or time.monotonic() > deadline:
+            return ends
+        await asyncio.sleep(POLL_INTERVAL)
+
+
+def in_one_second(deadlines: Sequence[datetime]) -> int:
+    """The most deadlines within any one second (a sliding window over the sorted deadlines)."""
+    ordered = sorted(deadlines)
+    most, first = 0, 0
+    for last, deadline in enumerate(ordered):
+        while (deadline - ordered[first]).total_seconds() >= 1.0:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def left_curve(first: datetime, ends: Sequence[datetime | None]) -> list[tuple[float, int]]:
+    """(seconds since `first`, runs still open) every POLL_INTERVAL until the last one closed; None: never."""
+    seconds = [(end - first).total_seconds() for end in ends if end is not None]
+    never = len(ends) - len(seconds)
+    steps = math.ceil(max(seconds, default=0.0) / POLL_INTERVAL)
+    return [
+        (round(step * POLL_INTERVAL, 2), never + sum(1 for s in seconds if s > step * POLL_INTERVAL))
+        for step in range(steps + 1)
+    ]
+
+
+async def _storm_side(
+    stack: Stack,
+    subject: Subject,
+    place: PlaceWithTimeout,
+    *,
+    count: int,
+    rate_hint: float,
+    deadline: float,
+    left: Callable[[list[Placed]], Awaitable[tuple[int, int]]],
+    query: str,
+    say: Say,
+) -> StormSide:
+    say(f"expiry storm, {subject}: placing {count} runs with their deadlines in one second")
+    aligned = await place_aligned(place, count=count, rate_hint=rate_hint, deadline=deadline, label=f"storm {subject}")
+    placed = aligned.placed
+    side = StormSide(
+        subject=subject,
+        requested=count,
+        placed=len(placed),
+        errors=aligned.sample.errors,
+        error_samples=aligned.sample.error_samples,
+        placing_s=round(aligned.sample.elapsed, 2),
+        first_deadline=None,
+        deadline_spread_s=None,
+        done_s=None,
+        settled_s=None,
+        runs_left=[],
+        deadlines_ahead=[],
+        reservations_left=[],
+        cpu_s={},
+    )
+    if not placed:
+        return side
+    first = min(run.payment_deadline for run in placed)
+    last = max(run.payment_deadline for run in placed)
+    side.first_deadline = first
+    side.deadline_spread_s = round((last - first).total_seconds(), 3)
+    side.in_one_second = in_one_second([run.payment_deadline for run in placed])
+    say(
+        f"expiry storm, {subject}: {len(placed)} placed in {aligned.sample.elapsed:.1f}s, deadlines within "
+        f"{side.deadline_spread_s:.2f}s; waiting {max(0.0, first.timestamp() - time.time()):.1f}s for the first"
+    )
+    await asyncio.sleep(max(0.0, first.timestamp() - time.time()))
+    before = stack.cpu_seconds()
+    polled: list[tuple[float, int]] = []
+    with progress(f"storm {subject}: runs expiring", len(placed)) as tick:
+        expired = 0
+        while True:
+            open_runs, reservations = await left(placed)
+            elapsed = time.time() - first.timestamp()
+            polled.append((round(elapsed, 2), reservations))
+            for _ in range(len(placed) - open_runs - expired):
+                tick()
+            expired = len(placed) - open_runs
+            if (open_runs == 0 and reservations == 0) or elapsed > STORM_TIMEOUT:
+                break
+            await asyncio.sleep(POLL_INTERVAL)
+    side.cpu_s = _delta(stack.cpu_seconds(), before)
+    if polled[-1][1] == 0 and open_runs == 0:
+        side.settled_s = polled[-1][0]
+    ends = await _close_times(stack.client, query, placed)
+    side.runs_left = left_curve(first, ends)
+    side.deadlines_ahead = left_curve(first, [run.payment_deadline for run in placed])
+    if all(end is not None for end in ends):
+        side.done_s = round(max((end - first).total_seconds() for end in ends if end is not None), 3)
+    side.reservations_left = polled if subject is Subject.PROJECT else []
+    return side
+
+
+async def storm(
+    stack: Stack,
+    variants: list[UUID],
+    *,
+    count: int,
+    rate_hint: tuple[float, float],
+    deadline: float,
+    say: Say,
+) -> tuple[StormSide, StormSide, Invariants]:
+    """The project's storm, then the floor's; returns both and the invariant check after the project's."""
+    since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # storm runs start after this
+    engine = create_engine(stack.database_url, pool_size=1)
+    try:
+
+        async def project_left(placed: list[Placed]) -> tuple[int, int]:
+            ids = [run.order_id for run in placed]
+            async with engine.connect() as connection:
+                row = (
+                    await connection.execute(
+                        text(
+                            """
+                            SELECT
+                              (SELECT COUNT(*) FROM ordering.orders
+                                WHERE id = ANY(:ids) AND status <> 'Expired'),
+                              (SELECT COUNT(*) FROM ordering.order_items i
+                                 JOIN inventory.stock_reservations r ON r.id = i.inventory_reservation_id
+                                WHERE i.order_id = ANY(:ids) AND r.status = 'Active')
+                            """
+                        ),
+                        {"ids": ids},
+                    )
+                ).one()
+            return int(row[0]), int(row[1])
+
+        project = await _storm_side(
+            stack,
+            Subject.PROJECT,
+            DirectOrders(stack.client, stack.task_queue, variants).place,
+            count=count,
+            rate_hint=rate_hint[0],
+            deadline=deadline,
+            left=project_left,
+            query=f"WorkflowType = 'OrderWorkflow' AND TaskQueue = '{stack.task_queue}' AND StartTime >= '{since}'",
+            say=say,
+        )
+    finally:
+        await engine.dispose()
+    expected = Expectations(statuses={}, email_domain=None)
+    say("expiry storm: checking the invariants")
+    placed_ids = await _storm_order_ids(stack)
+    expected.statuses = dict.fromkeys(placed_ids, "Expired")
+    checked = await invariants(stack, expected)
+
+    baseline_query = f"WorkflowType = 'BaselineExpiryWorkflow' AND TaskQueue = '{stack.baseline_task_queue}'"
+    baseline_query_open = f"{baseline_query} AND ExecutionStatus = 'Running'"
+
+    async def baseline_left(placed: list[Placed]) -> tuple[int, int]:
+        try:
+            running = await stack.client.count_workflows(baseline_query_open)
+        except RPCError:  # a busy dev server times out now and then: count as still running, poll again
+            return len(placed), 0
+        return running.count, 0
+
+    baseline = await _storm_side(
+        stack,
+        Subject.BASELINE_ACTIVITY,
+        BaselineExpiries(stack.client, stack.baseline_task_queue).place,
+        count=count,
+        rate_hint=rate_hint[1],
+        deadline=deadline,
+        left=baseline_left,
+        query=baseline_query,
+        say=say,
+    )
+    return project, baseline, checked
+
+
+async def _storm_order_ids(stack: Stack) -> list[UUID]:
+    engine = create_engine(stack.database_url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT id FROM ordering.orders WHERE customer_email = :email"), {"email": STORM_EMAIL_ADDRESS}
+            )
+            return [row[0] for row in rows]
+    finally:
+        await engine.dispose()
+
+
+# --- more workers ------------------------------------------------------------------------------------
+
+
+def _rate(ends: list[float], start: float, end: float) -> float:
+    return sum(1 for t in ends if start <= t < end) / (end - start) if end > start else 0.0
+
+
+def kill_figures(
+    spans: list[tuple[float, float]], *, started: float, kill: float, stop: float
+) -> dict[str, float | None]:
+    """Rate before the kill, the dip after it, the recovery, and when the last lifecycle in flight finished.
+
+    All times are perf_counter seconds; the figures are seconds relative to the kill (rates in lifecycles/s).
+    """
+    ends = sorted(end for _, end in spans)
+    window_start = max(started + 2.0, kill - RATE_WINDOW)  # the first two seconds ramp up
+    before = _rate(ends, window_start, kill) if kill > window_start else None
+    dip: float | None = None
+    dip_at: float | None = None
+    t = kill
+    while t + 2.0 <= stop:
+        rate = _rate(ends, t, t + 2.0)
+        if dip is None or rate < dip:
+            dip, dip_at = rate, t
+        t += 0.5
+    recovered: float | None = None
+    if before is not None and dip_at is not None:
+        t = dip_at
+        while t + 3.0 <= stop:
+            if _rate(ends, t, t + 3.0) >= 0.9 * before:
+                recovered = t - kill
+                break
+            t += 0.5
+    in_flight = [end for start, end in spans if start < kill < end]
+    return {
+        "rate_before": None if before is None else round(before, 2),
+        "dip_rate": None if dip is None else round(dip, 2),
+        "dip_at_s": None if dip_at is None else round(dip_at - kill, 2),
+        "recovered_s": None if recovered is None else round(recovered, 2),
+        "in_flight_done_s": round(max(in_flight) - kill, 2) if in_flight else None,
+    }
+
+
+async def workers(
+    stack: Stack,
+    rest: Rest,
+    *,
+    count: int,
+    kill_run_s: float,
+    kill_at_s: float,
+    deadline: float,
+    say: Say,
+) -> Workers:
+    async def measure(label: str) -> Measurement:
+        say(f"lifecycle at c={WORKER_CONCURRENCY}, {label}: {count} lifecycles")
+        before = stack.cpu_seconds()
+        sample = await drive(
+            rest.lifecycle,
+            count=count,
+            concurrency=WORKER_CONCURRENCY,
+            deadline=deadline,
+            first=len(rest.placed),
+            label=f"lifecycles, {label}",
+        )
+        cpu = _delta(stack.cpu_seconds(), before)
+        return Measurement.of(
+            sample,
+            kind=Kind.LIFECYCLE,
+            subject=Subject.PROJECT,
+            concurrency=WORKER_CONCURRENCY,
+            requested=count,
+            cpu_s=cpu,
+        )
+
+    one = await measure("one worker")
+    say("starting a second order worker on the task queue")
+    second = await stack.start_worker()
+    two = await measure("two workers")
+
+    say(f"lifecycles at c={WORKER_CONCURRENCY} for {kill_run_s:.0f}s, SIGKILL of {second} after {kill_at_s:.0f}s")
+    shipped_before = len(rest.shipped)
+    pending_before = set(rest.pending)
+    pending_placements = rest.pending_placements
+    started = time.perf_counter()
+    killed_at = 0.0
+
+    async def killer() -> None:
+        nonlocal killed_at
+        await asyncio.sleep(kill_at_s)
+        stack.kill_worker(second)
+        killed_at = time.perf_counter()
+        say(f"killed {second}")
+
+    kill_task = asyncio.create_task(killer())
+    sample = await drive(
+        rest.lifecycle,
+        count=math.ceil(2 * kill_run_s * max(1.0, two.throughput_per_s)) + WORKER_CONCURRENCY,  # the duration ends it
+        concurrency=WORKER_CONCURRENCY,
+        deadline=kill_run_s,
+        first=len(rest.placed),
+        label="lifecycles, a worker killed",
+    )
+    await kill_task
+    stop = started + kill_run_s
+    figures = kill_figures(sample.spans, started=started, kill=killed_at, stop=stop)
+    end = max((end for _, end in sample.spans), default=stop)
+    timeline = [
+        (second_from_start, sum(1 for _, e in sample.spans if second_from_start <= e - started < second_from_start + 1))
+        for second_from_start in range(math.ceil(end - started))
+    ]
+    say("more workers: checking the invariants (every completed lifecycle Shipped, nothing lost)")
+    # Completed lifecycles are Shipped; one whose pay or ship answered 503 order_action_pending must still get there.
+    pending = {order_id: status for order_id, status in rest.pending.items() if order_id not in pending_before}
+    expected = Expectations(
+        statuses={
+            UUID(order_id): status
+            for order_id, status in [*pending.items(), *dict.fromkeys(rest.shipped[shipped_before:], "Shipped").items()]
+        }
+    )
+    checked = await invariants(stack, expected)
+    kill = KillRun(
+        concurrency=WORKER_CONCURRENCY,
+        duration_s=kill_run_s,
+        kill_at_s=round(killed_at - started, 2),
+        ok=len(sample.latencies),
+        errors=sample.errors,
+        pending=len(pending) + rest.pending_placements - pending_placements,
+        error_samples=sample.error_samples,
+        timeline=[(float(t), n) for t, n in timeline],
+        invariants=checked,
+        **figures,
+    )
+    return Workers(one=one, two=two, kill=kill)
