@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 
 from contracts.order import CancelOrder, MarkPaid, MarkShipped, OrderLineInput, OrderOutcome, PaymentFailed, PlaceOrder
 from stack.temporal import ensure_search_attributes, temporal_test_server
-from tests.workflows.fakes import FakeWorld
+from tests.workflows.fakes import FakeWorld, placed
 from workflows.order import OrderWorkflow, workflow_id
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -45,7 +45,7 @@ async def _start(client: Client, world: FakeWorld, quantity: int = 1) -> Handle:
 
 async def shipped(client: Client, world: FakeWorld) -> Handle:
     handle = await _start(client, world)
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
     await handle.signal(OrderWorkflow.payment_failed, PaymentFailed(payment_id=uuid.uuid4()))
     await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
     await handle.execute_update(OrderWorkflow.mark_shipped, MarkShipped(shipment_id=uuid.uuid4()))
@@ -54,7 +54,7 @@ async def shipped(client: Client, world: FakeWorld) -> Handle:
 
 async def cancelled_after_payment(client: Client, world: FakeWorld) -> Handle:
     handle = await _start(client, world)
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
     await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
     await handle.execute_update(OrderWorkflow.cancel, CancelOrder())
     return handle
@@ -62,14 +62,14 @@ async def cancelled_after_payment(client: Client, world: FakeWorld) -> Handle:
 
 async def expired(client: Client, world: FakeWorld) -> Handle:
     handle = await _start(client, world)
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
     return handle  # the payment timer fires while the result is awaited
 
 
 async def rejected(client: Client, world: FakeWorld) -> Handle:
     handle = await _start(client, world, quantity=50)
     try:
-        await handle.execute_update(OrderWorkflow.wait_placed)
+        await placed(handle)
     except Exception:  # noqa: BLE001 - the refusal (insufficient_stock) is the scenario
         pass
     return handle
@@ -77,7 +77,7 @@ async def rejected(client: Client, world: FakeWorld) -> Handle:
 
 async def signalled_through(client: Client, world: FakeWorld) -> Handle:
     handle = await _start(client, world)
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
     await handle.signal(OrderWorkflow.payment_succeeded, MarkPaid(payment_id=uuid.uuid4()))
     await handle.signal(OrderWorkflow.shipment_shipped, MarkShipped())
     return handle
