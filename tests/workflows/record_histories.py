@@ -2,10 +2,13 @@
 
 Run it (and commit the JSON files) only when a workflow change is meant to be incompatible with runs already in
 flight — then version the change with `workflow.patched` instead, if old runs must go on. The scenarios run on
-the time-skipping server with the stand-in activities, so recording needs no database.
+the time-skipping server with the stand-in activities, so recording needs no database. Name scenarios to record
+only those (`python -m tests.workflows.record_histories shipped_by_its_shipment`): a new scenario is recorded
+without re-recording the histories of older code, which keep proving that runs started before still replay.
 """
 
 import asyncio
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -83,16 +86,37 @@ async def signalled_through(client: Client, world: FakeWorld) -> Handle:
     return handle
 
 
+async def paid_then_cancelled(client: Client, world: FakeWorld) -> Handle:
+    """Recorded after COMPENSATE_FIRST: refund pushed before the payment, release by keys, Cancelled first."""
+    handle = await _start(client, world, quantity=2)
+    await placed(handle)
+    await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
+    await handle.signal(OrderWorkflow.payment_failed, PaymentFailed(payment_id=uuid.uuid4()))
+    await handle.execute_update(OrderWorkflow.cancel, CancelOrder())
+    return handle
+
+
+async def shipped_by_its_shipment(client: Client, world: FakeWorld) -> Handle:
+    """Recorded after COMPENSATE_FIRST: the shipment is claimed before the stock is committed."""
+    handle = await _start(client, world)
+    await placed(handle)
+    await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
+    await handle.execute_update(OrderWorkflow.mark_shipped, MarkShipped(shipment_id=uuid.uuid4()))
+    return handle
+
+
 SCENARIOS: dict[str, Callable[[Client, FakeWorld], Awaitable[Handle]]] = {
     "shipped": shipped,
     "cancelled_after_payment": cancelled_after_payment,
     "expired": expired,
     "rejected": rejected,
     "signalled_through": signalled_through,
+    "paid_then_cancelled": paid_then_cancelled,
+    "shipped_by_its_shipment": shipped_by_its_shipment,
 }
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
     )
@@ -106,6 +130,8 @@ async def main() -> None:
             activities=world.activities(),
         ):
             for name, scenario in SCENARIOS.items():
+                if names and name not in names:
+                    continue
                 handle = await scenario(env.client, world)
                 await handle.result()
                 history = await handle.fetch_history()
@@ -114,4 +140,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    unknown = set(sys.argv[1:]) - set(SCENARIOS)
+    if unknown:
+        sys.exit(f"unknown scenarios: {sorted(unknown)}; known: {sorted(SCENARIOS)}")
+    asyncio.run(main(sys.argv[1:]))
