@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.errors import refusals_as_application_errors
 from contracts.activities import InventorySteps
-from contracts.order import AllocateStock, Reservations
+from contracts.order import AllocateStock, ReleaseByKeys, Reservations
 from services.inventory.schemas import AllocationLine
 from services.inventory.store import InventoryStore
 
@@ -36,6 +36,12 @@ class InventoryActivities(InventorySteps):
         with refusals_as_application_errors():
             async with self.sessionmaker.begin() as session:
                 await InventoryStore(session).release_many(request.reservation_ids)
+
+    async def release_by_keys(self, request: ReleaseByKeys) -> None:
+        """Release the active reservations made with these keys; keys without one (or released) are skipped."""
+        with refusals_as_application_errors():
+            async with self.sessionmaker.begin() as session:
+                await InventoryStore(session).release_by_keys(request.idempotency_keys)
 
     async def commit(self, request: Reservations) -> None:
         """Consume reserved stock (on-hand decreases); already committed ones are left as they are."""

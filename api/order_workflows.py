@@ -36,6 +36,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.customers import customer_ref
 from contracts.order import (
+    ORDER_UNCHANGED,
     REFUSAL_CODES,
     TERMINAL_STATUSES,
     OrderActionMessage,
@@ -103,6 +104,14 @@ def _refusal(error: WorkflowUpdateFailedError) -> DomainError:
     return DomainError("order_action_failed", str(cause or error))
 
 
+def unchanged_order(error: WorkflowUpdateFailedError) -> OrderDetails | None:
+    """The order carried by an update the run rejected because it would change nothing (the contract's 200)."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type == ORDER_UNCHANGED and cause.details:
+        return OrderDetails.model_validate(cause.details[0])
+    return None
+
+
 def _closed_or_missing(error: RPCError) -> bool:
     return error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
 
@@ -148,6 +157,9 @@ class OrderWorkflows:
                 )
             )
         except WorkflowUpdateFailedError as error:
+            placed = unchanged_order(error)  # a repeat: answered from the run's state, not written to its history
+            if placed is not None:
+                return placed
             raise _refusal(error) from error
         except WorkflowAlreadyStartedError:
             # A retry (same Idempotency-Key) of an order whose workflow has already finished.
@@ -168,6 +180,9 @@ class OrderWorkflows:
         try:
             return await self._bounded(self.handle(order_id).execute_update(update, message))
         except WorkflowUpdateFailedError as error:
+            current = unchanged_order(error)  # a no-op: answered from the run's state, not written to its history
+            if current is not None:
+                return current
             raise _refusal(error) from error
         except RPCError as error:
             if not _closed_or_missing(error):

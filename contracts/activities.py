@@ -20,6 +20,7 @@ from contracts.order import (
     OrderDetails,
     OrderRef,
     RecordStatus,
+    ReleaseByKeys,
     Reservations,
     ShipShipment,
     SucceedPayment,
@@ -82,6 +83,11 @@ class InventorySteps(ActivityContract):
     @abstractmethod
     async def release(self, request: Reservations) -> None:
         """Release reservations; already released ones are left as they are."""
+
+    @activity.defn(name="inventory.release_by_keys")
+    @abstractmethod
+    async def release_by_keys(self, request: ReleaseByKeys) -> None:
+        """Release the active reservations made with these keys; keys without one (or released) are skipped."""
 
     @activity.defn(name="inventory.commit")
     @abstractmethod

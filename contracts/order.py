@@ -3,6 +3,7 @@
 Shared by the workflow, its activities, the API and the tests. Field names go on the wire in camelCase.
 """
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -108,6 +109,26 @@ def refusal_message(action: OrderAction, status: OrderStatus) -> str:
     return f"An order in status {status.value} cannot be {_ACTION_WORDS[action]}"
 
 
+def order_stock_key(order_id: UUID, line: int) -> str:
+    """The idempotency key an order's workflow reserves its `line` (0-based, in request order) with."""
+    return f"order-{order_id}-{line}"
+
+
+_ORDER_STOCK_KEY = re.compile(r"order-[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}-[0-9]+")
+
+
+def is_order_stock_key(key: str | None) -> bool:
+    """Whether a reservation was made by an order's workflow (its stock is the order's to give back or ship)."""
+    return key is not None and _ORDER_STOCK_KEY.fullmatch(key) is not None
+
+
+ORDER_UNCHANGED = "order_unchanged"
+"""Error type of an update the run rejects because it would change nothing (a NOOP verdict, a repeated placement).
+
+A rejected update is not written to the run's history, so repeats cannot grow it; the rejection carries the
+current `OrderDetails` as its first detail, and the API answers with it (the contract's 200)."""
+
+
 # --- workflow input and state -------------------------------------------------------------------
 
 
@@ -128,6 +149,9 @@ class PlaceOrder(WireModel):
     # refusal: a bug, a long outage), gives back what it reserved and rejects the order, instead of holding the
     # stock while it retries forever. 30 attempts are about four minutes with the workflow's retry backoff.
     placement_attempts: int = 30
+    # Set only when a run continues as new (its history grew long): the order is placed already, and the new
+    # run takes over this state instead of placing it again.
+    carried: "OrderCarryOver | None" = None
 
 
 class OrderItemDetails(WireModel):
@@ -186,6 +210,21 @@ class OrderState(WireModel):
     payment_failures: int
     compensations_pending: list[str]
     compensations_run: list[str]
+
+
+class OrderCarryOver(WireModel):
+    """Everything a run hands to the run that continues it as new: the order goes on exactly where it was."""
+
+    details: OrderDetails
+    reservation_ids: list[UUID]
+    stock_keys: list[str]
+    payment_deadline: UtcDateTime | None
+    payment_failures: int
+    compensations_pending: list[str]  # in the order they were pushed; run in reverse
+    compensations_run: list[str]
+
+
+PlaceOrder.model_rebuild()
 
 
 # --- messages -----------------------------------------------------------------------------------
@@ -268,6 +307,12 @@ class AllocateStock(WireModel):
 
 class Reservations(WireModel):
     reservation_ids: list[UUID]
+
+
+class ReleaseByKeys(WireModel):
+    """An order's reservations, by the idempotency keys it allocated them with (whether or not it learnt their ids)."""
+
+    idempotency_keys: list[str]
 
 
 class RecordStatus(WireModel):

@@ -9,10 +9,13 @@
 5. wait for shipment: shipped -> commit every reservation (on-hand decreases) -> Shipped;
    cancelled -> Cancelled, and every succeeded payment is refunded.
 
-Every step that takes something (a reservation, a payment) pushes its compensation; cancelling, expiring or a
-failed placement runs them in reverse, so nothing is left behind. Callers reach the run through updates (they
-get the resulting order back, or the contract's error code), signals (fire and forget, from any Temporal
-client) and queries. The run ends once the order is Shipped, Cancelled or Expired (or was never placed).
+Every step that takes something (a reservation, a payment) pushes its compensation before it runs, so a step
+whose effect committed but whose answer was lost is still given back; cancelling, expiring or a failed placement
+runs them in reverse, so nothing is left behind. Callers reach the run through updates (they get the resulting
+order back, or the contract's error code), signals (fire and forget, from any Temporal client) and queries. An
+update that would change nothing is rejected by its validator, so it never reaches the history; the run
+continues as new, carrying its state, when Temporal suggests it. The run ends once the order is Shipped,
+Cancelled or Expired (or was never placed).
 """
 
 import asyncio
@@ -25,10 +28,12 @@ from uuid import UUID
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from contracts.activities import CatalogSteps, FulfillmentSteps, InventorySteps, OrderingSteps, PaymentSteps
     from contracts.order import (
+        ORDER_UNCHANGED,
         REFUSAL_CODES,
         TERMINAL_STATUSES,
         AllocateStock,
@@ -39,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         MarkShipped,
         OrderAction,
         OrderActionMessage,
+        OrderCarryOver,
         OrderDetails,
         OrderItemDetails,
         OrderOutcome,
@@ -49,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         PlaceOrder,
         RecordStatus,
         Rejection,
+        ReleaseByKeys,
         Reservations,
         ShipShipment,
         StockLine,
@@ -57,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
         Verdict,
         action_of,
         decide,
+        order_stock_key,
         refusal_message,
     )
     from workflows.search_attributes import ORDER_STATUS, ORDER_TOTAL_MINOR, run_summary
@@ -70,6 +78,15 @@ ACTIVITY_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
 )
 REJECTED = "Rejected"  # OrderStatus search-attribute value of a run whose order could not be placed
+# Runs started before this patch keep their old command order when replayed (tests/workflows/histories); runs
+# started after it: the release is pushed before the allocation and the refund before a payment succeeds, a
+# shipment is claimed before the stock is committed, a cancel records Cancelled before it drops pending rows, and
+# a run cancelled from Temporal waits for its in-flight step before it compensates.
+COMPENSATE_FIRST = "compensate-first"
+
+RELEASE_STOCK = "release stock"
+VOID_ORDER = "void order"
+REFUND_PAYMENTS = "refund payments"
 
 _Steps = TypeVar("_Steps")
 _Arg = TypeVar("_Arg")
@@ -80,6 +97,11 @@ Step = Callable[[_Steps, _Arg], Awaitable[_Result]]
 
 def workflow_id(order_id: UUID) -> str:
     return f"order-{order_id}"
+
+
+def stock_keys(order_id: UUID, lines: int) -> list[str]:
+    """The idempotency keys of an order's reservations, one per line in request order."""
+    return [order_stock_key(order_id, n) for n in range(lines)]
 
 
 @dataclass
@@ -108,29 +130,51 @@ class OrderWorkflow:
         self._details: OrderDetails | None = None
         self._rejection: Rejection | None = None
         self._reservation_ids: list[UUID] = []
+        self._stock_keys: list[str] = []
         self._payment_deadline: datetime | None = None
         self._payment_failures = 0
         self._requests: list[_Request] = []
-        self._compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._serving: _Request | None = None
+        self._shipping = False  # the stock is being committed: the order ships even if the run is cancelled
+        self._compensations: list[str] = []  # names, in the order pushed; run in reverse
         self._compensations_run: list[str] = []
+        self._compensation_steps: dict[str, Callable[[], Awaitable[None]]] = {
+            RELEASE_STOCK: self._release_stock,
+            VOID_ORDER: self._void_order,
+            REFUND_PAYMENTS: self._refund_payments,
+        }
+        self._compensate_first = False  # set in run: see COMPENSATE_FIRST
 
     @workflow.run
     async def run(self, order: PlaceOrder) -> OrderOutcome:
         """Place the order, then serve payment, shipment, cancel and expiry until it is finished."""
+        self._compensate_first = workflow.patched(COMPENSATE_FIRST)
         try:
-            if not await self._place(order):
+            if order.carried is not None:
+                self._take_over(order.carried)
+            elif await self._place(order):
+                self._payment_deadline = workflow.now() + timedelta(seconds=order.payment_timeout_seconds)
+            else:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return OrderOutcome(order_id=self._order_id, status=None, rejection=self._rejection)
-            self._payment_deadline = workflow.now() + timedelta(seconds=order.payment_timeout_seconds)
             while not self._finished():
+                if self._compensate_first and workflow.cancellation_reason() is not None:
+                    # Cancelled while a step was in flight: the step was waited for (it may have taken a payment)
+                    # and its action finished; now the order is cancelled and gives everything back.
+                    raise asyncio.CancelledError()
+                if self._continue_as_new_suggested():
+                    workflow.continue_as_new(order.model_copy(update={"carried": self._carry_over()}))
                 if not await self._wait_for_request():
                     await self._expire(ExpireOrder(reason="payment timeout"))
                 elif self._requests:
                     await self._serve(self._requests.pop(0))
         except asyncio.CancelledError:
             # The run itself was cancelled (e.g. from Temporal Web): the order is cancelled and gives back
-            # everything it holds before the cancellation is reported.
-            if self._details is not None and self.status not in TERMINAL_STATUSES:
+            # everything it holds before the cancellation is reported; an order whose stock was being committed
+            # ships instead (its shipment may have shipped already).
+            if self._shipping and self.status is OrderStatus.PAID:
+                await self._commit_stock()
+            elif self._details is not None and self.status not in TERMINAL_STATUSES:
                 await self._cancel(CancelOrder(reason="workflow cancelled"))
             else:
                 await self._compensate()
@@ -153,28 +197,28 @@ class OrderWorkflow:
                     "All items of an order must have the same currency", type="mixed_currencies_not_supported"
                 )
 
+            self._stock_keys = stock_keys(order.order_id, len(order.items))
+            if self._compensate_first:
+                # an allocation that runs out of attempts may still have committed one of them: release by key
+                self._push_compensation(RELEASE_STOCK)
             self._reservation_ids = await self._placing_step(
                 InventorySteps.allocate,
                 AllocateStock(
                     reference=f"ORDER-{order.order_id}",
                     lines=[
-                        StockLine(
-                            sku=snapshot.sku,
-                            quantity=item.quantity,
-                            idempotency_key=f"order-{order.order_id}-{n}",
-                        )
-                        for n, (snapshot, item) in enumerate(zip(snapshots, order.items, strict=True))
+                        StockLine(sku=snapshot.sku, quantity=item.quantity, idempotency_key=key)
+                        for snapshot, item, key in zip(snapshots, order.items, self._stock_keys, strict=True)
                     ],
                 ),
                 attempts,
             )
-            self._push_compensation("release stock", self._release_stock)
+            self._push_compensation(RELEASE_STOCK)
 
             details = self._new_order(order, snapshots)
             # a recording that runs out of attempts may still have committed one of them: void it, then release
-            self._push_compensation("void order", self._void_order)
+            self._push_compensation(VOID_ORDER)
             await self._placing_step(OrderingSteps.record_order, details, attempts)
-            self._drop_compensation("void order")  # recorded: a cancel or expiry records its own status
+            self._drop_compensation(VOID_ORDER)  # recorded: a cancel or expiry records its own status
         except (ActivityError, ApplicationError) as error:
             await self._compensate()
             self._rejection = _rejection(error)
@@ -194,6 +238,41 @@ class OrderWorkflow:
             ]
         )
         return True
+
+    # --- continuing as new -----------------------------------------------------------------------
+
+    def _continue_as_new_suggested(self) -> bool:
+        """Temporal suggests a new run (the history grew long) and nothing is in flight that would be lost."""
+        return (
+            workflow.info().is_continue_as_new_suggested()
+            and not self._requests
+            and self._serving is None
+            and workflow.all_handlers_finished()
+        )
+
+    def _carry_over(self) -> OrderCarryOver:
+        assert self._details is not None
+        return OrderCarryOver(
+            details=self._details,
+            reservation_ids=self._reservation_ids,
+            stock_keys=self._stock_keys,
+            payment_deadline=self._payment_deadline,
+            payment_failures=self._payment_failures,
+            compensations_pending=self._compensations,
+            compensations_run=self._compensations_run,
+        )
+
+    def _take_over(self, carried: OrderCarryOver) -> None:
+        """Go on where the previous run stopped: the order is placed, its compensations still to run."""
+        self._details = carried.details
+        self._reservation_ids = carried.reservation_ids
+        self._stock_keys = carried.stock_keys
+        self._payment_deadline = carried.payment_deadline
+        self._payment_failures = carried.payment_failures
+        self._compensations = list(carried.compensations_pending)
+        self._compensations_run = list(carried.compensations_run)
+        self._placing = False
+        self._describe()
 
     async def _placing_step(self, step: Step[_Steps, _Arg, _Result], arg: _Arg, attempts: int) -> _Result:
         """A step of placing: ends at once if refused, else is retried until it runs out of `attempts`."""
@@ -247,7 +326,10 @@ class OrderWorkflow:
             if timeout <= timedelta(0):
                 return bool(self._requests)
         try:
-            await workflow.wait_condition(lambda: bool(self._requests) or self._finished(), timeout=timeout)
+            await workflow.wait_condition(
+                lambda: bool(self._requests) or self._finished() or self._continue_as_new_suggested(),
+                timeout=timeout,
+            )
         except TimeoutError:
             return False
         return True
@@ -256,6 +338,13 @@ class OrderWorkflow:
         return self.status in TERMINAL_STATUSES and not self._requests and workflow.all_handlers_finished()
 
     async def _serve(self, request: _Request) -> None:
+        self._serving = request
+        try:
+            await self._serve_one(request)
+        finally:
+            self._serving = None
+
+    async def _serve_one(self, request: _Request) -> None:
         assert self.status is not None  # requests are served only once the order is placed
         self._accepted_durably = False
         verdict = decide(request.action, self.status)
@@ -280,36 +369,54 @@ class OrderWorkflow:
     async def _pay(self, message: MarkPaid, verdict: Verdict) -> None:
         """PendingPayment -> Paid. The payment succeeds first; the stock stays reserved until shipment."""
         if message.payment_id is not None:
+            if self._compensate_first:
+                # a cancel that interrupts the step must refund a payment that succeeded all the same
+                self._push_compensation(REFUND_PAYMENTS)
             await self._activity(
                 PaymentSteps.mark_succeeded,
                 SucceedPayment(payment_id=message.payment_id, provider_reference=message.provider_reference),
             )
         if verdict is Verdict.APPLY:
-            self._push_compensation("refund payments", self._refund_payments)
+            self._push_compensation(REFUND_PAYMENTS)
             await self._transition(OrderStatus.PAID)
 
     async def _ship(self, message: MarkShipped, verdict: Verdict) -> None:
-        """Paid -> Shipped: commit every reservation (on-hand decreases once), then the shipment ships."""
+        """Paid -> Shipped: the shipment is claimed (Pending -> Shipped, refused if it was cancelled), then every
+        reservation is committed (on-hand decreases once) and the order is Shipped."""
+        if self._compensate_first and message.shipment_id is not None:
+            await self._mark_shipment_shipped(message)
         if verdict is Verdict.APPLY:
-            await self._activity(InventorySteps.commit, Reservations(reservation_ids=self._reservation_ids))
-            self._compensations.clear()  # the goods left the warehouse: nothing is given back any more
-            await self._transition(OrderStatus.SHIPPED)
-        if message.shipment_id is not None:
-            await self._activity(
-                FulfillmentSteps.mark_shipped,
-                ShipShipment(
-                    shipment_id=message.shipment_id,
-                    carrier=message.carrier,
-                    tracking_number=message.tracking_number,
-                ),
-            )
+            if self._compensate_first:
+                self._shipping = True
+            await self._commit_stock()
+        if not self._compensate_first and message.shipment_id is not None:
+            await self._mark_shipment_shipped(message)
+
+    async def _mark_shipment_shipped(self, message: MarkShipped) -> None:
+        assert message.shipment_id is not None
+        await self._activity(
+            FulfillmentSteps.mark_shipped,
+            ShipShipment(
+                shipment_id=message.shipment_id, carrier=message.carrier, tracking_number=message.tracking_number
+            ),
+        )
+
+    async def _commit_stock(self) -> None:
+        await self._activity(InventorySteps.commit, Reservations(reservation_ids=self._reservation_ids))
+        self._compensations.clear()  # the goods left the warehouse: nothing is given back any more
+        await self._transition(OrderStatus.SHIPPED)
 
     async def _cancel(self, message: CancelOrder) -> None:
         """PendingPayment or Paid -> Cancelled: refund and release in reverse, drop pending payments/shipments."""
         await self._compensate()
+        if self._compensate_first:
+            # Cancelled is recorded first: a shipment created concurrently either saw the order Paid, committed
+            # before this status (its row lock) and is cancelled below, or sees Cancelled and is refused.
+            await self._transition(OrderStatus.CANCELLED)
         await self._activity(PaymentSteps.cancel_pending, OrderRef(order_id=self._order_id))
         await self._activity(FulfillmentSteps.cancel_pending, OrderRef(order_id=self._order_id))
-        await self._transition(OrderStatus.CANCELLED)
+        if not self._compensate_first:
+            await self._transition(OrderStatus.CANCELLED)
 
     async def _expire(self, message: ExpireOrder) -> None:
         """PendingPayment -> Expired (payment timeout or an operator): release the stock, drop pending payments."""
@@ -319,24 +426,28 @@ class OrderWorkflow:
 
     # --- compensation ----------------------------------------------------------------------------
 
-    def _push_compensation(self, name: str, step: Callable[[], Awaitable[None]]) -> None:
-        if name not in (pushed for pushed, _ in self._compensations):
-            self._compensations.append((name, step))
+    def _push_compensation(self, name: str) -> None:
+        if name not in self._compensations:
+            self._compensations.append(name)
 
     def _drop_compensation(self, name: str) -> None:
-        self._compensations = [(pushed, step) for pushed, step in self._compensations if pushed != name]
+        self._compensations = [pushed for pushed in self._compensations if pushed != name]
 
     async def _compensate(self) -> None:
         """Run the pushed compensations in reverse; each one is dropped only after it succeeded."""
         while self._compensations:
-            name, step = self._compensations[-1]
-            await step()
+            name = self._compensations[-1]
+            await self._compensation_steps[name]()
             self._compensations.pop()
             self._compensations_run.append(name)
             _count("compensation", step=name)
 
     async def _release_stock(self) -> None:
-        await self._activity(InventorySteps.release, Reservations(reservation_ids=self._reservation_ids))
+        if self._compensate_first:
+            # by the order's keys: also releases an allocation whose answer (the reservation ids) was lost
+            await self._activity(InventorySteps.release_by_keys, ReleaseByKeys(idempotency_keys=self._stock_keys))
+        else:
+            await self._activity(InventorySteps.release, Reservations(reservation_ids=self._reservation_ids))
 
     async def _void_order(self) -> None:
         await self._activity(OrderingSteps.void, OrderRef(order_id=self._order_id))
@@ -370,13 +481,24 @@ class OrderWorkflow:
     async def _activity(self, step: Step[_Steps, _Arg, _Result], arg: _Arg, *, attempts: int = 0) -> _Result:
         """Run one step, retried until it succeeds or is refused, or runs out of `attempts` (0: no limit)."""
         retry_policy = replace(ACTIVITY_RETRY, maximum_attempts=attempts)
+        # A run cancelled from Temporal waits for the step in flight to end before it compensates, or a payment
+        # could succeed after the refunds ran.
+        cancellation = (
+            ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+            if self._compensate_first
+            else ActivityCancellationType.TRY_CANCEL
+        )
         if self._placing or self._accepted_durably:
             # Each step is one short PostgreSQL transaction: a local activity runs it in this worker, without a
             # task-queue round trip. That is safe while placing (driven by the run's own durable start; a replay
             # runs the idempotent steps again and a client retry rejoins by order id) and once the action being
             # served is durably accepted.
             return await workflow.execute_local_activity_method(
-                step, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=retry_policy
+                step,
+                arg,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=retry_policy,
+                cancellation_type=cancellation,
             )
         # The first step of an action that answers an update is an ordinary activity. An update is durable only
         # once the workflow task that accepted it completes, while a local activity commits inside that task:
@@ -384,7 +506,11 @@ class OrderWorkflow:
         # payment. An ordinary activity is scheduled only by a completed task, so once it has run, the accepted
         # update is in the history and the action's other steps can be local.
         result = await workflow.execute_activity_method(
-            step, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=retry_policy
+            step,
+            arg,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=retry_policy,
+            cancellation_type=cancellation,
         )
         self._accepted_durably = True
         return result
@@ -395,10 +521,22 @@ class OrderWorkflow:
     async def wait_placed(self) -> OrderDetails:
         """The placed order, or the placement's refusal (its contract error code) once placing is over."""
         await workflow.wait_condition(lambda: not self._placing)
+        self._refuse_if_rejected()
+        assert self._details is not None
+        return self._details
+
+    @wait_placed.validator
+    def _validate_wait_placed(self) -> None:
+        """Once placing is over the answer is known: a repeat is rejected with it, and never reaches the history."""
+        if self._placing:
+            return
+        self._refuse_if_rejected()
+        raise self._unchanged("The order is placed already")
+
+    def _refuse_if_rejected(self) -> None:
         if self._details is None:
             assert self._rejection is not None
             raise ApplicationError(self._rejection.message, type=self._rejection.code, non_retryable=True)
-        return self._details
 
     @workflow.update
     async def mark_paid(self, message: MarkPaid) -> OrderDetails:
@@ -420,19 +558,31 @@ class OrderWorkflow:
 
     @mark_paid.validator
     def _validate_mark_paid(self, message: MarkPaid) -> None:
-        self._validate(action_of(message))
+        self._validate_message(message)
 
     @mark_shipped.validator
     def _validate_mark_shipped(self, message: MarkShipped) -> None:
-        self._validate(action_of(message))
+        self._validate_message(message)
 
     @cancel.validator
     def _validate_cancel(self, message: CancelOrder) -> None:
-        self._validate(action_of(message))
+        self._validate_message(message)
 
     @expire.validator
     def _validate_expire(self, message: ExpireOrder) -> None:
+        self._validate_message(message)
+
+    def _validate_message(self, message: OrderActionMessage) -> None:
+        """Refuse what the state forbids, and reject what would change nothing: neither is recorded."""
         self._validate(action_of(message))
+        if self._placing or self.status is None or self._requests or self._serving is not None:
+            return  # an action ahead of this one may change the verdict: decided when served
+        if decide(action_of(message), self.status) is Verdict.NOOP and not _settles_a_row(message):
+            raise self._unchanged(f"The order is {self.status.value} already")
+
+    def _unchanged(self, message: str) -> ApplicationError:
+        """The rejection of an update that would change nothing; it carries the order as it is."""
+        return ApplicationError(message, self._details, type=ORDER_UNCHANGED, non_retryable=True)
 
     def _validate(self, action: OrderAction) -> None:
         """Refuse early what the current state already forbids; the action is decided again when served."""
@@ -493,9 +643,20 @@ class OrderWorkflow:
             rejection=self._rejection,
             payment_deadline=self._payment_deadline if self.status is OrderStatus.PENDING_PAYMENT else None,
             payment_failures=self._payment_failures,
-            compensations_pending=[name for name, _ in reversed(self._compensations)],
+            compensations_pending=list(reversed(self._compensations)),
             compensations_run=list(self._compensations_run),
         )
+
+
+def _settles_a_row(message: OrderActionMessage) -> bool:
+    """A payment or shipment to settle along with the order: served in turn, even when the order is unchanged."""
+    match message:
+        case MarkPaid():
+            return message.payment_id is not None
+        case MarkShipped():
+            return message.shipment_id is not None
+        case _:
+            return False
 
 
 def _count(event: str, **attributes: str) -> None:

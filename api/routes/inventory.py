@@ -11,7 +11,8 @@ from fastapi import APIRouter, Header, Query, Response
 from api.auth import OPERATOR
 from api.deps import Session
 from api.errors import responses
-from services.inventory.errors import StockNotFoundError
+from contracts.order import is_order_stock_key
+from services.inventory.errors import ReservationOwnedByOrderError, StockNotFoundError
 from services.inventory.schemas import (
     AllocateStockReservationRequest,
     CreateStockReservationRequest,
@@ -109,11 +110,21 @@ async def allocate_stock(
     return reservation
 
 
+async def _not_held_by_an_order(store: InventoryStore, reservation_id: UUID) -> None:
+    """An order's active reservation is settled by acting on the order (cancel, expire, ship), never directly."""
+    if is_order_stock_key(await store.active_reservation_key(reservation_id)):
+        raise ReservationOwnedByOrderError(reservation_id)
+
+
 @router.post("/api/stock/reservations/{reservation_id}/release", responses=responses(400, 404))
 async def release_reservation(reservation_id: UUID, session: Session) -> StockReservationDto:
-    return await InventoryStore(session).release(reservation_id)
+    store = InventoryStore(session)
+    await _not_held_by_an_order(store, reservation_id)
+    return await store.release(reservation_id)
 
 
 @router.post("/api/stock/reservations/{reservation_id}/commit", responses=responses(400, 404))
 async def commit_reservation(reservation_id: UUID, session: Session) -> StockReservationDto:
-    return await InventoryStore(session).commit(reservation_id)
+    store = InventoryStore(session)
+    await _not_held_by_an_order(store, reservation_id)
+    return await store.commit(reservation_id)

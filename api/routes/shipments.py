@@ -53,8 +53,9 @@ async def create_shipment(body: CreateShipmentRequest, session: Session, respons
     """A Pending shipment for a Paid order."""
     if body.order_id == ZERO_UUID:
         raise OrderIdRequiredError()
-    # The recorded status is authoritative: the workflow records Paid before its update answers.
-    order_status = await OrderingStore(session).status(body.order_id)
+    # The recorded status is authoritative: the workflow records Paid before its update answers. Held until the
+    # shipment commits: a cancel records Cancelled after it (and then drops it), or this sees Cancelled.
+    order_status = await OrderingStore(session).status(body.order_id, hold=True)
     if order_status is None:
         raise OrderNotFoundError(body.order_id)
     if order_status is not OrderStatus.PAID:

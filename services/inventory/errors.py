@@ -39,6 +39,14 @@ class ReservationNotActiveError(InventoryError):
         super().__init__("reservation_not_active", f"Reservation '{reservation_id}' is {status}, not Active")
 
 
+class ReservationOwnedByOrderError(InventoryError):
+    def __init__(self, reservation_id: UUID) -> None:
+        super().__init__(
+            "reservation_owned_by_order",
+            f"Reservation '{reservation_id}' is held by an order: cancel, expire or ship the order instead",
+        )
+
+
 class StockNotFoundError(NotFoundError):
     """`GET /api/stock/{sku}` of a SKU never received (HTTP 404)."""
 

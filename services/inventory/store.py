@@ -264,6 +264,15 @@ class InventoryStore:
         ).one_or_none()
         return None if reservation is None else StockReservationDto.model_validate(reservation)
 
+    async def active_reservation_key(self, reservation_id: UUID) -> str | None:
+        """The idempotency key of a reservation that is Active; None if it has none, is settled or is unknown."""
+        key: str | None = await self._session.scalar(
+            select(StockReservation.idempotency_key).where(
+                StockReservation.id == reservation_id, StockReservation.status == ReservationStatus.ACTIVE
+            )
+        )
+        return key
+
     async def reserve(
         self,
         sku: str | None,
@@ -323,6 +332,16 @@ class InventoryStore:
     async def commit_many(self, reservation_ids: Sequence[UUID]) -> list[StockReservationDto]:
         """`commit` for each id, all or none; results in the order of `reservation_ids`."""
         return await self._settle(reservation_ids, ReservationStatus.COMMITTED)
+
+    async def release_by_keys(self, idempotency_keys: Sequence[str]) -> list[StockReservationDto]:
+        """Release the Active reservations made with these keys, whether or not their caller learnt the ids.
+
+        Keys without a reservation, and reservations no longer Active, are left as they are. The keys are
+        claimed as `allocate` claims them, so an allocation with one of them still in flight is waited for.
+        """
+        known = await self._claim_keys(idempotency_keys)
+        active = [reservation.id for reservation in known.values() if reservation.status is ReservationStatus.ACTIVE]
+        return await self._settle(active, ReservationStatus.RELEASED) if active else []
 
     # --- the shell around the decisions ---------------------------------------------------------------
 

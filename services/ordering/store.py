@@ -136,9 +136,14 @@ class OrderingStore:
         order = await self.session.get(models.Order, order_id, populate_existing=True)
         return OrderDetails.model_validate(order) if order is not None else None
 
-    async def status(self, order_id: UUID) -> OrderStatus | None:
-        """The order's recorded status (one column of one row), or None if there is no such order."""
-        status = await self.session.scalar(select(models.Order.status).where(models.Order.id == order_id))
+    async def status(self, order_id: UUID, *, hold: bool = False) -> OrderStatus | None:
+        """The order's recorded status (one column of one row), or None if there is no such order.
+
+        With `hold`, the row is share-locked until the caller's transaction ends: a status change waits for it,
+        so what the caller writes on the strength of this status commits before the change does.
+        """
+        query = select(models.Order.status).where(models.Order.id == order_id)
+        status = await self.session.scalar(query.with_for_update(read=True) if hold else query)
         return OrderStatus(status) if status is not None else None
 
     async def list(self) -> list[OrderListItemDto]:

@@ -5,6 +5,7 @@ tiny in-memory world (stock, reservations, payments), so a test can see what the
 order, and can make any step fail.
 """
 
+import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -13,8 +14,10 @@ from typing import Any
 from uuid import UUID
 
 from temporalio import activity
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from api.order_workflows import unchanged_order
 from contracts.activities import (
     ActivityContract,
     CatalogSteps,
@@ -28,14 +31,17 @@ from contracts.order import (
     AllocateStock,
     LoadSnapshots,
     OrderDetails,
+    OrderOutcome,
     OrderRef,
     OrderStatus,
     RecordStatus,
+    ReleaseByKeys,
     Reservations,
     ShipShipment,
     SucceedPayment,
     VariantSnapshot,
 )
+from workflows.order import OrderWorkflow
 
 
 def snapshot(sku: str, price: int = 1000, currency: str = "USD") -> VariantSnapshot:
@@ -50,6 +56,17 @@ def snapshot(sku: str, price: int = 1000, currency: str = "USD") -> VariantSnaps
     )
 
 
+async def placed(handle: WorkflowHandle[OrderWorkflow, OrderOutcome]) -> OrderDetails:
+    """The placed order, as the API gets it: from `wait_placed`, or from its rejection once placing is over."""
+    try:
+        return await handle.execute_update(OrderWorkflow.wait_placed)
+    except WorkflowUpdateFailedError as error:
+        order = unchanged_order(error)
+        if order is None:
+            raise
+        return order
+
+
 @dataclass
 class FakeWorld:
     catalog: dict[UUID, VariantSnapshot] = field(default_factory=dict)
@@ -62,6 +79,8 @@ class FakeWorld:
     calls: list[str] = field(default_factory=list)
     fail: dict[str, str] = field(default_factory=dict)  # activity name -> error code to raise (non-retryable)
     broken: set[str] = field(default_factory=set)  # activity names that raise a retryable error on every attempt
+    lost: set[str] = field(default_factory=set)  # activity names whose effect commits but whose answer is lost
+    held: dict[str, tuple[asyncio.Event, asyncio.Event]] = field(default_factory=dict)  # name -> (entered, go on)
 
     def add_product(self, sku: str, stock: int, price: int = 1000, currency: str = "USD") -> VariantSnapshot:
         snap = snapshot(sku, price, currency)
@@ -80,6 +99,24 @@ class FakeWorld:
             raise ApplicationError(f"{name} refused", type=self.fail[name], non_retryable=True)
         if name in self.broken:
             raise RuntimeError(f"{name} is broken")  # not a refusal: Temporal retries it
+
+    def hold(self, activity_name: str) -> tuple[asyncio.Event, asyncio.Event]:
+        """Make the activity wait, once started, until the test lets it go on: (it has started, let it go on)."""
+        self.held[activity_name] = (asyncio.Event(), asyncio.Event())
+        return self.held[activity_name]
+
+    async def wait_if_held(self) -> None:
+        held = self.held.get(activity.info().activity_type)
+        if held is not None:
+            entered, go_on = held
+            entered.set()
+            await go_on.wait()
+
+    def answer(self) -> None:
+        """The running activity's effect has committed: lose its answer if the test asked for it."""
+        name = activity.info().activity_type
+        if name in self.lost:
+            raise RuntimeError(f"{name} committed, but its answer was lost")  # not a refusal: Temporal retries it
 
     def activities(self) -> list[Callable[..., Any]]:
         """A stand-in for every activity of contracts.activities, sharing this world."""
@@ -119,11 +156,19 @@ class FakeInventory(InventorySteps):
                 self.world.reservations[reservation_id] = (line.sku, line.quantity, "Active")
                 self.world.available[line.sku] -= line.quantity
             ids.append(self.world.keys[line.idempotency_key])
+        self.world.answer()
         return ids
 
     async def release(self, request: Reservations) -> None:
         self.world.step()
-        for reservation_id in request.reservation_ids:
+        self._release(request.reservation_ids)
+
+    async def release_by_keys(self, request: ReleaseByKeys) -> None:
+        self.world.step()
+        self._release([self.world.keys[key] for key in request.idempotency_keys if key in self.world.keys])
+
+    def _release(self, reservation_ids: list[UUID]) -> None:
+        for reservation_id in reservation_ids:
             sku, qty, status = self.world.reservations[reservation_id]
             if status == "Active":
                 self.world.reservations[reservation_id] = (sku, qty, "Released")
@@ -165,6 +210,7 @@ class FakePayment(PaymentSteps):
 
     async def mark_succeeded(self, request: SucceedPayment) -> None:
         self.world.step()
+        await self.world.wait_if_held()
         if self.world.payments.get(request.payment_id, "Pending") not in ("Pending", "Succeeded"):
             raise ApplicationError("not pending", type="payment_not_pending", non_retryable=True)
         self.world.payments[request.payment_id] = "Succeeded"
@@ -187,6 +233,8 @@ class FakeFulfillment(FulfillmentSteps):
 
     async def mark_shipped(self, request: ShipShipment) -> None:
         self.world.step()
+        if self.world.shipments.get(request.shipment_id, "Pending") not in ("Pending", "Shipped"):
+            raise ApplicationError("not pending", type="shipment_cannot_be_shipped", non_retryable=True)
         self.world.shipments[request.shipment_id] = "Shipped"
 
     async def cancel_pending(self, request: OrderRef) -> int:

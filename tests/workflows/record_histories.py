@@ -2,10 +2,13 @@
 
 Run it (and commit the JSON files) only when a workflow change is meant to be incompatible with runs already in
 flight — then version the change with `workflow.patched` instead, if old runs must go on. The scenarios run on
-the time-skipping server with the stand-in activities, so recording needs no database.
+the time-skipping server with the stand-in activities, so recording needs no database. Name scenarios to record
+only those (`python -m tests.workflows.record_histories shipped_by_its_shipment`): a new scenario is recorded
+without re-recording the histories of older code, which keep proving that runs started before still replay.
 """
 
 import asyncio
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,7 +20,7 @@ from temporalio.worker import Worker
 
 from contracts.order import CancelOrder, MarkPaid, MarkShipped, OrderLineInput, OrderOutcome, PaymentFailed, PlaceOrder
 from stack.temporal import ensure_search_attributes, temporal_test_server
-from tests.workflows.fakes import FakeWorld
+from tests.workflows.fakes import FakeWorld, placed
 from workflows.order import OrderWorkflow, workflow_id
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -45,7 +48,7 @@ async def _start(client: Client, world: FakeWorld, quantity: int = 1) -> Handle:
 
 async def shipped(client: Client, world: FakeWorld) -> Handle:
     handle = await _start(client, world)
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
     await handle.signal(OrderWorkflow.payment_failed, PaymentFailed(payment_id=uuid.uuid4()))
     await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
     await handle.execute_update(OrderWorkflow.mark_shipped, MarkShipped(shipment_id=uuid.uuid4()))
@@ -54,7 +57,7 @@ async def shipped(client: Client, world: FakeWorld) -> Handle:
 
 async def cancelled_after_payment(client: Client, world: FakeWorld) -> Handle:
     handle = await _start(client, world)
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
     await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
     await handle.execute_update(OrderWorkflow.cancel, CancelOrder())
     return handle
@@ -62,14 +65,14 @@ async def cancelled_after_payment(client: Client, world: FakeWorld) -> Handle:
 
 async def expired(client: Client, world: FakeWorld) -> Handle:
     handle = await _start(client, world)
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
     return handle  # the payment timer fires while the result is awaited
 
 
 async def rejected(client: Client, world: FakeWorld) -> Handle:
     handle = await _start(client, world, quantity=50)
     try:
-        await handle.execute_update(OrderWorkflow.wait_placed)
+        await placed(handle)
     except Exception:  # noqa: BLE001 - the refusal (insufficient_stock) is the scenario
         pass
     return handle
@@ -77,9 +80,28 @@ async def rejected(client: Client, world: FakeWorld) -> Handle:
 
 async def signalled_through(client: Client, world: FakeWorld) -> Handle:
     handle = await _start(client, world)
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
     await handle.signal(OrderWorkflow.payment_succeeded, MarkPaid(payment_id=uuid.uuid4()))
     await handle.signal(OrderWorkflow.shipment_shipped, MarkShipped())
+    return handle
+
+
+async def paid_then_cancelled(client: Client, world: FakeWorld) -> Handle:
+    """Recorded after COMPENSATE_FIRST: refund pushed before the payment, release by keys, Cancelled first."""
+    handle = await _start(client, world, quantity=2)
+    await placed(handle)
+    await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
+    await handle.signal(OrderWorkflow.payment_failed, PaymentFailed(payment_id=uuid.uuid4()))
+    await handle.execute_update(OrderWorkflow.cancel, CancelOrder())
+    return handle
+
+
+async def shipped_by_its_shipment(client: Client, world: FakeWorld) -> Handle:
+    """Recorded after COMPENSATE_FIRST: the shipment is claimed before the stock is committed."""
+    handle = await _start(client, world)
+    await placed(handle)
+    await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
+    await handle.execute_update(OrderWorkflow.mark_shipped, MarkShipped(shipment_id=uuid.uuid4()))
     return handle
 
 
@@ -89,10 +111,12 @@ SCENARIOS: dict[str, Callable[[Client, FakeWorld], Awaitable[Handle]]] = {
     "expired": expired,
     "rejected": rejected,
     "signalled_through": signalled_through,
+    "paid_then_cancelled": paid_then_cancelled,
+    "shipped_by_its_shipment": shipped_by_its_shipment,
 }
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
     )
@@ -106,6 +130,8 @@ async def main() -> None:
             activities=world.activities(),
         ):
             for name, scenario in SCENARIOS.items():
+                if names and name not in names:
+                    continue
                 handle = await scenario(env.client, world)
                 await handle.result()
                 history = await handle.fetch_history()
@@ -114,4 +140,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    unknown = set(sys.argv[1:]) - set(SCENARIOS)
+    if unknown:
+        sys.exit(f"unknown scenarios: {sorted(unknown)}; known: {sorted(SCENARIOS)}")
+    asyncio.run(main(sys.argv[1:]))

@@ -24,6 +24,7 @@ from contracts.order import (
     OrderRef,
     OrderStatus,
     RecordStatus,
+    ReleaseByKeys,
     Reservations,
     ShipShipment,
     StockLine,
@@ -105,6 +106,25 @@ async def test_release_and_commit_twice_move_stock_once(demo: async_sessionmaker
     with pytest.raises(ApplicationError) as refused:  # a domain refusal is final, not retried
         await env.run(inventory.commit, Reservations(reservation_ids=[to_release]))
     assert refused.value.type == "reservation_not_active" and refused.value.non_retryable
+
+
+async def test_release_by_keys_twice_releases_once(demo: async_sessionmaker[AsyncSession]) -> None:
+    inventory = InventoryActivities(demo)
+    keys = [f"k-{uuid.uuid4()}-{n}" for n in range(3)]
+    lines = [StockLine(sku="ARM-BLK", quantity=1, idempotency_key=key) for key in keys[:2]]
+    before = await world(demo)
+    await ActivityEnvironment().run(inventory.allocate, AllocateStock(reference="ORDER-3", lines=lines))
+
+    # the caller never learnt the reservation ids (its answer was lost); the third key never got a reservation
+    await twice(demo, inventory.release_by_keys, ReleaseByKeys(idempotency_keys=keys))
+
+    after = await world(demo)
+    assert after[2] == before[2]  # reserved: back where it was
+    async with demo() as session:
+        statuses = await session.scalars(
+            text("SELECT status FROM inventory.stock_reservations WHERE idempotency_key = ANY(:keys)"), {"keys": keys}
+        )
+        assert sorted(statuses) == ["Released", "Released"]
 
 
 async def test_record_order_and_status_twice_store_once(demo: async_sessionmaker[AsyncSession]) -> None:

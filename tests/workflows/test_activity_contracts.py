@@ -55,7 +55,7 @@ def test_implementation_has_the_contract_names_and_types(implementation: Callabl
 
 def test_worker_and_fakes_register_every_declared_activity_once() -> None:
     declared = _declared_activities()
-    assert len(set(declared)) == len(declared) == 12
+    assert len(set(declared)) == len(declared) == 13
     worker = [activity_name(step) for step in build_activities(async_sessionmaker())]
     fakes = [activity_name(step) for step in FakeWorld().activities()]
     assert sorted(worker) == sorted(fakes) == sorted(declared)
@@ -68,6 +68,7 @@ def test_activity_names_are_those_of_the_recorded_histories() -> None:
             "catalog.load_snapshots",
             "inventory.allocate",
             "inventory.release",
+            "inventory.release_by_keys",
             "inventory.commit",
             "ordering.record_order",
             "ordering.record_status",

@@ -1,18 +1,14 @@
 """The order lifecycle on the time-skipping server, with stand-in activities that isolate the workflow's logic."""
 
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import timedelta
 
 import pytest
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
+from api.order_workflows import unchanged_order
 from contracts.activities import InventorySteps, OrderingSteps, PaymentSteps, activity_name
 from contracts.order import (
     CancelOrder,
@@ -20,71 +16,13 @@ from contracts.order import (
     MarkPaid,
     MarkShipped,
     OrderLineInput,
-    OrderOutcome,
     OrderStatus,
     PaymentFailed,
     PlaceOrder,
 )
-from tests.workflows.fakes import FakeWorld
+from tests.workflows.fakes import placed
+from tests.workflows.harness import Harness, refusal_code
 from workflows.order import OrderWorkflow, workflow_id
-
-PAYMENT_TIMEOUT = timedelta(minutes=15)
-
-
-@dataclass
-class Harness:
-    client: Client
-    task_queue: str
-    world: FakeWorld
-    started: list[WorkflowHandle[OrderWorkflow, OrderOutcome]] = field(default_factory=list)
-
-    async def start(
-        self, *lines: tuple[uuid.UUID, int], placement_attempts: int = 30
-    ) -> WorkflowHandle[OrderWorkflow, OrderOutcome]:
-        order_id = uuid.uuid4()
-        handle = await self.client.start_workflow(
-            OrderWorkflow.run,
-            PlaceOrder(
-                order_id=order_id,
-                customer_name="Ada",
-                customer_email="ada@example.com",
-                items=[OrderLineInput(product_variant_id=v, quantity=q) for v, q in lines],
-                payment_timeout_seconds=int(PAYMENT_TIMEOUT.total_seconds()),
-                placement_attempts=placement_attempts,
-            ),
-            id=workflow_id(order_id),
-            task_queue=self.task_queue,
-        )
-        self.started.append(handle)
-        return handle
-
-    async def terminate_open_runs(self) -> None:
-        """An open run whose worker is gone would hold the shared test server's clock still for every test."""
-        for handle in self.started:
-            try:
-                await handle.terminate("test finished")
-            except RPCError:
-                pass  # already finished
-
-
-@pytest.fixture
-async def harness(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
-    world = FakeWorld()
-    task_queue = f"order-wf-{uuid.uuid4()}"
-    async with Worker(
-        time_skipping_env.client,
-        task_queue=task_queue,
-        workflows=[OrderWorkflow],
-        activities=world.activities(),
-    ):
-        harness = Harness(time_skipping_env.client, task_queue, world)
-        yield harness
-        await harness.terminate_open_runs()
-
-
-def refusal_code(error: WorkflowUpdateFailedError) -> str | None:
-    assert isinstance(error.cause, ApplicationError)
-    return error.cause.type
 
 
 async def test_placing_reserves_every_line_and_records_a_pending_order(harness: Harness) -> None:
@@ -92,7 +30,7 @@ async def test_placing_reserves_every_line_and_records_a_pending_order(harness: 
     note = harness.world.add_product("NOTE-A5", stock=5, price=1200)
     handle = await harness.start((arm.product_variant_id, 2), (note.product_variant_id, 3))
 
-    order = await handle.execute_update(OrderWorkflow.wait_placed)
+    order = await placed(handle)
 
     assert order.status is OrderStatus.PENDING_PAYMENT
     assert order.total_amount_minor == 2 * 6900 + 3 * 1200
@@ -105,7 +43,7 @@ async def test_placing_reserves_every_line_and_records_a_pending_order(harness: 
 async def test_cancel_releases_every_reservation(harness: Harness) -> None:
     arm = harness.world.add_product("ARM-BLK", stock=5)
     handle = await harness.start((arm.product_variant_id, 2))
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
 
     order = await handle.execute_update(OrderWorkflow.cancel, CancelOrder())
 
@@ -120,7 +58,7 @@ async def test_cancel_releases_every_reservation(harness: Harness) -> None:
 async def test_payment_success_marks_paid_and_keeps_the_stock_reserved(harness: Harness) -> None:
     arm = harness.world.add_product("ARM-BLK", stock=5)
     handle = await harness.start((arm.product_variant_id, 1))
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
     payment_id = uuid.uuid4()
 
     order = await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=payment_id))
@@ -129,14 +67,16 @@ async def test_payment_success_marks_paid_and_keeps_the_stock_reserved(harness: 
     assert harness.world.payments[payment_id] == "Succeeded"
     assert harness.world.reserved("Active") == 1
     assert activity_name(InventorySteps.commit) not in harness.world.calls
-    again = await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid())  # idempotent: 200, still Paid
-    assert again.status is OrderStatus.PAID
+    with pytest.raises(WorkflowUpdateFailedError) as unchanged:  # idempotent: rejected, so not in the history
+        await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid())
+    again = unchanged_order(unchanged.value)  # the API answers 200 with it
+    assert again is not None and again.status is OrderStatus.PAID
 
 
 async def test_payment_failure_then_success(harness: Harness) -> None:
     arm = harness.world.add_product("ARM-BLK", stock=5)
     handle = await harness.start((arm.product_variant_id, 1))
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
 
     await handle.signal(OrderWorkflow.payment_failed, PaymentFailed(payment_id=uuid.uuid4(), failure_reason="declined"))
     state = await handle.query(OrderWorkflow.state)
@@ -151,7 +91,7 @@ async def test_payment_failure_then_success(harness: Harness) -> None:
 async def test_shipment_commits_every_reservation_once_and_finishes_the_run(harness: Harness) -> None:
     arm = harness.world.add_product("ARM-BLK", stock=5)
     handle = await harness.start((arm.product_variant_id, 2))
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
     await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
     shipment_id = uuid.uuid4()
 
@@ -167,7 +107,7 @@ async def test_shipment_commits_every_reservation_once_and_finishes_the_run(harn
 async def test_mark_shipped_before_payment_is_refused(harness: Harness) -> None:
     arm = harness.world.add_product("ARM-BLK", stock=5)
     handle = await harness.start((arm.product_variant_id, 1))
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(OrderWorkflow.mark_shipped, MarkShipped())
@@ -180,7 +120,7 @@ async def test_payment_timeout_expires_the_order_and_releases_stock(
 ) -> None:
     arm = harness.world.add_product("ARM-BLK", stock=5)
     handle = await harness.start((arm.product_variant_id, 3))
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
     assert harness.world.reserved("Active") == 3
 
     outcome = await handle.result()  # the 15-minute timer is skipped by the test server
@@ -195,11 +135,11 @@ async def test_payment_timeout_expires_the_order_and_releases_stock(
 async def test_operator_expire_is_idempotent_until_the_run_ends(harness: Harness) -> None:
     arm = harness.world.add_product("ARM-BLK", stock=5)
     handle = await harness.start((arm.product_variant_id, 1))
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
 
     order = await handle.execute_update(OrderWorkflow.expire, ExpireOrder())
     assert order.status is OrderStatus.EXPIRED
-    assert harness.world.calls.count(activity_name(InventorySteps.release)) == 1
+    assert harness.world.calls.count(activity_name(InventorySteps.release_by_keys)) == 1
 
 
 async def test_insufficient_stock_refuses_the_order_and_leaves_nothing_reserved(harness: Harness) -> None:
@@ -208,7 +148,7 @@ async def test_insufficient_stock_refuses_the_order_and_leaves_nothing_reserved(
     handle = await harness.start((arm.product_variant_id, 2), (note.product_variant_id, 2))
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(OrderWorkflow.wait_placed)
+        await placed(handle)
 
     assert refusal_code(refused.value) == "insufficient_stock"
     assert harness.world.reserved("Active") == 0
@@ -224,7 +164,7 @@ async def test_a_failure_after_reserving_releases_the_reservations(harness: Harn
     handle = await harness.start((arm.product_variant_id, 2))
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(OrderWorkflow.wait_placed)
+        await placed(handle)
 
     assert refusal_code(refused.value) == "order_record_refused"
     assert harness.world.reserved("Active") == 0
@@ -264,7 +204,7 @@ async def test_mixed_currencies_are_refused_before_anything_is_reserved(
     ]
     handle = await harness.start(*lines)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(OrderWorkflow.wait_placed)
+        await placed(handle)
     assert refusal_code(refused.value) == code
     assert activity_name(InventorySteps.allocate) not in harness.world.calls
 
@@ -272,14 +212,14 @@ async def test_mixed_currencies_are_refused_before_anything_is_reserved(
 async def test_unknown_variant_is_refused(harness: Harness) -> None:
     handle = await harness.start((uuid.uuid4(), 1))
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(OrderWorkflow.wait_placed)
+        await placed(handle)
     assert refusal_code(refused.value) == "catalog_variant_snapshot_not_found"
 
 
 async def test_cancel_after_payment_refunds_and_releases_in_reverse(harness: Harness) -> None:
     arm = harness.world.add_product("ARM-BLK", stock=5)
     handle = await harness.start((arm.product_variant_id, 2))
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
     payment_id = uuid.uuid4()
     await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=payment_id))
 
@@ -289,30 +229,30 @@ async def test_cancel_after_payment_refunds_and_releases_in_reverse(harness: Har
     assert harness.world.payments[payment_id] == "Refunded"
     assert harness.world.reserved("Released") == 2
     calls = harness.world.calls
-    assert calls.index(activity_name(PaymentSteps.refund)) < calls.index(activity_name(InventorySteps.release))
+    assert calls.index(activity_name(PaymentSteps.refund)) < calls.index(activity_name(InventorySteps.release_by_keys))
 
 
 async def test_duplicate_submit_joins_the_running_order(harness: Harness) -> None:
     arm = harness.world.add_product("ARM-BLK", stock=5)
     first = await harness.start((arm.product_variant_id, 1))
-    placed = await first.execute_update(OrderWorkflow.wait_placed)
+    order = await placed(first)
 
     again = await harness.client.start_workflow(
         OrderWorkflow.run,
         PlaceOrder(
-            order_id=placed.id,
+            order_id=order.id,
             customer_name="Ada",
             customer_email="ada@example.com",
             items=[OrderLineInput(product_variant_id=arm.product_variant_id, quantity=1)],
             payment_timeout_seconds=900,
         ),
-        id=workflow_id(placed.id),
+        id=workflow_id(order.id),
         task_queue=harness.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
 
     assert again.result_run_id == first.result_run_id
-    assert (await again.execute_update(OrderWorkflow.wait_placed)).id == placed.id
+    assert (await placed(again)).id == order.id
     assert harness.world.calls.count(activity_name(InventorySteps.allocate)) == 1
     assert harness.world.reserved("Active") == 1
 
@@ -320,7 +260,7 @@ async def test_duplicate_submit_joins_the_running_order(harness: Harness) -> Non
 async def test_cancel_after_shipment_is_refused_while_the_run_is_open(harness: Harness) -> None:
     arm = harness.world.add_product("ARM-BLK", stock=5)
     handle = await harness.start((arm.product_variant_id, 1))
-    await handle.execute_update(OrderWorkflow.wait_placed)
+    await placed(handle)
     await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid())
     # Queue the cancel behind the shipment: both are served in order, the cancel after the order shipped.
     await handle.signal(OrderWorkflow.shipment_shipped, MarkShipped())
@@ -336,7 +276,7 @@ async def test_cancelling_the_run_from_temporal_cancels_the_order_and_gives_ever
 ) -> None:
     arm = harness.world.add_product("ARM-BLK", stock=5)
     handle = await harness.start((arm.product_variant_id, 2))
-    placed = await handle.execute_update(OrderWorkflow.wait_placed)
+    order = await placed(handle)
     payment_id = uuid.uuid4()
     await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=payment_id))
 
@@ -344,7 +284,7 @@ async def test_cancelling_the_run_from_temporal_cancels_the_order_and_gives_ever
     with pytest.raises(WorkflowFailureError):
         await handle.result()
 
-    assert harness.world.orders[placed.id].status is OrderStatus.CANCELLED
+    assert harness.world.orders[order.id].status is OrderStatus.CANCELLED
     assert harness.world.payments[payment_id] == "Refunded"
     assert harness.world.reserved("Active") == 0
     assert harness.world.available["ARM-BLK"] == 5
