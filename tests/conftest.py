@@ -3,7 +3,8 @@
 - one embedded PostgreSQL per session; the migrations build a template database once, and every test that
   asks for `database_url` gets its own fresh copy of it (CREATE DATABASE ... TEMPLATE), so tests never see
   each other's rows;
-- one Temporal time-skipping test server and one Temporal dev server per session, started lazily.
+- one Temporal time-skipping test server and one Temporal dev server per session, started lazily, both by
+  `tests/environment.py` (`--workflow-environment=host:port` puts a running server in the dev server's place).
 """
 
 import asyncio
@@ -24,8 +25,8 @@ from stack.codec import PayloadKey
 from stack.db import create_engine, create_sessionmaker
 from stack.secrets import new_secret
 from stack.settings import Settings
-from stack.temporal import data_converter, ensure_search_attributes, temporal_cli, temporal_test_server
-from workflows.search_attributes import ALL_KEYS
+from stack.temporal import data_converter
+from tests.environment import LOCAL, TIME_SKIPPING, temporal_environment
 
 TEMPLATE_DATABASE = "orderflow_template"
 UNREACHABLE_TEMPORAL = "127.0.0.1:1"
@@ -101,24 +102,26 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--workflow-environment",
+        default=LOCAL,
+        help='the server of `dev_env`: "local" (a dev server started here) or the host:port of a running one',
+    )
+
+
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server(), data_converter=data_converter(secret_settings())
-    )
-    async with env:
-        await ensure_search_attributes(env.client)
+    """Temporal's test server: timers are skipped, not waited for."""
+    async with temporal_environment(TIME_SKIPPING, data_converter(secret_settings())) as env:
         yield env
 
 
 @pytest.fixture(scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(),
-        data_converter=data_converter(secret_settings()),
-        search_attributes=ALL_KEYS,
-    )
-    async with env:
+async def dev_env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
+    """A server with visibility, as deployed: a dev server, or the one `--workflow-environment` names."""
+    kind = request.config.getoption("--workflow-environment")
+    async with temporal_environment(kind, data_converter(secret_settings())) as env:
         yield env
 
 
