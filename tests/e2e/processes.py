@@ -34,6 +34,7 @@ from temporalio.client import Client
 from stack import migrate, postgres, temporal
 from stack.settings import Settings
 from tests.conftest import APP_SECRET, PAYLOAD_KEYS
+from tests.eventually import assert_eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "orderflow_e2e"
@@ -213,39 +214,38 @@ class Stack:
 
     async def wait_api_ready(self, timeout: float = READY_TIMEOUT) -> None:
         """Poll GET /ready until it answers 200 (PostgreSQL and Temporal both reachable)."""
-        deadline = time.monotonic() + timeout
-        last = "no answer"
         async with httpx.AsyncClient(base_url=self.base_url, timeout=5.0) as http:
-            while time.monotonic() < deadline:
+
+            async def ready() -> None:
                 if not self.api.alive:
                     raise RuntimeError(f"the API exited (code {self.api.proc and self.api.proc.returncode})")
                 try:
                     response = await http.get("/ready")
-                    if response.status_code == 200:
-                        return
-                    last = f"{response.status_code} {response.text}"
                 except httpx.TransportError as error:
-                    last = repr(error)
-                await asyncio.sleep(POLL_INTERVAL)
-        raise TimeoutError(f"the API was not ready within {timeout:g}s: {last}")
+                    raise AssertionError(f"the API was not ready within {timeout:g}s: {error!r}") from error
+                assert response.status_code == 200, (
+                    f"the API was not ready within {timeout:g}s: {response.status_code} {response.text}"
+                )
+
+            await assert_eventually(ready, timeout=timeout, interval=POLL_INTERVAL)
 
     async def wait_worker_polling(self, timeout: float = READY_TIMEOUT) -> None:
         """Wait until a worker polls the task queue (used once, at start: a killed worker stays listed)."""
         assert self.client is not None
-        deadline = time.monotonic() + timeout
         request = DescribeTaskQueueRequest(
             namespace=self.client.namespace,
             task_queue=TaskQueue(name=self.task_queue),
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
-        while time.monotonic() < deadline:
+
+        async def polled() -> None:
+            assert self.client is not None
             if not self.worker.alive:
                 raise RuntimeError(f"the worker exited (code {self.worker.proc and self.worker.proc.returncode})")
             described = await self.client.workflow_service.describe_task_queue(request)
-            if described.pollers:
-                return
-            await asyncio.sleep(POLL_INTERVAL)
-        raise TimeoutError(f"no worker polled {self.task_queue!r} within {timeout:g}s")
+            assert described.pollers, f"no worker polled {self.task_queue!r} within {timeout:g}s"
+
+        await assert_eventually(polled, timeout=timeout, interval=POLL_INTERVAL)
 
     # --- PostgreSQL and Temporal ------------------------------------------------------------------
 
