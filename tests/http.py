@@ -17,6 +17,13 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json()
 
 
+def created(response: httpx.Response, collection: str) -> Json:
+    """The body of a 201 whose Location is the new resource under `collection` (e.g. "/api/orders")."""
+    body: Json = ok(response, 201)
+    assert response.headers["location"] == f"{collection}/{body['id']}"
+    return body
+
+
 def error_code(response: httpx.Response) -> str:
     """The `error` of a refusal, which must come with a message (the one error body shape)."""
     body = response.json()
@@ -53,9 +60,7 @@ async def place(
         },
         headers=headers or {},
     )
-    order: Json = ok(response, 201)
-    assert response.headers["location"] == f"/api/orders/{order['id']}"
-    return order
+    return created(response, "/api/orders")
 
 
 async def order_status(client: httpx.AsyncClient, order: Json) -> str:
@@ -63,13 +68,14 @@ async def order_status(client: httpx.AsyncClient, order: Json) -> str:
     return status
 
 
-async def create_payment(client: httpx.AsyncClient, order: Json) -> Json:
-    """A Pending payment of the order's total."""
+async def create_payment(client: httpx.AsyncClient, order: Json, **fields: object) -> Json:
+    """A Pending payment of the order's total, unless `fields` say otherwise (e.g. `currency="usd"`)."""
     body = {
         "orderId": order["id"],
         "amountMinor": order["totalAmountMinor"],
         "currency": order["currency"],
         "provider": "Manual",
+        **fields,
     }
     payment: Json = ok(await client.post("/api/payments", json=body), 201)
     assert payment["status"] == "Pending"

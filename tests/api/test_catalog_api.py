@@ -8,7 +8,7 @@ import pytest
 
 from stack.settings import Settings
 from tests.conftest import open_api
-from tests.http import error_code
+from tests.http import created, error_code, ok
 
 ZERO = "00000000-0000-0000-0000-000000000000"
 
@@ -20,10 +20,8 @@ Json = dict[str, Any]
 
 
 async def _post(api: httpx.AsyncClient, path: str, body: Json) -> Json:
-    response = await api.post(path, json=body)
-    assert response.status_code == 201, response.text
-    created: Json = response.json()
-    return created
+    body_created: Json = ok(await api.post(path, json=body), 201)
+    return body_created
 
 
 async def _draft(api: httpx.AsyncClient, slug: str = "desk-lamp", **extra: Any) -> str:
@@ -45,10 +43,7 @@ async def _active(api: httpx.AsyncClient, slug: str = "desk-lamp") -> tuple[str,
 
 
 async def test_create_and_list_brands(api: httpx.AsyncClient) -> None:
-    response = await api.post("/api/brands", json={"name": " Zeta ", "slug": "ZETA"})
-    assert response.status_code == 201
-    brand = response.json()
-    assert response.headers["location"] == f"/api/brands/{brand['id']}"
+    brand = created(await api.post("/api/brands", json={"name": " Zeta ", "slug": "ZETA"}), "/api/brands")
     assert brand == {"id": brand["id"], "name": "Zeta", "slug": "zeta"}
     await api.post("/api/brands", json={"name": "Acme", "slug": "acme"})
 
@@ -59,9 +54,7 @@ async def test_create_and_list_brands(api: httpx.AsyncClient) -> None:
 
 async def test_create_and_list_categories_emitting_nulls(api: httpx.AsyncClient) -> None:
     response = await api.post("/api/categories", json={"name": "Office", "slug": "office", "sortOrder": "3"})
-    assert response.status_code == 201
-    office = response.json()
-    assert response.headers["location"] == f"/api/categories/{office['id']}"
+    office = created(response, "/api/categories")
     assert office == {
         "id": office["id"],
         "parentId": None,
@@ -81,14 +74,12 @@ async def test_create_and_list_categories_emitting_nulls(api: httpx.AsyncClient)
 async def test_product_lifecycle_over_http(api: httpx.AsyncClient) -> None:
     brand = await _post(api, "/api/brands", {"name": "Acme", "slug": "acme"})
     category = await _post(api, "/api/categories", {"name": "Lighting", "slug": "lighting", "sortOrder": 1})
-    created = await api.post(
+    response = await api.post(
         "/api/products",
         json={"brandId": brand["id"], "name": "Desk Lamp", "slug": "Desk-Lamp", "categoryIds": [category["id"]]},
     )
-    assert created.status_code == 201
-    product = created.json()
+    product = created(response, "/api/products")
     product_id = product["id"]
-    assert created.headers["location"] == f"/api/products/{product_id}"
     assert product == {"id": product_id, "name": "Desk Lamp", "slug": "desk-lamp", "status": "Draft"}
 
     assert (await api.get("/api/products")).json() == []  # drafts are not listed
@@ -97,9 +88,7 @@ async def test_product_lifecycle_over_http(api: httpx.AsyncClient) -> None:
         f"/api/products/{product_id}/variants",
         json={"sku": "lamp-blk", "name": "Black", "priceAmountMinor": "6900", "currency": "usd"},
     )
-    assert added.status_code == 201
-    variant = added.json()
-    assert added.headers["location"] == f"/api/products/{product_id}/variants/{variant['id']}"
+    variant = created(added, f"/api/products/{product_id}/variants")
     assert variant == {
         "id": variant["id"],
         "productId": product_id,

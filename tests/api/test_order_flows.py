@@ -15,7 +15,7 @@ from api.customers import customer_runs, customer_runs_query
 from stack.settings import Settings
 from tests.demo import ARM_BLK, NOTE_A5
 from tests.eventually import assert_eventually
-from tests.http import Json, ok, order_status, pay, place, refused, stock
+from tests.http import Json, create_payment, ok, order_status, pay, place, refused, stock
 
 
 async def test_cancel_flow(stack_api: httpx.AsyncClient) -> None:
@@ -58,10 +58,8 @@ async def test_payment_failure_flow_then_a_second_payment(stack_api: httpx.Async
     api = stack_api
     before = await stock(api, "ARM-BLK")
     order = await place(api, (ARM_BLK, 1))
-    created = await api.post(
-        "/api/payments", json={"orderId": order["id"], "amountMinor": 6900, "currency": "usd", "provider": "Manual"}
-    )
-    failed = ok(await api.post(f"/api/payments/{created.json()['id']}/fail", json={"failureReason": "declined"}))
+    created = await create_payment(api, order, amountMinor=6900, currency="usd")
+    failed = ok(await api.post(f"/api/payments/{created['id']}/fail", json={"failureReason": "declined"}))
 
     assert failed["status"] == "Failed" and failed["failureReason"] == "declined"
     assert await order_status(api, order) == "PendingPayment"
@@ -122,14 +120,12 @@ async def test_expire_releases_and_repeats_as_no_op(stack_api: httpx.AsyncClient
     api = stack_api
     before = await stock(api, "ARM-BLK")
     order = await place(api, (ARM_BLK, 3))
-    created = await api.post(
-        "/api/payments", json={"orderId": order["id"], "amountMinor": 1, "currency": "USD", "provider": "Manual"}
-    )
+    created = await create_payment(api, order, amountMinor=1)
 
     assert (ok(await api.post(f"/api/orders/{order['id']}/expire")))["status"] == "Expired"
     assert (ok(await api.post(f"/api/orders/{order['id']}/expire")))["status"] == "Expired"
     assert await stock(api, "ARM-BLK") == before
-    assert (ok(await api.get(f"/api/payments/{created.json()['id']}")))["status"] == "Cancelled"
+    assert (ok(await api.get(f"/api/payments/{created['id']}")))["status"] == "Cancelled"
     refused(await api.post(f"/api/orders/{order['id']}/mark-paid"), 400, "order_cannot_be_marked_paid")
 
 
