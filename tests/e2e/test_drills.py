@@ -20,7 +20,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ from tests.e2e.drills import (
     VARIANTS,
     DrillLog,
     Driver,
+    Fault,
     OrderRun,
     answer_error,
     assert_drill,
@@ -66,21 +67,24 @@ async def test_worker_sigkilled_twice_mid_flight(stack: Stack) -> None:
     assert_drill(await run_drill(stack, "worker-kill", fault))
 
 
-async def test_postgres_restarted_mid_flight(stack: Stack) -> None:
+def restart_half_way(what: str, restart: Callable[[Stack], Awaitable[None]]) -> Fault:
+    """A fault that restarts one dependency once half of the batch's steps are done."""
+
     async def fault(stack: Stack, driver: Driver, batch: list[OrderRun], log: DrillLog) -> None:
         await driver.wait_for_progress(total_steps(batch) // 2)
-        log.record("PostgreSQL restart", driver, batch)
-        await stack.restart_postgres()
+        log.record(what, driver, batch)
+        await restart(stack)
 
+    return fault
+
+
+async def test_postgres_restarted_mid_flight(stack: Stack) -> None:
+    fault = restart_half_way("PostgreSQL restart", Stack.restart_postgres)
     assert_drill(await run_drill(stack, "postgres-restart", fault))
 
 
 async def test_temporal_restarted_mid_flight(stack: Stack) -> None:
-    async def fault(stack: Stack, driver: Driver, batch: list[OrderRun], log: DrillLog) -> None:
-        await driver.wait_for_progress(total_steps(batch) // 2)
-        log.record("Temporal dev server restart", driver, batch)
-        await stack.restart_temporal()
-
+    fault = restart_half_way("Temporal dev server restart", Stack.restart_temporal)
     assert_drill(await run_drill(stack, "temporal-restart", fault))
 
 
