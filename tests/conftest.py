@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -95,6 +96,17 @@ async def open_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+async def open_stack(
+    client: Client, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API over in-process ASGI with a worker built by worker.py's factory, both on `settings`."""
+    from worker import create_worker
+
+    async with create_worker(client, settings, sessionmaker):
+        async for api in open_api(settings):
+            yield api
+
+
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The real app (lifespan included) over in-process ASGI, on this test's database."""
@@ -138,8 +150,5 @@ async def stack_api(
     order_settings: Settings, dev_env: WorkflowEnvironment, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The API and a worker built by worker.py's factory, on real PostgreSQL and a real Temporal dev server."""
-    from worker import create_worker
-
-    async with create_worker(dev_env.client, order_settings, sessionmaker):
-        async for client in open_api(order_settings):
-            yield client
+    async for client in open_stack(dev_env.client, order_settings, sessionmaker):
+        yield client
