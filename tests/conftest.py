@@ -3,7 +3,8 @@
 - one embedded PostgreSQL per session; the migrations build a template database once, and every test that
   asks for `database_url` gets its own fresh copy of it (CREATE DATABASE ... TEMPLATE), so tests never see
   each other's rows;
-- one Temporal time-skipping test server and one Temporal dev server per session, started lazily.
+- one Temporal time-skipping test server and one Temporal dev server per session, started lazily, both by
+  `tests/environment.py` (`--workflow-environment=host:port` puts a running server in the dev server's place).
 """
 
 import asyncio
@@ -17,6 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -25,9 +27,9 @@ from stack.codec import PayloadKey
 from stack.db import create_engine, create_sessionmaker
 from stack.secrets import new_secret
 from stack.settings import Settings
-from stack.temporal import data_converter, ensure_search_attributes, temporal_cli, temporal_test_server
+from stack.temporal import data_converter
+from tests.environment import LOCAL, TIME_SKIPPING, temporal_environment
 from tests.operator import OPERATOR_HEADERS, OPERATOR_TOKEN
-from workflows.search_attributes import ALL_KEYS
 
 TEMPLATE_DATABASE = "orderflow_template"
 UNREACHABLE_TEMPORAL = "127.0.0.1:1"
@@ -106,6 +108,17 @@ async def open_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+async def open_stack(
+    client: Client, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API over in-process ASGI with a worker built by worker.py's factory, both on `settings`."""
+    from worker import create_worker
+
+    async with create_worker(client, settings, sessionmaker):
+        async for api in open_api(settings):
+            yield api
+
+
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The real app (lifespan included) over in-process ASGI, on this test's database."""
@@ -113,24 +126,26 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--workflow-environment",
+        default=LOCAL,
+        help='the server of `dev_env`: "local" (a dev server started here) or the host:port of a running one',
+    )
+
+
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server(), data_converter=data_converter(secret_settings())
-    )
-    async with env:
-        await ensure_search_attributes(env.client)
+    """Temporal's test server: timers are skipped, not waited for."""
+    async with temporal_environment(TIME_SKIPPING, data_converter(secret_settings())) as env:
         yield env
 
 
 @pytest.fixture(scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(),
-        data_converter=data_converter(secret_settings()),
-        search_attributes=ALL_KEYS,
-    )
-    async with env:
+async def dev_env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
+    """A server with visibility, as deployed: a dev server, or the one `--workflow-environment` names."""
+    kind = request.config.getoption("--workflow-environment")
+    async with temporal_environment(kind, data_converter(secret_settings())) as env:
         yield env
 
 
@@ -147,8 +162,5 @@ async def stack_api(
     order_settings: Settings, dev_env: WorkflowEnvironment, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The API and a worker built by worker.py's factory, on real PostgreSQL and a real Temporal dev server."""
-    from worker import create_worker
-
-    async with create_worker(dev_env.client, order_settings, sessionmaker):
-        async for client in open_api(order_settings):
-            yield client
+    async for client in open_stack(dev_env.client, order_settings, sessionmaker):
+        yield client

@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
-from tests.api.test_order_flows import ARM_BLK, Json, ok, pay, place
+from tests.demo import ARM_BLK
+from tests.http import Json, ok, pay, place
 
 NO_OP_CALLS = 1_008  # a multiple of 2 * AT_ONCE
 AT_ONCE = 8  # under Temporal's limit of 10 updates in flight per run
@@ -38,7 +39,7 @@ async def test_a_thousand_no_op_calls_leave_the_history_as_it_was(
     before = await history_length(dev_env, order)
 
     async def mark_paid() -> None:
-        again = await ok(await api.post(f"/api/orders/{order['id']}/mark-paid"))
+        again = ok(await api.post(f"/api/orders/{order['id']}/mark-paid"))
         assert again["id"] == order["id"] and again["status"] == "Paid"
 
     async def place_again() -> None:
@@ -50,5 +51,5 @@ async def test_a_thousand_no_op_calls_leave_the_history_as_it_was(
 
     assert await history_length(dev_env, order) - before <= SLACK
     # the order still works: the no-ops did not use up the run
-    cancelled = await ok(await api.post(f"/api/orders/{order['id']}/cancel"))
+    cancelled = ok(await api.post(f"/api/orders/{order['id']}/cancel"))
     assert cancelled["status"] == "Cancelled"

@@ -9,6 +9,8 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
+from tests.http import refused
+
 ZERO = "00000000-0000-0000-0000-000000000000"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 CART_KEYS = {"id", "createdAt", "updatedAt", "items"}
@@ -170,13 +172,6 @@ def _cart_segment(which: str, known_cart: str) -> str:
     return {"known": known_cart, "unknown": str(uuid4())}.get(which, which)
 
 
-def _assert_error(response: httpx.Response, status: int, error: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["error"] == error
-    assert isinstance(body["message"], str) and body["message"]
-
-
 @pytest.mark.parametrize(
     ("cart", "status", "error"),
     [
@@ -186,7 +181,7 @@ def _assert_error(response: httpx.Response, status: int, error: str) -> None:
     ],
 )
 async def test_get_cart_bad_input(api: httpx.AsyncClient, known_cart: str, cart: str, status: int, error: str) -> None:
-    _assert_error(await api.get(f"/api/carts/{_cart_segment(cart, known_cart)}"), status, error)
+    refused(await api.get(f"/api/carts/{_cart_segment(cart, known_cart)}"), status, error)
 
 
 @pytest.mark.parametrize(
@@ -215,7 +210,7 @@ async def test_add_item_bad_input(
 ) -> None:
     url = f"/api/carts/{_cart_segment(cart, known_cart)}/items"
     response = await api.post(url) if body is None else await api.post(url, json=body)
-    _assert_error(response, status, error)
+    refused(response, status, error)
     await _assert_known_cart_unchanged(api, known_cart)
 
 
@@ -239,7 +234,7 @@ async def test_update_item_bad_input(
     api: httpx.AsyncClient, known_cart: str, cart: str, variant: str, body: object, status: int, error: str
 ) -> None:
     response = await api.put(f"/api/carts/{_cart_segment(cart, known_cart)}/items/{variant}", json=body)
-    _assert_error(response, status, error)
+    refused(response, status, error)
     await _assert_known_cart_unchanged(api, known_cart)
 
 
@@ -257,7 +252,7 @@ async def test_remove_item_bad_input(
     api: httpx.AsyncClient, known_cart: str, cart: str, variant: str, status: int, error: str
 ) -> None:
     response = await api.delete(f"/api/carts/{_cart_segment(cart, known_cart)}/items/{variant}")
-    _assert_error(response, status, error)
+    refused(response, status, error)
     await _assert_known_cart_unchanged(api, known_cart)
 
 
@@ -269,7 +264,7 @@ async def test_remove_item_bad_input(
     ],
 )
 async def test_clear_bad_input(api: httpx.AsyncClient, known_cart: str, cart: str, status: int, error: str) -> None:
-    _assert_error(await api.post(f"/api/carts/{_cart_segment(cart, known_cart)}/clear"), status, error)
+    refused(await api.post(f"/api/carts/{_cart_segment(cart, known_cart)}/clear"), status, error)
     await _assert_known_cart_unchanged(api, known_cart)
 
 
@@ -279,7 +274,7 @@ async def test_clear_bad_input(api: httpx.AsyncClient, known_cart: str, cart: st
 )
 async def test_wrong_method_is_405_json(api: httpx.AsyncClient, known_cart: str, method: str, path: str) -> None:
     response = await api.request(method, path.format(cart=known_cart))
-    _assert_error(response, 405, "method_not_allowed")
+    refused(response, 405, "method_not_allowed")
 
 
 async def _assert_known_cart_unchanged(api: httpx.AsyncClient, cart_id: str) -> None:

@@ -6,7 +6,8 @@ workflow retrying the shipping step forever while the request failed.
 
 import httpx
 
-ARM_BLK = "9572fb9d-f059-401e-9041-7fc75f8cb414"  # demo variant, SKU ARM-BLK, in stock
+from tests.demo import ARM_BLK
+from tests.http import ok, place, refused
 
 
 async def test_ship_refuses_a_nul_before_asking_the_order(api: httpx.AsyncClient) -> None:
@@ -15,27 +16,17 @@ async def test_ship_refuses_a_nul_before_asking_the_order(api: httpx.AsyncClient
         ({"carrier": "DHL\x00"}, "carrier_invalid"),
         ({"trackingNumber": "\x00TRK"}, "tracking_number_invalid"),
     ):
-        response = await api.post("/api/shipments/00000000-0000-4000-8000-000000000001/ship", json=body)
-        assert response.status_code == 400, response.text
-        assert response.json()["error"] == code
+        refused(await api.post("/api/shipments/00000000-0000-4000-8000-000000000001/ship", json=body), 400, code)
 
 
 async def test_create_refuses_a_nul_and_the_order_can_still_ship(stack_api: httpx.AsyncClient) -> None:
-    customer = {"customerName": "Ada Lovelace", "customerEmail": "ada@example.com"}
-    placed = await stack_api.post(
-        "/api/orders", json={**customer, "items": [{"productVariantId": ARM_BLK, "quantity": 1}]}
-    )
-    assert placed.status_code == 201, placed.text
-    order = placed.json()
+    order = await place(stack_api, (ARM_BLK, 1))
     assert (await stack_api.post(f"/api/orders/{order['id']}/mark-paid")).status_code == 200
 
-    refused = await stack_api.post("/api/shipments", json={"orderId": order["id"], "trackingNumber": "TRK\x00"})
-    assert refused.status_code == 400, refused.text
-    assert refused.json()["error"] == "tracking_number_invalid"
+    with_nul = await stack_api.post("/api/shipments", json={"orderId": order["id"], "trackingNumber": "TRK\x00"})
+    refused(with_nul, 400, "tracking_number_invalid")
     assert (await stack_api.get("/api/shipments")).json() == []
 
-    created = await stack_api.post("/api/shipments", json={"orderId": order["id"], "trackingNumber": "TRK-1"})
-    assert created.status_code == 201, created.text
-    shipped = await stack_api.post(f"/api/shipments/{created.json()['id']}/ship", json={})
-    assert shipped.status_code == 200, shipped.text
+    created = ok(await stack_api.post("/api/shipments", json={"orderId": order["id"], "trackingNumber": "TRK-1"}), 201)
+    ok(await stack_api.post(f"/api/shipments/{created['id']}/ship", json={}))
     assert (await stack_api.get(f"/api/orders/{order['id']}")).json()["status"] == "Shipped"

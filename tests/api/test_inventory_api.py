@@ -1,12 +1,12 @@
 """The inventory endpoints over HTTP (contract section 3): the seed README's flows, wire shapes, refusals."""
 
-from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
 
 from services.validation import INT64_MAX
+from tests.http import ok, refused, stock
 
 WAREHOUSE_KEYS = {"id", "code", "name", "isActive"}
 LOCATION_KEYS = {"id", "warehouseId", "code", "isActive"}
@@ -55,19 +55,6 @@ RESERVATION_KEYS = {
 }
 
 
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    """The JSON body of a response that must have `status`."""
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def refused(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["error"] == code
-    assert isinstance(body["message"], str) and body["message"]
-
-
 async def make_place(api: httpx.AsyncClient, warehouse: str, location: str) -> tuple[str, str]:
     created = ok(await api.post("/api/warehouses", json={"code": warehouse, "name": warehouse}), 201)
     warehouse_id = str(created["id"])
@@ -78,11 +65,6 @@ async def make_place(api: httpx.AsyncClient, warehouse: str, location: str) -> t
 async def receive(api: httpx.AsyncClient, sku: str, where: tuple[str, str], quantity: int) -> None:
     body = {"sku": sku, "warehouseId": where[0], "locationId": where[1], "quantity": quantity}
     ok(await api.post("/api/stock/receipts", json=body))
-
-
-async def stock(api: httpx.AsyncClient, sku: str) -> tuple[object, object]:
-    summary = ok(await api.get(f"/api/stock/{sku}"))
-    return summary["totalOnHandQuantity"], summary["totalReservedQuantity"]
 
 
 async def movement_count(api: httpx.AsyncClient) -> int:

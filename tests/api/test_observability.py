@@ -13,9 +13,9 @@ from stack import temporal
 from stack.observability import JsonFormatter, TextFormatter, worker_runtime
 from stack.settings import Settings
 from tests.conftest import open_api
+from tests.demo import ARM_BLK
+from tests.http import place
 from worker import create_worker
-
-ARM_BLK = "9572fb9d-f059-401e-9041-7fc75f8cb414"
 
 
 def free_port() -> int:
@@ -43,16 +43,8 @@ async def test_worker_exports_sdk_and_order_metrics(
     client = await temporal.connect(settings, runtime=runtime)
     async with create_worker(client, settings, sessionmaker):
         async for api in open_api(settings):
-            order = await api.post(
-                "/api/orders",
-                json={
-                    "customerName": "A",
-                    "customerEmail": "a@x",
-                    "items": [{"productVariantId": ARM_BLK, "quantity": 1}],
-                },
-            )
-            assert order.status_code == 201, order.text
-            await api.post(f"/api/orders/{order.json()['id']}/cancel")
+            order = await place(api, (ARM_BLK, 1))
+            await api.post(f"/api/orders/{order['id']}/cancel")
         async with httpx.AsyncClient() as http:
             body = (await http.get(f"http://127.0.0.1:{settings.worker_metrics_port}/metrics")).text
 

@@ -6,8 +6,6 @@ very next request, as the seed's smoke scripts expect.
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -15,63 +13,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.customers import customer_runs, customer_runs_query
 from stack.settings import Settings
-
-ARM_BLK = "9572fb9d-f059-401e-9041-7fc75f8cb414"  # demo variant, SKU ARM-BLK, 6900 USD, 100 units in stock
-NOTE_A5 = "40000000-0000-0000-0000-000000000010"  # demo variant, SKU NOTE-A5, 1200 USD
-
-Json = dict[str, Any]
-T = TypeVar("T")
-
-
-async def stock(api: httpx.AsyncClient, sku: str) -> tuple[int, int]:
-    response = await api.get(f"/api/stock/{sku}")
-    assert response.status_code == 200, response.text
-    body = response.json()
-    return body["totalOnHandQuantity"], body["totalReservedQuantity"]
-
-
-async def place(
-    api: httpx.AsyncClient,
-    *lines: tuple[str, int],
-    headers: dict[str, str] | None = None,
-    email: str = "ada@example.com",
-) -> Json:
-    response = await api.post(
-        "/api/orders",
-        json={
-            "customerName": "Ada Lovelace",
-            "customerEmail": email,
-            "items": [{"productVariantId": v, "quantity": q} for v, q in lines],
-        },
-        headers=headers or {},
-    )
-    assert response.status_code == 201, response.text
-    assert response.headers["location"] == f"/api/orders/{response.json()['id']}"
-    return response.json()
-
-
-async def ok(response: httpx.Response) -> Any:
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def refused(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["error"] == code
-
-
-async def pay(api: httpx.AsyncClient, order: Json) -> Json:
-    created = await api.post(
-        "/api/payments",
-        json={
-            "orderId": order["id"],
-            "amountMinor": order["totalAmountMinor"],
-            "currency": order["currency"],
-            "provider": "Manual",
-        },
-    )
-    assert created.status_code == 201, created.text
-    return await ok(await api.post(f"/api/payments/{created.json()['id']}/succeed", json={"providerReference": "R1"}))
+from tests.demo import ARM_BLK, NOTE_A5
+from tests.eventually import assert_eventually
+from tests.http import Json, create_payment, ok, order_status, pay, place, refused, stock
 
 
 async def test_cancel_flow(stack_api: httpx.AsyncClient) -> None:
@@ -84,14 +28,14 @@ async def test_cancel_flow(stack_api: httpx.AsyncClient) -> None:
     assert reservation is not None
     assert await stock(api, "ARM-BLK") == (before[0], before[1] + 2)
 
-    cancelled = await ok(await api.post(f"/api/orders/{order['id']}/cancel"))
+    cancelled = ok(await api.post(f"/api/orders/{order['id']}/cancel"))
     assert cancelled["status"] == "Cancelled"
-    assert (await ok(await api.get(f"/api/orders/{order['id']}")))["status"] == "Cancelled"
+    assert await order_status(api, order) == "Cancelled"
     assert await stock(api, "ARM-BLK") == before
     # the reservation is released: releasing again is a no-op, committing it is refused
-    assert (await ok(await api.post(f"/api/stock/reservations/{reservation}/release")))["status"] == "Released"
-    await refused(await api.post(f"/api/stock/reservations/{reservation}/commit"), 400, "reservation_not_active")
-    await refused(await api.post(f"/api/orders/{order['id']}/cancel"), 400, "order_cannot_be_cancelled")
+    assert (ok(await api.post(f"/api/stock/reservations/{reservation}/release")))["status"] == "Released"
+    refused(await api.post(f"/api/stock/reservations/{reservation}/commit"), 400, "reservation_not_active")
+    refused(await api.post(f"/api/orders/{order['id']}/cancel"), 400, "order_cannot_be_cancelled")
 
 
 async def test_payment_success_flow(stack_api: httpx.AsyncClient) -> None:
@@ -103,57 +47,55 @@ async def test_payment_success_flow(stack_api: httpx.AsyncClient) -> None:
 
     assert payment["status"] == "Succeeded" and payment["succeededAt"] is not None
     assert payment["providerReference"] == "R1"
-    assert (await ok(await api.get(f"/api/orders/{order['id']}")))["status"] == "Paid"
+    assert await order_status(api, order) == "Paid"
     assert await stock(api, "ARM-BLK") == (before[0], before[1] + 1)  # still reserved, on-hand unchanged
-    again = await ok(await api.post(f"/api/orders/{order['id']}/mark-paid"))
+    again = ok(await api.post(f"/api/orders/{order['id']}/mark-paid"))
     assert again["status"] == "Paid"
-    await refused(await api.post(f"/api/payments/{payment['id']}/succeed", json={}), 400, "payment_not_pending")
+    refused(await api.post(f"/api/payments/{payment['id']}/succeed", json={}), 400, "payment_not_pending")
 
 
 async def test_payment_failure_flow_then_a_second_payment(stack_api: httpx.AsyncClient) -> None:
     api = stack_api
     before = await stock(api, "ARM-BLK")
     order = await place(api, (ARM_BLK, 1))
-    created = await api.post(
-        "/api/payments", json={"orderId": order["id"], "amountMinor": 6900, "currency": "usd", "provider": "Manual"}
-    )
-    failed = await ok(await api.post(f"/api/payments/{created.json()['id']}/fail", json={"failureReason": "declined"}))
+    created = await create_payment(api, order, amountMinor=6900, currency="usd")
+    failed = ok(await api.post(f"/api/payments/{created['id']}/fail", json={"failureReason": "declined"}))
 
     assert failed["status"] == "Failed" and failed["failureReason"] == "declined"
-    assert (await ok(await api.get(f"/api/orders/{order['id']}")))["status"] == "PendingPayment"
+    assert await order_status(api, order) == "PendingPayment"
     assert await stock(api, "ARM-BLK") == (before[0], before[1] + 1)
-    await refused(await api.post(f"/api/payments/{failed['id']}/fail", json={}), 400, "payment_not_pending")
-    state = await ok(await api.get(f"/api/orders/{order['id']}/workflow"))
+    refused(await api.post(f"/api/payments/{failed['id']}/fail", json={}), 400, "payment_not_pending")
+    state = ok(await api.get(f"/api/orders/{order['id']}/workflow"))
     assert state["paymentFailures"] == 1 and state["paymentDeadline"] is not None
 
     await pay(api, order)
-    assert (await ok(await api.get(f"/api/orders/{order['id']}")))["status"] == "Paid"
+    assert await order_status(api, order) == "Paid"
 
 
 async def test_shipment_flow(stack_api: httpx.AsyncClient) -> None:
     api = stack_api
     before = await stock(api, "ARM-BLK")
     order = await place(api, (ARM_BLK, 2))
-    await refused(await api.post("/api/shipments", json={"orderId": order["id"]}), 400, "order_not_ready_for_shipment")
+    refused(await api.post("/api/shipments", json={"orderId": order["id"]}), 400, "order_not_ready_for_shipment")
     await pay(api, order)
 
     created = await api.post("/api/shipments", json={"orderId": order["id"], "carrier": "DHL"})
     assert created.status_code == 201, created.text
-    shipment = await ok(await api.post(f"/api/shipments/{created.json()['id']}/ship", json={"trackingNumber": "T-1"}))
+    shipment = ok(await api.post(f"/api/shipments/{created.json()['id']}/ship", json={"trackingNumber": "T-1"}))
 
     assert shipment["status"] == "Shipped" and shipment["carrier"] == "DHL" and shipment["trackingNumber"] == "T-1"
-    assert (await ok(await api.get(f"/api/orders/{order['id']}")))["status"] == "Shipped"
+    assert await order_status(api, order) == "Shipped"
     assert await stock(api, "ARM-BLK") == (before[0] - 2, before[1])
     reservation = order["items"][0]["inventoryReservationId"]
-    assert (await ok(await api.post(f"/api/stock/reservations/{reservation}/commit")))["status"] == "Committed"
-    await refused(await api.post(f"/api/stock/reservations/{reservation}/release"), 400, "reservation_not_active")
+    assert (ok(await api.post(f"/api/stock/reservations/{reservation}/commit")))["status"] == "Committed"
+    refused(await api.post(f"/api/stock/reservations/{reservation}/release"), 400, "reservation_not_active")
     # idempotent and strict repeats, answered from the store once the run has finished
-    assert (await ok(await api.post(f"/api/orders/{order['id']}/mark-shipped")))["status"] == "Shipped"
-    assert (await ok(await api.post(f"/api/orders/{order['id']}/mark-paid")))["status"] == "Shipped"
-    await refused(await api.post(f"/api/orders/{order['id']}/cancel"), 400, "order_cannot_be_cancelled")
-    await refused(await api.post(f"/api/shipments/{shipment['id']}/ship", json={}), 400, "shipment_cannot_be_shipped")
+    assert (ok(await api.post(f"/api/orders/{order['id']}/mark-shipped")))["status"] == "Shipped"
+    assert (ok(await api.post(f"/api/orders/{order['id']}/mark-paid")))["status"] == "Shipped"
+    refused(await api.post(f"/api/orders/{order['id']}/cancel"), 400, "order_cannot_be_cancelled")
+    refused(await api.post(f"/api/shipments/{shipment['id']}/ship", json={}), 400, "shipment_cannot_be_shipped")
     assert await stock(api, "ARM-BLK") == (before[0] - 2, before[1])  # on-hand dropped exactly once
-    movements = await ok(await api.get("/api/stock/movements", params={"sku": "ARM-BLK"}))
+    movements = ok(await api.get("/api/stock/movements", params={"sku": "ARM-BLK"}))
     assert [m["type"] for m in movements if m["reason"] == f"ORDER-{order['id']}"].count("Shipment") == 1
 
 
@@ -164,12 +106,12 @@ async def test_cancelling_a_paid_order_refunds_and_releases(stack_api: httpx.Asy
     payment = await pay(api, order)
     pending_shipment = await api.post("/api/shipments", json={"orderId": order["id"]})
 
-    cancelled = await ok(await api.post(f"/api/orders/{order['id']}/cancel"))
+    cancelled = ok(await api.post(f"/api/orders/{order['id']}/cancel"))
 
     assert cancelled["status"] == "Cancelled"
-    refunded = await ok(await api.get(f"/api/payments/{payment['id']}"))
+    refunded = ok(await api.get(f"/api/payments/{payment['id']}"))
     assert refunded["status"] == "Refunded" and refunded["refundedAt"] is not None
-    shipment = await ok(await api.get(f"/api/shipments/{pending_shipment.json()['id']}"))
+    shipment = ok(await api.get(f"/api/shipments/{pending_shipment.json()['id']}"))
     assert shipment["status"] == "Cancelled"
     assert await stock(api, "ARM-BLK") == before
 
@@ -178,15 +120,13 @@ async def test_expire_releases_and_repeats_as_no_op(stack_api: httpx.AsyncClient
     api = stack_api
     before = await stock(api, "ARM-BLK")
     order = await place(api, (ARM_BLK, 3))
-    created = await api.post(
-        "/api/payments", json={"orderId": order["id"], "amountMinor": 1, "currency": "USD", "provider": "Manual"}
-    )
+    created = await create_payment(api, order, amountMinor=1)
 
-    assert (await ok(await api.post(f"/api/orders/{order['id']}/expire")))["status"] == "Expired"
-    assert (await ok(await api.post(f"/api/orders/{order['id']}/expire")))["status"] == "Expired"
+    assert (ok(await api.post(f"/api/orders/{order['id']}/expire")))["status"] == "Expired"
+    assert (ok(await api.post(f"/api/orders/{order['id']}/expire")))["status"] == "Expired"
     assert await stock(api, "ARM-BLK") == before
-    assert (await ok(await api.get(f"/api/payments/{created.json()['id']}")))["status"] == "Cancelled"
-    await refused(await api.post(f"/api/orders/{order['id']}/mark-paid"), 400, "order_cannot_be_marked_paid")
+    assert (ok(await api.get(f"/api/payments/{created['id']}")))["status"] == "Cancelled"
+    refused(await api.post(f"/api/orders/{order['id']}/mark-paid"), 400, "order_cannot_be_marked_paid")
 
 
 async def test_placement_refusals_leave_no_reservation(stack_api: httpx.AsyncClient) -> None:
@@ -195,15 +135,15 @@ async def test_placement_refusals_leave_no_reservation(stack_api: httpx.AsyncCli
     too_many = {"customerName": "A", "customerEmail": "a@x", "items": [
         {"productVariantId": ARM_BLK, "quantity": 1}, {"productVariantId": NOTE_A5, "quantity": 10_000},
     ]}  # fmt: skip
-    await refused(await api.post("/api/orders", json=too_many), 400, "insufficient_stock")
+    refused(await api.post("/api/orders", json=too_many), 400, "insufficient_stock")
     unknown = {
         "customerName": "A",
         "customerEmail": "a@x",
         "items": [{"productVariantId": str(uuid.uuid4()), "quantity": 1}],
     }
-    await refused(await api.post("/api/orders", json=unknown), 400, "catalog_variant_snapshot_not_found")
+    refused(await api.post("/api/orders", json=unknown), 400, "catalog_variant_snapshot_not_found")
     assert (await stock(api, "ARM-BLK"), await stock(api, "NOTE-A5")) == before
-    assert all(o["customerName"] != "A" for o in await ok(await api.get("/api/orders")))
+    assert all(o["customerName"] != "A" for o in ok(await api.get("/api/orders")))
 
 
 @pytest.mark.parametrize(
@@ -216,16 +156,16 @@ async def test_placement_refusals_leave_no_reservation(stack_api: httpx.AsyncCli
     ],
 )  # fmt: skip
 async def test_create_order_bad_input(stack_api: httpx.AsyncClient, body: Json, code: str) -> None:
-    await refused(await stack_api.post("/api/orders", json=body), 400, code)
+    refused(await stack_api.post("/api/orders", json=body), 400, code)
 
 
 async def test_unknown_orders(stack_api: httpx.AsyncClient) -> None:
     missing = uuid.uuid4()
-    await refused(await stack_api.get(f"/api/orders/{missing}"), 404, "order_not_found")
+    refused(await stack_api.get(f"/api/orders/{missing}"), 404, "order_not_found")
     for action in ("cancel", "expire", "mark-paid", "mark-shipped"):
-        await refused(await stack_api.post(f"/api/orders/{missing}/{action}"), 400, "order_not_found")
-    await refused(await stack_api.get("/api/orders/not-a-uuid"), 404, "not_found")
-    await refused(await stack_api.post("/api/shipments", json={"orderId": str(missing)}), 404, "order_not_found")
+        refused(await stack_api.post(f"/api/orders/{missing}/{action}"), 400, "order_not_found")
+    refused(await stack_api.get("/api/orders/not-a-uuid"), 404, "not_found")
+    refused(await stack_api.post("/api/shipments", json={"orderId": str(missing)}), 404, "order_not_found")
 
 
 async def test_idempotency_key_returns_the_same_order(stack_api: httpx.AsyncClient) -> None:
@@ -234,7 +174,7 @@ async def test_idempotency_key_returns_the_same_order(stack_api: httpx.AsyncClie
     key = {"Idempotency-Key": str(uuid.uuid4())}
     first, second = await asyncio.gather(place(api, (ARM_BLK, 1), headers=key), place(api, (ARM_BLK, 1), headers=key))
     assert first["id"] == second["id"]
-    await ok(await api.post(f"/api/orders/{first['id']}/cancel"))
+    ok(await api.post(f"/api/orders/{first['id']}/cancel"))
     third = await place(api, (ARM_BLK, 1), headers=key)  # the run has finished: answered from the store
     assert third["id"] == first["id"] and third["status"] == "Cancelled"
     assert await stock(api, "ARM-BLK") == before
@@ -254,10 +194,10 @@ async def test_checkout_turns_a_cart_into_an_order_and_empties_it(stack_api: htt
     order = response.json()
     assert order["totalAmountMinor"] == 2 * 6900 + 1200
     assert [item["sku"] for item in order["items"]] == ["ARM-BLK", "NOTE-A5"]
-    assert (await ok(await api.get(f"/api/carts/{cart['id']}")))["items"] == []
+    assert (ok(await api.get(f"/api/carts/{cart['id']}")))["items"] == []
     empty = await api.post(f"/api/carts/{cart['id']}/checkout", json={"customerName": "A", "customerEmail": "a@x"})
-    await refused(empty, 400, "order_items_required")
-    await refused(await api.post(f"/api/carts/{uuid.uuid4()}/checkout", json={}), 404, "cart_not_found")
+    refused(empty, 400, "order_items_required")
+    refused(await api.post(f"/api/carts/{uuid.uuid4()}/checkout", json={}), 404, "cart_not_found")
 
 
 async def test_operators_can_filter_orders_by_status_and_customer_in_temporal(
@@ -269,24 +209,15 @@ async def test_operators_can_filter_orders_by_status_and_customer_in_temporal(
     query = f'{customer_runs_query(order_settings, f" {email.upper()} ")} AND OrderStatus = "PendingPayment"'
 
     # Visibility is eventually consistent: poll with a deadline.
-    assert await eventually(lambda: _ids(dev_env, query), lambda ids: ids == [f"order-{order['id']}"])
-    await ok(await stack_api.post(f"/api/orders/{order['id']}/cancel"))
+    await assert_eventually(lambda: _listed(dev_env, query, [f"order-{order['id']}"]))
+    ok(await stack_api.post(f"/api/orders/{order['id']}/cancel"))
     cancelled = f'{customer_runs_query(order_settings, email)} AND OrderStatus = "Cancelled" AND OrderTotalMinor = 6900'
-    assert await eventually(lambda: _ids(dev_env, cancelled), lambda ids: ids == [f"order-{order['id']}"])
+    await assert_eventually(lambda: _listed(dev_env, cancelled, [f"order-{order['id']}"]))
     runs = [run async for run in customer_runs(dev_env.client, order_settings, email)]
     assert [run.id for run in runs] == [f"order-{order['id']}"]
     assert email not in str(runs[0].typed_search_attributes)
 
 
-async def _ids(env: WorkflowEnvironment, query: str) -> list[str]:
-    return [w.id async for w in env.client.list_workflows(query)]
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 10.0) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        if accept(await probe()):
-            return True
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.1)
+async def _listed(env: WorkflowEnvironment, query: str, expected: list[str]) -> None:
+    ids = [w.id async for w in env.client.list_workflows(query)]
+    assert ids == expected, f"{query}: {ids}"

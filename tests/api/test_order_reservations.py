@@ -10,7 +10,8 @@ import uuid
 import httpx
 
 from contracts.order import is_order_stock_key, order_stock_key
-from tests.api.test_order_flows import ARM_BLK, ok, pay, place, refused, stock
+from tests.demo import ARM_BLK
+from tests.http import ok, pay, place, refused, stock
 
 
 async def test_the_stock_endpoints_refuse_an_active_reservation_an_order_holds(stack_api: httpx.AsyncClient) -> None:
@@ -21,13 +22,11 @@ async def test_the_stock_endpoints_refuse_an_active_reservation_an_order_holds(s
     reservation = order["items"][0]["inventoryReservationId"]
 
     for action in ("release", "commit"):
-        await refused(
-            await api.post(f"/api/stock/reservations/{reservation}/{action}"), 400, "reservation_owned_by_order"
-        )
+        refused(await api.post(f"/api/stock/reservations/{reservation}/{action}"), 400, "reservation_owned_by_order")
     assert await stock(api, "ARM-BLK") == (before[0], before[1] + 2)
 
-    await ok(await api.post(f"/api/orders/{order['id']}/cancel"))
-    released = await ok(await api.post(f"/api/stock/reservations/{reservation}/release"))  # the seed's repeat
+    ok(await api.post(f"/api/orders/{order['id']}/cancel"))
+    released = ok(await api.post(f"/api/stock/reservations/{reservation}/release"))  # the seed's repeat
     assert released["status"] == "Released"
     assert await stock(api, "ARM-BLK") == before
 
@@ -41,7 +40,7 @@ async def test_a_reservation_of_its_own_is_still_released_through_the_stock_endp
         headers={"Idempotency-Key": f"manual-{uuid.uuid4()}"},
     )
     assert created.status_code == 201, created.text
-    released = await ok(await stack_api.post(f"/api/stock/reservations/{created.json()['id']}/release"))
+    released = ok(await stack_api.post(f"/api/stock/reservations/{created.json()['id']}/release"))
     assert released["status"] == "Released"
 
 

@@ -10,6 +10,8 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from tests.http import refused
+
 PAYMENT = {"orderId": str(uuid4()), "amountMinor": 6900, "currency": "USD", "provider": "Manual"}
 
 
@@ -20,11 +22,6 @@ async def _pending(api: httpx.AsyncClient) -> dict[str, Any]:
     return body
 
 
-def _refused(response: httpx.Response, code: str) -> None:
-    assert response.status_code == 400, response.text
-    assert response.json()["error"] == code
-
-
 @pytest.mark.parametrize(
     ("field", "value", "code"),
     [
@@ -33,7 +30,7 @@ def _refused(response: httpx.Response, code: str) -> None:
     ],
 )
 async def test_create_refuses_nul_characters(api: httpx.AsyncClient, field: str, value: str, code: str) -> None:
-    _refused(await api.post("/api/payments", json={**PAYMENT, field: value}), code)
+    refused(await api.post("/api/payments", json={**PAYMENT, field: value}), 400, code)
     assert (await api.get("/api/payments")).json() == []
 
 
@@ -41,8 +38,8 @@ async def test_succeed_and_fail_refuse_nul_characters_and_leave_the_payment_pend
     payment = await _pending(api)
 
     succeed = await api.post(f"/api/payments/{payment['id']}/succeed", json={"providerReference": "REF\x00"})
-    _refused(succeed, "provider_reference_invalid")
+    refused(succeed, 400, "provider_reference_invalid")
     fail = await api.post(f"/api/payments/{payment['id']}/fail", json={"failureReason": "declined\x00"})
-    _refused(fail, "failure_reason_invalid")
+    refused(fail, 400, "failure_reason_invalid")
 
     assert (await api.get(f"/api/payments/{payment['id']}")).json() == payment

@@ -15,7 +15,8 @@ from contracts.order import OrderRef, OrderStatus, RecordStatus
 from services.fulfillment.schemas import CreateShipmentRequest, ShipmentStatus
 from services.fulfillment.store import FulfillmentStore
 from services.ordering.store import OrderingStore
-from tests.api.test_order_flows import ARM_BLK, Json, ok, pay, place
+from tests.demo import ARM_BLK
+from tests.http import Json, ok, pay, place
 from tests.orders import pending_order
 
 ROUNDS = 5
@@ -69,8 +70,8 @@ async def paid_order_with_shipment(api: httpx.AsyncClient) -> tuple[Json, Json]:
 
 async def consistent(api: httpx.AsyncClient, order: Json) -> tuple[str, list[str]]:
     """The order's status and its shipments' statuses, checked against each other."""
-    status = (await ok(await api.get(f"/api/orders/{order['id']}")))["status"]
-    statuses = [s["status"] for s in await ok(await api.get("/api/shipments")) if s["orderId"] == order["id"]]
+    status = (ok(await api.get(f"/api/orders/{order['id']}")))["status"]
+    statuses = [s["status"] for s in ok(await api.get("/api/shipments")) if s["orderId"] == order["id"]]
     assert "Shipped" not in statuses or status == "Shipped", (status, statuses)
     assert "Pending" not in statuses or status == "Paid", (status, statuses)
     return status, statuses

@@ -11,9 +11,9 @@ from stack import temporal
 from stack.observability import tracing_interceptors
 from stack.settings import Settings
 from tests.conftest import open_api
+from tests.demo import ARM_BLK
+from tests.http import place
 from worker import create_worker
-
-ARM_BLK = "9572fb9d-f059-401e-9041-7fc75f8cb414"
 
 
 async def test_an_order_request_is_one_trace_down_to_the_activities(
@@ -28,15 +28,7 @@ async def test_an_order_request_is_one_trace_down_to_the_activities(
     client = await temporal.connect(settings, interceptors=tracing_interceptors(settings, "test-worker"))
     async with create_worker(client, settings, sessionmaker):
         async for api in open_api(settings):
-            response = await api.post(
-                "/api/orders",
-                json={
-                    "customerName": "A",
-                    "customerEmail": "a@x",
-                    "items": [{"productVariantId": ARM_BLK, "quantity": 1}],
-                },
-            )
-            assert response.status_code == 201, response.text
+            await place(api, (ARM_BLK, 1))
 
     spans = exporter.get_finished_spans()
     request = next(s for s in spans if s.name == "POST /api/orders")

@@ -36,6 +36,7 @@ from temporalio.client import Client
 from stack import migrate, postgres, temporal
 from stack.settings import Settings
 from tests.conftest import APP_SECRET, PAYLOAD_KEYS
+from tests.eventually import assert_eventually
 from tests.operator import OPERATOR_HEADERS, OPERATOR_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -233,40 +234,39 @@ class Stack:
         self, timeout: float = READY_TIMEOUT, *, api: Child | None = None, base_url: str | None = None
     ) -> None:
         """Poll GET /ready until it answers 200 (PostgreSQL and Temporal both reachable)."""
-        api = api or self.api
-        deadline = time.monotonic() + timeout
-        last = "no answer"
+        child = api or self.api
         async with httpx.AsyncClient(base_url=base_url or self.base_url, timeout=5.0) as http:
-            while time.monotonic() < deadline:
-                if not api.alive:
-                    raise RuntimeError(f"{api.name} exited (code {api.proc and api.proc.returncode})")
+
+            async def ready() -> None:
+                if not child.alive:
+                    raise RuntimeError(f"{child.name} exited (code {child.proc and child.proc.returncode})")
                 try:
                     response = await http.get("/ready")
-                    if response.status_code == 200:
-                        return
-                    last = f"{response.status_code} {response.text}"
                 except httpx.TransportError as error:
-                    last = repr(error)
-                await asyncio.sleep(POLL_INTERVAL)
-        raise TimeoutError(f"the API was not ready within {timeout:g}s: {last}")
+                    raise AssertionError(f"the API was not ready within {timeout:g}s: {error!r}") from error
+                assert response.status_code == 200, (
+                    f"the API was not ready within {timeout:g}s: {response.status_code} {response.text}"
+                )
+
+            await assert_eventually(ready, timeout=timeout, interval=POLL_INTERVAL)
 
     async def wait_worker_polling(self, timeout: float = READY_TIMEOUT) -> None:
         """Wait until a worker polls the task queue (used once, at start: a killed worker stays listed)."""
         assert self.client is not None
-        deadline = time.monotonic() + timeout
         request = DescribeTaskQueueRequest(
             namespace=self.client.namespace,
             task_queue=TaskQueue(name=self.task_queue),
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
-        while time.monotonic() < deadline:
+
+        async def polled() -> None:
+            assert self.client is not None
             if not self.worker.alive:
                 raise RuntimeError(f"the worker exited (code {self.worker.proc and self.worker.proc.returncode})")
             described = await self.client.workflow_service.describe_task_queue(request)
-            if described.pollers:
-                return
-            await asyncio.sleep(POLL_INTERVAL)
-        raise TimeoutError(f"no worker polled {self.task_queue!r} within {timeout:g}s")
+            assert described.pollers, f"no worker polled {self.task_queue!r} within {timeout:g}s"
+
+        await assert_eventually(polled, timeout=timeout, interval=POLL_INTERVAL)
 
     # --- PostgreSQL and Temporal ------------------------------------------------------------------
 

@@ -5,21 +5,19 @@ They run against an API in `AUTH_MODE=open`, without credentials, as the seed's 
 """
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
 
 from stack.invariants import Expectations, check_invariants, check_once, reservation_status
+from tests.demo import ARM_BLK, NOTE_A5
 from tests.e2e.conftest import HTTP_TIMEOUT
 from tests.e2e.processes import Stack
+from tests.http import create_payment, ok, order_status, place, refused, stock
 
 pytestmark = pytest.mark.e2e
 
-ARM_BLK = "9572fb9d-f059-401e-9041-7fc75f8cb414"  # SKU ARM-BLK, 6900 USD
-NOTE_A5 = "40000000-0000-0000-0000-000000000010"  # SKU NOTE-A5, 1200 USD
-
-Json = dict[str, Any]
+SEED_EMAIL = "grace@seed.e2e.test"
 
 
 @pytest.fixture
@@ -30,101 +28,60 @@ async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, f"{response.request.method} {response.request.url}: {response.text}"
-    return response.json()
-
-
-async def refused(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["error"] == code
-
-
-async def stock(http: httpx.AsyncClient, sku: str) -> tuple[int, int]:
-    body = await ok(await http.get(f"/api/stock/{sku}"))
-    return body["totalOnHandQuantity"], body["totalReservedQuantity"]
-
-
-async def place(http: httpx.AsyncClient, variant: str, quantity: int) -> Json:
-    order = await ok(
-        await http.post(
-            "/api/orders",
-            json={
-                "customerName": "Grace Hopper",
-                "customerEmail": "grace@seed.e2e.test",
-                "items": [{"productVariantId": variant, "quantity": quantity}],
-            },
-        ),
-        201,
-    )
-    assert order["status"] == "PendingPayment"
-    return order
-
-
-async def create_payment(http: httpx.AsyncClient, order: Json) -> Json:
-    body = {"orderId": order["id"], "amountMinor": order["totalAmountMinor"], "currency": "USD", "provider": "Manual"}
-    payment = await ok(await http.post("/api/payments", json=body), 201)
-    assert payment["status"] == "Pending"
-    return payment
-
-
-async def order_status(http: httpx.AsyncClient, order: Json) -> str:
-    status: str = (await ok(await http.get(f"/api/orders/{order['id']}")))["status"]
-    return status
-
-
 async def test_cart_flow(http: httpx.AsyncClient) -> None:
     before = await stock(http, "ARM-BLK")
-    cart = await ok(await http.post("/api/carts"), 201)
+    cart = ok(await http.post("/api/carts"), 201)
     assert cart["items"] == []
     items = f"/api/carts/{cart['id']}/items"
 
-    added = await ok(await http.post(items, json={"productVariantId": ARM_BLK, "quantity": 2}))
+    added = ok(await http.post(items, json={"productVariantId": ARM_BLK, "quantity": 2}))
     assert [(i["productVariantId"], i["quantity"]) for i in added["items"]] == [(ARM_BLK, 2)]
     assert await stock(http, "ARM-BLK") == before  # a cart reserves nothing
 
-    again = await ok(await http.post(items, json={"productVariantId": ARM_BLK, "quantity": 3}))
+    again = ok(await http.post(items, json={"productVariantId": ARM_BLK, "quantity": 3}))
     assert [i["quantity"] for i in again["items"]] == [5]
-    updated = await ok(await http.put(f"{items}/{ARM_BLK}", json={"quantity": 4}))
+    updated = ok(await http.put(f"{items}/{ARM_BLK}", json={"quantity": 4}))
     assert [i["quantity"] for i in updated["items"]] == [4]
-    await ok(await http.post(items, json={"productVariantId": NOTE_A5, "quantity": 1}))
-    removed = await ok(await http.delete(f"{items}/{NOTE_A5}"))
+    ok(await http.post(items, json={"productVariantId": NOTE_A5, "quantity": 1}))
+    removed = ok(await http.delete(f"{items}/{NOTE_A5}"))
     assert [i["productVariantId"] for i in removed["items"]] == [ARM_BLK]
     # only ids and quantities: no trusted name, price, SKU or currency is kept in a cart
     assert set(removed["items"][0]) == {"id", "productVariantId", "quantity", "createdAt", "updatedAt"}
     assert await stock(http, "ARM-BLK") == before
 
-    cleared = await ok(await http.post(f"/api/carts/{cart['id']}/clear"))
+    cleared = ok(await http.post(f"/api/carts/{cart['id']}/clear"))
     assert cleared["items"] == []
-    assert (await ok(await http.get(f"/api/carts/{cart['id']}")))["items"] == []
+    assert (ok(await http.get(f"/api/carts/{cart['id']}")))["items"] == []
     assert await stock(http, "ARM-BLK") == before
 
 
 async def test_cancel_flow(http: httpx.AsyncClient) -> None:
     before = await stock(http, "ARM-BLK")
-    order = await place(http, ARM_BLK, 2)
+    order = await place(http, (ARM_BLK, 2), email=SEED_EMAIL)
+    assert order["status"] == "PendingPayment"
     item = order["items"][0]
     assert (item["sku"], item["unitPriceAmountMinor"], item["currency"]) == ("ARM-BLK", 6900, "USD")
     assert item["inventoryReservationId"] is not None
     assert await stock(http, "ARM-BLK") == (before[0], before[1] + 2)
 
-    cancelled = await ok(await http.post(f"/api/orders/{order['id']}/cancel"))
+    cancelled = ok(await http.post(f"/api/orders/{order['id']}/cancel"))
     assert cancelled["status"] == "Cancelled"
     assert await order_status(http, order) == "Cancelled"
     assert await stock(http, "ARM-BLK") == before
-    reservation = await ok(await http.post(f"/api/stock/reservations/{item['inventoryReservationId']}/release"))
+    reservation = ok(await http.post(f"/api/stock/reservations/{item['inventoryReservationId']}/release"))
     assert reservation["status"] == "Released"
     assert await stock(http, "ARM-BLK") == before
 
 
 async def test_payment_success_flow(http: httpx.AsyncClient, stack: Stack) -> None:
     before = await stock(http, "ARM-BLK")
-    order = await place(http, ARM_BLK, 1)
+    order = await place(http, (ARM_BLK, 1), email=SEED_EMAIL)
+    assert order["status"] == "PendingPayment"
     assert await stock(http, "ARM-BLK") == (before[0], before[1] + 1)
     payment = await create_payment(http, order)
     assert await stock(http, "ARM-BLK") == (before[0], before[1] + 1)
 
-    succeeded = await ok(await http.post(f"/api/payments/{payment['id']}/succeed", json={}))
+    succeeded = ok(await http.post(f"/api/payments/{payment['id']}/succeed", json={}))
     assert succeeded["status"] == "Succeeded" and succeeded["succeededAt"] is not None
     assert await order_status(http, order) == "Paid"
     # the reservation stays allocated, not committed: on-hand has not decreased
@@ -134,17 +91,18 @@ async def test_payment_success_flow(http: httpx.AsyncClient, stack: Stack) -> No
 
 async def test_payment_failure_flow(http: httpx.AsyncClient) -> None:
     before = await stock(http, "ARM-BLK")
-    order = await place(http, ARM_BLK, 1)
+    order = await place(http, (ARM_BLK, 1), email=SEED_EMAIL)
+    assert order["status"] == "PendingPayment"
     payment = await create_payment(http, order)
 
-    failed = await ok(await http.post(f"/api/payments/{payment['id']}/fail", json={"failureReason": "declined"}))
+    failed = ok(await http.post(f"/api/payments/{payment['id']}/fail", json={"failureReason": "declined"}))
     assert failed["status"] == "Failed" and failed["failureReason"] == "declined"
     assert await stock(http, "ARM-BLK") == (before[0], before[1] + 1)  # nothing committed
     assert await order_status(http, order) == "PendingPayment"  # the order is untouched
     # terminal: neither failing again nor succeeding changes it
-    await refused(await http.post(f"/api/payments/{payment['id']}/fail", json={}), 400, "payment_not_pending")
-    await refused(await http.post(f"/api/payments/{payment['id']}/succeed", json={}), 400, "payment_not_pending")
-    assert (await ok(await http.get(f"/api/payments/{payment['id']}")))["status"] == "Failed"
+    refused(await http.post(f"/api/payments/{payment['id']}/fail", json={}), 400, "payment_not_pending")
+    refused(await http.post(f"/api/payments/{payment['id']}/succeed", json={}), 400, "payment_not_pending")
+    assert (ok(await http.get(f"/api/payments/{payment['id']}")))["status"] == "Failed"
     assert await order_status(http, order) == "PendingPayment"
     assert await stock(http, "ARM-BLK") == (before[0], before[1] + 1)
 
@@ -152,17 +110,18 @@ async def test_payment_failure_flow(http: httpx.AsyncClient) -> None:
 async def test_shipment_flow(http: httpx.AsyncClient, stack: Stack) -> None:
     baseline = await check_once(stack.database_url, stack.temporal_client, stack.task_queue, Expectations())
     before = await stock(http, "ARM-BLK")
-    order = await place(http, ARM_BLK, 2)
+    order = await place(http, (ARM_BLK, 2), email=SEED_EMAIL)
+    assert order["status"] == "PendingPayment"
     assert await stock(http, "ARM-BLK") == (before[0], before[1] + 2)
     payment = await create_payment(http, order)
-    await ok(await http.post(f"/api/payments/{payment['id']}/succeed", json={}))
+    ok(await http.post(f"/api/payments/{payment['id']}/succeed", json={}))
     assert await order_status(http, order) == "Paid"
     assert await stock(http, "ARM-BLK") == (before[0], before[1] + 2)  # still only reserved
 
-    shipment = await ok(await http.post("/api/shipments", json={"orderId": order["id"], "carrier": "DHL"}), 201)
+    shipment = ok(await http.post("/api/shipments", json={"orderId": order["id"], "carrier": "DHL"}), 201)
     assert shipment["status"] == "Pending"
     assert await stock(http, "ARM-BLK") == (before[0], before[1] + 2)
-    shipped = await ok(await http.post(f"/api/shipments/{shipment['id']}/ship", json={"trackingNumber": "T-1"}))
+    shipped = ok(await http.post(f"/api/shipments/{shipment['id']}/ship", json={"trackingNumber": "T-1"}))
     assert shipped["status"] == "Shipped" and shipped["shippedAt"] is not None
 
     assert await order_status(http, order) == "Shipped"

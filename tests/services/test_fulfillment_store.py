@@ -7,7 +7,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.errors import DomainError, NotFoundError
 from services.fulfillment.schemas import (
@@ -18,20 +17,17 @@ from services.fulfillment.schemas import (
 )
 from services.fulfillment.store import FulfillmentStore
 from services.schemas import ZERO_UUID
+from tests.stores import Sessions, in_transaction, refused_in_transaction
 
-Sessions = async_sessionmaker[AsyncSession]
 Action = Callable[[FulfillmentStore], Awaitable[Any]]
 
 
 async def _run(sessionmaker: Sessions, action: Action) -> Any:
-    async with sessionmaker.begin() as session:
-        return await action(FulfillmentStore(session))
+    return await in_transaction(sessionmaker, FulfillmentStore, action)
 
 
 async def _refused(sessionmaker: Sessions, action: Action) -> DomainError:
-    with pytest.raises(DomainError) as caught:
-        await _run(sessionmaker, action)
-    return caught.value
+    return await refused_in_transaction(sessionmaker, FulfillmentStore, action)
 
 
 async def _create(

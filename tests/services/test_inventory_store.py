@@ -29,6 +29,7 @@ from services.inventory.schemas import AllocationLine, ReservationStatus, StockR
 from services.inventory.store import InventoryStore
 from services.validation import INT64_MAX
 from stack.stock_invariants import assert_stock_invariants
+from tests.stores import in_transaction, refused_in_transaction
 
 T = TypeVar("T")
 Maker = async_sessionmaker[AsyncSession]
@@ -36,15 +37,12 @@ Maker = async_sessionmaker[AsyncSession]
 
 async def run(sessionmaker: Maker, action: Callable[[InventoryStore], Awaitable[T]]) -> T:
     """One unit of work, as the API and the activities use the store."""
-    async with sessionmaker.begin() as session:
-        return await action(InventoryStore(session))
+    return await in_transaction(sessionmaker, InventoryStore, action)
 
 
 async def refusal(sessionmaker: Maker, action: Callable[[InventoryStore], Awaitable[object]]) -> str:
     """The error code of a refused unit of work (its transaction rolls back)."""
-    with pytest.raises(DomainError) as caught:
-        await run(sessionmaker, action)
-    return caught.value.code
+    return (await refused_in_transaction(sessionmaker, InventoryStore, action)).code
 
 
 async def check_invariants(sessionmaker: Maker) -> None:

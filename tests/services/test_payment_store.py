@@ -7,7 +7,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.errors import DomainError
 from services.payment.errors import PaymentNotFoundError, PaymentNotPendingError
@@ -19,8 +18,7 @@ from services.payment.schemas import (
 )
 from services.payment.store import PaymentStore
 from services.schemas import ZERO_UUID
-
-Sessions = async_sessionmaker[AsyncSession]
+from tests.stores import Sessions, in_transaction, refused_in_transaction
 
 
 def _request(**overrides: Any) -> CreatePaymentRequest:
@@ -42,14 +40,11 @@ async def _get(sessionmaker: Sessions, payment_id: UUID) -> PaymentDetailsDto:
 
 
 async def _run(sessionmaker: Sessions, action: Callable[[PaymentStore], Awaitable[Any]]) -> Any:
-    async with sessionmaker.begin() as session:
-        return await action(PaymentStore(session))
+    return await in_transaction(sessionmaker, PaymentStore, action)
 
 
 async def _refused(sessionmaker: Sessions, action: Callable[[PaymentStore], Awaitable[Any]]) -> DomainError:
-    with pytest.raises(DomainError) as caught:
-        await _run(sessionmaker, action)
-    return caught.value
+    return await refused_in_transaction(sessionmaker, PaymentStore, action)
 
 
 # --- create -------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from stack.settings import Settings
-from tests.conftest import open_api
+from tests.conftest import open_stack
 
 OPERATOR_TOKEN = "operator-token-for-page-tests"
 
@@ -30,8 +30,5 @@ def web_settings(order_settings: Settings) -> Settings:
 async def web(
     web_settings: Settings, dev_env: WorkflowEnvironment, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    from worker import create_worker
-
-    async with create_worker(dev_env.client, web_settings, sessionmaker):
-        async for client in open_api(web_settings):
-            yield client
+    async for client in open_stack(dev_env.client, web_settings, sessionmaker):
+        yield client

@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 
-ARM_BLACK = "9572fb9d-f059-401e-9041-7fc75f8cb414"  # "Monitor Arm / Black", SKU ARM-BLK, 69.00 USD
+from tests.demo import ARM_BLK as ARM_BLACK  # "Monitor Arm / Black", SKU ARM-BLK, 69.00 USD
+
 GOOD_CARD = "4242 4242 4242 4242"
 DECLINED_CARD = "4000 0000 0000 0002"
 

@@ -14,12 +14,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from contracts.order import CancelOrder, MarkPaid, MarkShipped, OrderLineInput, OrderOutcome, PaymentFailed, PlaceOrder
-from stack.temporal import ensure_search_attributes, temporal_test_server
+from stack.temporal import ensure_search_attributes
+from tests.environment import TIME_SKIPPING, temporal_environment
 from tests.workflows.fakes import FakeWorld, placed
 from workflows.order import OrderWorkflow, workflow_id
 
@@ -117,10 +116,7 @@ SCENARIOS: dict[str, Callable[[Client, FakeWorld], Awaitable[Handle]]] = {
 
 
 async def main(names: list[str]) -> None:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
-    )
-    async with env:
+    async with temporal_environment(TIME_SKIPPING) as env:
         await ensure_search_attributes(env.client)
         world = FakeWorld()
         async with Worker(

@@ -30,6 +30,7 @@ from contracts.order import (
     StockLine,
     SucceedPayment,
 )
+from services.catalog.demo import MONITOR_ARM_VARIANT
 from services.demo import load_demo_data
 from services.fulfillment.schemas import CreateShipmentRequest
 from services.fulfillment.store import FulfillmentStore
@@ -38,7 +39,7 @@ from services.payment.store import PaymentStore
 from stack.stock_invariants import assert_stock_invariants
 from tests.orders import pending_order
 
-ARM_BLK = uuid.UUID("9572fb9d-f059-401e-9041-7fc75f8cb414")
+ARM_BLK = MONITOR_ARM_VARIANT  # the demo catalog's "Monitor Arm / Black", SKU ARM-BLK
 
 SNAPSHOT_OF_EVERYTHING = """
 SELECT
