@@ -62,13 +62,13 @@ def _to_json(payloads: Payloads) -> CodecPayloads:
     return CodecPayloads.model_validate(json_format.MessageToDict(payloads, preserving_proto_field_name=True))
 
 
-@router.post("/encode", responses=responses(400, 401))
+@router.post("/encode", responses=responses(400))
 async def encode(body: CodecPayloads, codec: Codec) -> CodecPayloads:
     """Encrypt payloads with the current key (what the worker and the API send to Temporal)."""
     return _to_json(Payloads(payloads=await codec.encode(_to_proto(body).payloads)))
 
 
-@router.post("/decode", responses=responses(400, 401))
+@router.post("/decode", responses=responses(400))
 async def decode(body: CodecPayloads, codec: Codec) -> CodecPayloads:
     """Decrypt payloads; payloads that were never encrypted come back unchanged."""
     try:

@@ -25,9 +25,10 @@ from tests.operator import OPERATOR_TOKEN
 class Caller(StrEnum):
     PUBLIC = "public"
     OPERATOR = "operator"
+    CONSOLE = "console"  # the operator console's pages: an operator's console session (api/web/session.py)
 
 
-PUBLIC, OPERATOR = Caller.PUBLIC, Caller.OPERATOR
+PUBLIC, OPERATOR, CONSOLE = Caller.PUBLIC, Caller.OPERATOR, Caller.CONSOLE
 
 ROUTES: dict[tuple[str, str], Caller] = {
     # health, and the docs (served outside the schema)
@@ -94,6 +95,36 @@ ROUTES: dict[tuple[str, str], Caller] = {
     ("GET", "/api/shipments/{shipment_id}"): OPERATOR,
     ("POST", "/api/shipments/{shipment_id}/ship"): OPERATOR,
     ("POST", "/api/shipments/{shipment_id}/cancel"): OPERATOR,
+    # the storefront's pages: the shopper's, as the public API routes they call
+    ("GET", "/"): PUBLIC,
+    ("GET", "/products/{product_id}"): PUBLIC,
+    ("GET", "/cart"): PUBLIC,
+    ("POST", "/cart/items"): PUBLIC,
+    ("POST", "/cart/items/{variant_id}"): PUBLIC,
+    ("POST", "/cart/items/{variant_id}/remove"): PUBLIC,
+    ("GET", "/checkout"): PUBLIC,
+    ("POST", "/checkout"): PUBLIC,
+    ("GET", "/orders/{order_id}"): PUBLIC,
+    ("GET", "/orders/{order_id}/live"): PUBLIC,
+    ("POST", "/orders/{order_id}/pay"): PUBLIC,
+    ("POST", "/orders/{order_id}/cancel"): PUBLIC,
+    # the operator console: the login form is open, every other page needs a console session
+    ("GET", "/ops/login"): PUBLIC,
+    ("POST", "/ops/login"): PUBLIC,
+    ("POST", "/ops/logout"): CONSOLE,
+    ("GET", "/ops"): CONSOLE,
+    ("GET", "/ops/orders"): CONSOLE,
+    ("GET", "/ops/orders/{order_id}"): CONSOLE,
+    ("POST", "/ops/orders/{order_id}/ship"): CONSOLE,
+    ("POST", "/ops/orders/{order_id}/cancel"): CONSOLE,
+    ("POST", "/ops/orders/{order_id}/expire"): CONSOLE,
+    ("GET", "/ops/stock"): CONSOLE,
+    ("POST", "/ops/stock/receipts"): CONSOLE,
+    ("GET", "/ops/catalog"): CONSOLE,
+    ("POST", "/ops/catalog/products"): CONSOLE,
+    ("POST", "/ops/catalog/products/{product_id}/variants"): CONSOLE,
+    ("POST", "/ops/catalog/products/{product_id}/publish"): CONSOLE,
+    ("POST", "/ops/catalog/products/{product_id}/archive"): CONSOLE,
 }
 
 OPERATOR_ROUTES = sorted(route for route, caller in ROUTES.items() if caller is OPERATOR)
@@ -183,6 +214,17 @@ async def test_every_operator_route_answers_401_without_a_valid_token(settings: 
                         method, _url(path), content=content, headers={"content-type": content_type}
                     )
                     _assert_unauthorized(response)
+
+
+async def test_every_console_page_sends_a_caller_without_a_session_to_the_login_form(settings: Settings) -> None:
+    """The bearer token opens no console page either: the console asks for its own session."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), asgi_client(app) as client:
+        for method, path in sorted(route for route, caller in ROUTES.items() if caller is CONSOLE):
+            response = await client.request(method, _url(path))
+            request = f"{method} {path}"
+            assert response.status_code in (302, 303), f"{request}: {response.status_code} {response.text[:200]}"
+            assert response.headers["location"].startswith("/ops/login"), request
 
 
 async def test_the_token_opens_the_operator_routes(api: httpx.AsyncClient) -> None:
@@ -282,7 +324,9 @@ async def test_public_routes_answer_a_caller_without_a_token(
     for (method, path), caller in sorted(ROUTES.items()):
         if caller is PUBLIC:
             response = await customer.request(method, _url(path))
-            assert response.status_code not in (401, 403) and response.status_code < 500, (method, path, response.text)
+            # The login form refuses a post without its form's CSRF token (403): a forged form, not a credential.
+            refusals = (401,) if (method, path) == ("POST", "/ops/login") else (401, 403)
+            assert response.status_code not in refusals and response.status_code < 500, (method, path, response.text)
     assert (await customer.get("/api/products")).status_code == 200
     cart = await customer.post("/api/carts")
     assert cart.status_code == 201, cart.text
