@@ -8,9 +8,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Response, status
 
-from api.deps import Orders, ReadSession
+from api.deps import Orders, Page, ReadSession
 from api.errors import responses
 from api.order_workflows import order_id_for
+from api.paging import paged_responses
 from contracts.order import CancelOrder, ExpireOrder, MarkPaid, MarkShipped, OrderDetails, OrderState
 from services.cart.errors import CartNotFoundError
 from services.cart.store import CartStore
@@ -39,10 +40,10 @@ class CheckoutRequest(RequestModel):
     customer_email: str | None = None
 
 
-@router.get("/api/orders")
-async def list_orders(session: ReadSession) -> list[OrderListItemDto]:
-    """Every order, newest first."""
-    return await OrderingStore(session).list()
+@router.get("/api/orders", responses=paged_responses())
+async def list_orders(session: ReadSession, page: Page) -> list[OrderListItemDto]:
+    """The orders, newest first, a page at a time."""
+    return page.answer(await OrderingStore(session).list(page.request))
 
 
 @router.get("/api/orders/{order_id}", responses=responses(404))
