@@ -149,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["*"],
         allow_headers=["*"],
         allow_credentials=False,
+        expose_headers=["Link"],  # a browser client reads the next page of a list from it
     )
     metrics.install(app)
     codec.install(app, settings)

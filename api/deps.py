@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.order_workflows import OrderWorkflows
+from api.paging import PageParams, get_page
 from stack.db import reading
 from stack.settings import Settings
 
@@ -59,3 +60,5 @@ Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 Temporal = Annotated[Client, Depends(get_temporal)]
 Orders = Annotated[OrderWorkflows, Depends(get_order_workflows)]
+# `?limit=&cursor=` of a list endpoint; `page.request` goes to the store, `page.answer(result)` is the body.
+Page = Annotated[PageParams, Depends(get_page)]

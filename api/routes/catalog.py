@@ -5,8 +5,9 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from api.auth import OPERATOR
-from api.deps import Session
+from api.deps import Page, Session
 from api.errors import responses
+from api.paging import paged_responses
 from services.catalog.errors import ProductNotFoundError, VariantSnapshotNotFoundError
 from services.catalog.schemas import (
     AddProductVariantRequest,
@@ -27,9 +28,9 @@ from services.catalog.store import CatalogStore
 router = APIRouter(tags=["catalog"], responses=responses(503))
 
 
-@router.get("/api/brands")
-async def list_brands(session: Session) -> list[BrandDto]:
-    return await CatalogStore(session).list_brands()
+@router.get("/api/brands", responses=paged_responses())
+async def list_brands(session: Session, page: Page) -> list[BrandDto]:
+    return page.answer(await CatalogStore(session).list_brands(page.request))
 
 
 @router.post("/api/brands", responses=responses(400, 415), status_code=201, dependencies=[OPERATOR])
@@ -39,9 +40,9 @@ async def create_brand(body: CreateBrandRequest, session: Session, response: Res
     return brand
 
 
-@router.get("/api/categories")
-async def list_categories(session: Session) -> list[CategoryDto]:
-    return await CatalogStore(session).list_categories()
+@router.get("/api/categories", responses=paged_responses())
+async def list_categories(session: Session, page: Page) -> list[CategoryDto]:
+    return page.answer(await CatalogStore(session).list_categories(page.request))
 
 
 @router.post("/api/categories", responses=responses(400, 415), status_code=201, dependencies=[OPERATOR])
@@ -51,9 +52,9 @@ async def create_category(body: CreateCategoryRequest, session: Session, respons
     return category
 
 
-@router.get("/api/products")
-async def list_products(session: Session) -> list[ProductListItemDto]:
-    return await CatalogStore(session).list_active_products()
+@router.get("/api/products", responses=paged_responses())
+async def list_products(session: Session, page: Page) -> list[ProductListItemDto]:
+    return page.answer(await CatalogStore(session).list_active_products(page.request))
 
 
 @router.get("/api/products/variants/{product_variant_id}/snapshot", responses=responses(404))

@@ -9,8 +9,9 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Response
 
 from api.auth import OPERATOR
-from api.deps import Session
+from api.deps import Page, Session
 from api.errors import responses
+from api.paging import paged_responses
 from contracts.order import is_order_stock_key
 from services.inventory.errors import ReservationOwnedByOrderError, StockNotFoundError
 from services.inventory.schemas import (
@@ -26,7 +27,7 @@ from services.inventory.schemas import (
     StorageLocationDto,
     WarehouseDto,
 )
-from services.inventory.store import DEFAULT_MOVEMENTS_LIMIT, InventoryStore
+from services.inventory.store import InventoryStore
 
 # Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down. Operators only.
 router = APIRouter(tags=["inventory"], responses=responses(503), dependencies=[OPERATOR])
@@ -34,9 +35,9 @@ router = APIRouter(tags=["inventory"], responses=responses(503), dependencies=[O
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
-@router.get("/api/warehouses")
-async def list_warehouses(session: Session) -> list[WarehouseDto]:
-    return await InventoryStore(session).list_warehouses()
+@router.get("/api/warehouses", responses=paged_responses())
+async def list_warehouses(session: Session, page: Page) -> list[WarehouseDto]:
+    return page.answer(await InventoryStore(session).list_warehouses(page.request))
 
 
 @router.post("/api/warehouses", responses=responses(400, 415), status_code=201)
@@ -46,11 +47,11 @@ async def create_warehouse(body: CreateWarehouseRequest, session: Session, respo
     return warehouse
 
 
-@router.get("/api/locations", responses=responses(400))
+@router.get("/api/locations", responses=paged_responses())
 async def list_locations(
-    session: Session, warehouse_id: Annotated[UUID | None, Query(alias="warehouseId")] = None
+    session: Session, page: Page, warehouse_id: Annotated[UUID | None, Query(alias="warehouseId")] = None
 ) -> list[StorageLocationDto]:
-    return await InventoryStore(session).list_locations(warehouse_id)
+    return page.answer(await InventoryStore(session).list_locations(warehouse_id, page.request))
 
 
 @router.post("/api/locations", responses=responses(400, 415), status_code=201)
@@ -69,11 +70,9 @@ async def receive_stock(body: ReceiveStockRequest, session: Session) -> StockRec
     )
 
 
-@router.get("/api/stock/movements", responses=responses(400))
-async def list_movements(
-    session: Session, sku: str | None = None, limit: int = DEFAULT_MOVEMENTS_LIMIT
-) -> list[StockMovementDto]:
-    return await InventoryStore(session).list_movements(sku, limit)
+@router.get("/api/stock/movements", responses=paged_responses())
+async def list_movements(session: Session, page: Page, sku: str | None = None) -> list[StockMovementDto]:
+    return page.answer(await InventoryStore(session).list_movements(sku, page.request))
 
 
 @router.get("/api/stock/{sku}", responses=responses(404))

@@ -9,9 +9,10 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Response, status
 
 from api.auth import OPERATOR
-from api.deps import Orders, ReadSession
+from api.deps import Orders, Page, ReadSession
 from api.errors import responses
 from api.order_workflows import order_id_for
+from api.paging import paged_responses
 from contracts.order import CancelOrder, ExpireOrder, MarkPaid, MarkShipped, OrderDetails, OrderState
 from services.cart.errors import CartNotFoundError
 from services.cart.store import CartStore
@@ -40,10 +41,10 @@ class CheckoutRequest(RequestModel):
     customer_email: str | None = None
 
 
-@router.get("/api/orders", dependencies=[OPERATOR])
-async def list_orders(session: ReadSession) -> list[OrderListItemDto]:
-    """Every order, newest first."""
-    return await OrderingStore(session).list()
+@router.get("/api/orders", responses=paged_responses(), dependencies=[OPERATOR])
+async def list_orders(session: ReadSession, page: Page) -> list[OrderListItemDto]:
+    """The orders, newest first, a page at a time."""
+    return page.answer(await OrderingStore(session).list(page.request))
 
 
 @router.get("/api/orders/{order_id}", responses=responses(404))

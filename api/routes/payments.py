@@ -10,8 +10,9 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import OPERATOR, CallerIsOperator
-from api.deps import Orders, ReadSession, Session
+from api.deps import Orders, Page, ReadSession, Session
 from api.errors import responses
+from api.paging import paged_responses
 from contracts.order import MarkPaid, OrderStatus
 from services.ordering.store import OrderingStore
 from services.payment.errors import OrderNotAwaitingPaymentError, PaymentNotFoundError
@@ -30,10 +31,10 @@ from workflows.order import OrderWorkflow
 router = APIRouter(tags=["payments"], responses=responses(503))
 
 
-@router.get("/api/payments", dependencies=[OPERATOR])
-async def list_payments(session: ReadSession) -> list[PaymentListItemDto]:
-    """Every payment, newest first."""
-    return await PaymentStore(session).list()
+@router.get("/api/payments", responses=paged_responses(), dependencies=[OPERATOR])
+async def list_payments(session: ReadSession, page: Page) -> list[PaymentListItemDto]:
+    """The payments, newest first, a page at a time."""
+    return page.answer(await PaymentStore(session).list(page.request))
 
 
 @router.get("/api/payments/{payment_id}", responses=responses(404), dependencies=[OPERATOR])

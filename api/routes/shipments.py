@@ -9,8 +9,9 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import OPERATOR
-from api.deps import Orders, ReadSession, Session
+from api.deps import Orders, Page, ReadSession, Session
 from api.errors import responses
+from api.paging import paged_responses
 from contracts.order import MarkShipped, OrderStatus
 from services.errors import DomainError, OrderIdRequiredError
 from services.fulfillment.errors import (
@@ -34,10 +35,10 @@ from workflows.order import OrderWorkflow
 router = APIRouter(tags=["shipments"], responses=responses(503), dependencies=[OPERATOR])
 
 
-@router.get("/api/shipments")
-async def list_shipments(session: ReadSession) -> list[ShipmentListItemDto]:
-    """Every shipment, newest first."""
-    return await FulfillmentStore(session).list()
+@router.get("/api/shipments", responses=paged_responses())
+async def list_shipments(session: ReadSession, page: Page) -> list[ShipmentListItemDto]:
+    """The shipments, newest first, a page at a time."""
+    return page.answer(await FulfillmentStore(session).list(page.request))
 
 
 @router.get("/api/shipments/{shipment_id}", responses=responses(404))

@@ -42,6 +42,7 @@ from services.errors import DomainError
 from services.fulfillment.store import FulfillmentStore
 from services.inventory.store import InventoryStore
 from services.ordering.store import OrderFilter, OrderingStore
+from services.paging import MAX_LIMIT, PageRequest
 from services.payment.store import PaymentStore
 from stack.settings import Settings
 
@@ -50,6 +51,8 @@ router = APIRouter(prefix="/ops", route_class=PageRoute, include_in_schema=False
 PAGE_SIZE = 20
 LOW_STOCK = 10  # available units under which a SKU is listed as low on the dashboard
 MOVEMENTS_SHOWN = 50
+# The console is not paged yet: it shows a list endpoint's largest page.
+ALL = PageRequest(limit=MAX_LIMIT)
 
 NOTICES = {
     "shipped": "The order was shipped.",
@@ -206,7 +209,7 @@ class StockRow:
 async def _stock_rows(sessionmaker: SessionMaker, active_only: bool) -> builtins.list[StockRow]:
     async with sessionmaker() as session:
         catalog = CatalogStore(session)
-        products = await (catalog.list_active_products() if active_only else catalog.list_products())
+        products = (await (catalog.list_active_products(ALL) if active_only else catalog.list_products(ALL))).items
         inventory = InventoryStore(session)
         rows = []
         for product in products:
@@ -422,9 +425,9 @@ async def stock_page(
     rows = await _stock_rows(sessionmaker, active_only=False)
     async with sessionmaker() as session:
         inventory = InventoryStore(session)
-        movements = await inventory.list_movements(sku, MOVEMENTS_SHOWN)
-        warehouses = {w.id: w for w in await inventory.list_warehouses()}
-        locations = await inventory.list_locations()
+        movements = (await inventory.list_movements(sku, PageRequest(limit=MOVEMENTS_SHOWN))).items
+        warehouses = {w.id: w for w in (await inventory.list_warehouses(ALL)).items}
+        locations = (await inventory.list_locations(page=ALL)).items
     places = [
         (f"{loc.warehouse_id}:{loc.id}", f"{warehouses[loc.warehouse_id].code} / {loc.code}")
         for loc in locations
@@ -488,8 +491,8 @@ def parse_price(text: str) -> int:
 async def catalog_page(request: Request, operator: OperatorPage, sessionmaker: SessionMaker) -> HTMLResponse:
     async with sessionmaker() as session:
         catalog = CatalogStore(session)
-        products = await catalog.list_products()
-        brands = await catalog.list_brands()
+        products = (await catalog.list_products(ALL)).items
+        brands = (await catalog.list_brands(ALL)).items
     return _page(
         request,
         "ops_catalog.html",

@@ -25,6 +25,7 @@ from services.errors import DomainError
 from services.fulfillment.schemas import ShipmentDetailsDto
 from services.fulfillment.store import FulfillmentStore
 from services.inventory.store import InventoryStore
+from services.paging import MAX_LIMIT, PageRequest
 from services.payment.schemas import PaymentDetailsDto, PaymentStatus
 from services.payment.store import PaymentStore
 
@@ -122,7 +123,7 @@ async def _cart(sessionmaker: SessionMaker, request: Request) -> CartView:
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, sessionmaker: SessionMaker) -> HTMLResponse:
     async with sessionmaker() as session:
-        products = await CatalogStore(session).list_active_products()
+        products = (await CatalogStore(session).list_active_products(PageRequest(limit=MAX_LIMIT))).items
         inventory = InventoryStore(session)
         available = {v.sku: await _available(inventory, v.sku) for p in products for v in p.variants}
     cart = await _cart(sessionmaker, request)

@@ -43,6 +43,7 @@ from services.catalog.schemas import (
     ProductVariantSnapshotDto,
 )
 from services.errors import violated_constraint
+from services.paging import FIRST_PAGE, Keyset, PageRequest, PageResult
 from services.schemas import utcnow
 from services.validation import (
     INT32_MAX,
@@ -55,6 +56,11 @@ from services.validation import (
     required_text,
 )
 
+BRANDS = Keyset("brands", Brand.name, Brand.id)
+CATEGORIES = Keyset("categories", Category.sort_order, Category.name, Category.id)
+ACTIVE_PRODUCTS = Keyset("products", Product.name, Product.id)
+ALL_PRODUCTS = Keyset("all-products", Product.name, Product.id)
+
 
 class CatalogStore:
     """Reads and commands of the catalog; never commits (the caller's unit of work does)."""
@@ -64,10 +70,10 @@ class CatalogStore:
 
     # ---- brands ----
 
-    async def list_brands(self) -> list[BrandDto]:
-        """All brands, ordered by name."""
-        rows = await self._session.scalars(select(Brand).order_by(Brand.name, Brand.id))
-        return [BrandDto.model_validate(row) for row in rows]
+    async def list_brands(self, page: PageRequest = FIRST_PAGE) -> PageResult[BrandDto]:
+        """A page of the brands, ordered by name."""
+        rows = await self._session.scalars(BRANDS.apply(select(Brand), page))
+        return BRANDS.page([BrandDto.model_validate(row) for row in rows], page)
 
     async def create_brand(self, request: CreateBrandRequest) -> BrandDto:
         """Create a brand; its slug is lower-cased and must be unused."""
@@ -84,10 +90,10 @@ class CatalogStore:
 
     # ---- categories ----
 
-    async def list_categories(self) -> list[CategoryDto]:
-        """All categories, ordered by sortOrder, then name."""
-        rows = await self._session.scalars(select(Category).order_by(Category.sort_order, Category.name, Category.id))
-        return [CategoryDto.model_validate(row) for row in rows]
+    async def list_categories(self, page: PageRequest = FIRST_PAGE) -> PageResult[CategoryDto]:
+        """A page of the categories, ordered by sortOrder, then name."""
+        rows = await self._session.scalars(CATEGORIES.apply(select(Category), page))
+        return CATEGORIES.page([CategoryDto.model_validate(row) for row in rows], page)
 
     async def create_category(self, request: CreateCategoryRequest) -> CategoryDto:
         """Create an active category, optionally under an existing parent; its slug must be unused."""
@@ -119,28 +125,30 @@ class CatalogStore:
 
     # ---- products ----
 
-    async def list_active_products(self) -> list[ProductListItemDto]:
-        """Active products ordered by name, each with its active variants ordered by SKU."""
-        return await self._list_products(active_only=True)
+    async def list_active_products(self, page: PageRequest = FIRST_PAGE) -> PageResult[ProductListItemDto]:
+        """A page of the active products ordered by name, each with its active variants ordered by SKU."""
+        return await self._list_products(ACTIVE_PRODUCTS, page, active_only=True)
 
-    async def list_products(self) -> list[ProductListItemDto]:
-        """Every product in any status ordered by name, each with all its variants (for operators)."""
-        return await self._list_products(active_only=False)
+    async def list_products(self, page: PageRequest = FIRST_PAGE) -> PageResult[ProductListItemDto]:
+        """A page of every product in any status ordered by name, each with all its variants (for operators)."""
+        return await self._list_products(ALL_PRODUCTS, page, active_only=False)
 
-    async def _list_products(self, *, active_only: bool) -> list[ProductListItemDto]:
-        query = select(Product).order_by(Product.name, Product.id)
+    async def _list_products(
+        self, keyset: Keyset, page: PageRequest, *, active_only: bool
+    ) -> PageResult[ProductListItemDto]:
+        query = select(Product)
         if active_only:
             query = query.where(Product.status == ProductStatus.ACTIVE)
         variants = Product.variants.and_(ProductVariant.is_active) if active_only else Product.variants
         products = await self._session.scalars(
-            query.options(
+            keyset.apply(query, page).options(
                 selectinload(Product.brand),
                 selectinload(Product.categories),
                 selectinload(variants),
                 selectinload(Product.images),
             )
         )
-        return [
+        listed = [
             ProductListItemDto(
                 id=product.id,
                 name=product.name,
@@ -153,6 +161,7 @@ class CatalogStore:
             )
             for product in products
         ]
+        return keyset.page(listed, page)
 
     async def get_product(self, product_id: UUID) -> ProductDetailsDto | None:
         """One product in any status, with all its variants and images; None if unknown."""

@@ -25,6 +25,7 @@ from services.fulfillment.schemas import (
     ShipmentListItemDto,
     ShipmentStatus,
 )
+from services.paging import FIRST_PAGE, Keyset, PageRequest, PageResult, desc
 from services.schemas import ZERO_UUID, utcnow
 from services.validation import BY_FIELD_NAME, optional_text
 
@@ -42,6 +43,9 @@ def normalize_shipping(carrier: str | None, tracking_number: str | None) -> tupl
 
 def _details(shipment: Shipment) -> ShipmentDetailsDto:
     return ShipmentDetailsDto.model_validate(shipment)
+
+
+SHIPMENTS = Keyset("shipments", desc(Shipment.created_at), desc(Shipment.id))
 
 
 class FulfillmentStore:
@@ -168,14 +172,12 @@ class FulfillmentStore:
         )
         return [_details(s) for s in sorted(changed.all(), key=lambda s: (s.created_at, s.id))]
 
-    async def list(self) -> builtins.list[ShipmentListItemDto]:
-        """Every shipment, newest first."""
+    async def list(self, page: PageRequest = FIRST_PAGE) -> PageResult[ShipmentListItemDto]:
+        """A page of the shipments, newest first."""
         shipments = await self._session.scalars(
-            select(Shipment)
-            .order_by(Shipment.created_at.desc(), Shipment.id.desc())
-            .execution_options(populate_existing=True)
+            SHIPMENTS.apply(select(Shipment), page).execution_options(populate_existing=True)
         )
-        return [ShipmentListItemDto.model_validate(s) for s in shipments]
+        return SHIPMENTS.page([ShipmentListItemDto.model_validate(s) for s in shipments], page)
 
     async def _lock(self, shipment_id: UUID) -> Shipment:
         shipment = await self._session.scalar(

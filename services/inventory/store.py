@@ -51,10 +51,12 @@ from services.inventory.schemas import (
     StorageLocationDto,
     WarehouseDto,
 )
+from services.paging import FIRST_PAGE, Keyset, PageRequest, PageResult, desc
 from services.schemas import utcnow
 
-DEFAULT_MOVEMENTS_LIMIT = 100
-MAX_MOVEMENTS_LIMIT = 500
+WAREHOUSES = Keyset("warehouses", Warehouse.code, Warehouse.id)
+LOCATIONS = Keyset("locations", StorageLocation.code, StorageLocation.id)
+MOVEMENTS = Keyset("movements", desc(StockMovement.created_at), desc(StockMovement.id))
 
 
 @dataclass(frozen=True)
@@ -76,10 +78,10 @@ class InventoryStore:
 
     # --- warehouses and locations -------------------------------------------------------------------
 
-    async def list_warehouses(self) -> list[WarehouseDto]:
-        """All warehouses, ordered by code."""
-        rows = await self._session.scalars(select(Warehouse).order_by(Warehouse.code))
-        return [WarehouseDto.model_validate(row) for row in rows]
+    async def list_warehouses(self, page: PageRequest = FIRST_PAGE) -> PageResult[WarehouseDto]:
+        """A page of the warehouses, ordered by code."""
+        rows = await self._session.scalars(WAREHOUSES.apply(select(Warehouse), page))
+        return WAREHOUSES.page([WarehouseDto.model_validate(row) for row in rows], page)
 
     async def create_warehouse(self, code: str | None, name: str | None) -> WarehouseDto:
         """Create an active warehouse; its code is stored upper-cased and is globally unique."""
@@ -97,13 +99,15 @@ class InventoryStore:
             ) from None
         return WarehouseDto.model_validate(warehouse)
 
-    async def list_locations(self, warehouse_id: UUID | None = None) -> list[StorageLocationDto]:
-        """Storage locations ordered by code, optionally of one warehouse only."""
-        query = select(StorageLocation).order_by(StorageLocation.code, StorageLocation.id)
+    async def list_locations(
+        self, warehouse_id: UUID | None = None, page: PageRequest = FIRST_PAGE
+    ) -> PageResult[StorageLocationDto]:
+        """A page of the storage locations ordered by code, optionally of one warehouse only."""
+        query = select(StorageLocation)
         if warehouse_id is not None:
             query = query.where(StorageLocation.warehouse_id == warehouse_id)
-        rows = await self._session.scalars(query)
-        return [StorageLocationDto.model_validate(row) for row in rows]
+        rows = await self._session.scalars(LOCATIONS.apply(query, page))
+        return LOCATIONS.page([StorageLocationDto.model_validate(row) for row in rows], page)
 
     async def create_location(self, warehouse_id: UUID, code: str | None) -> StorageLocationDto:
         """Create an active location in an active warehouse; its code is unique within the warehouse."""
@@ -218,24 +222,22 @@ class InventoryStore:
         )
 
     async def list_movements(
-        self, sku: str | None = None, limit: int = DEFAULT_MOVEMENTS_LIMIT
-    ) -> list[StockMovementDto]:
-        """The ledger, newest first; `limit` is clamped to 1..500, a blank `sku` means every SKU."""
-        limit = min(max(limit, 1), MAX_MOVEMENTS_LIMIT)
-        query = (
+        self, sku: str | None = None, page: PageRequest = FIRST_PAGE
+    ) -> PageResult[StockMovementDto]:
+        """A page of the ledger, newest first; a blank `sku` means every SKU."""
+        query = MOVEMENTS.apply(
             select(StockMovement, Warehouse.code, StorageLocation.code)
             .join(Warehouse, Warehouse.id == StockMovement.warehouse_id)
-            .join(StorageLocation, StorageLocation.id == StockMovement.location_id)
-            .order_by(StockMovement.created_at.desc(), StockMovement.id.desc())
-            .limit(limit)
+            .join(StorageLocation, StorageLocation.id == StockMovement.location_id),
+            page,
         )
         if validation.normalize_sku(sku) is not None:
             normalized = validation.lookup_sku(sku)
             if normalized is None:
-                return []
+                return PageResult([], None)
             query = query.where(StockMovement.sku == normalized)
         rows = (await self._session.execute(query)).all()
-        return [
+        listed = [
             StockMovementDto(
                 id=movement.id,
                 sku=movement.sku,
@@ -250,6 +252,7 @@ class InventoryStore:
             )
             for movement, warehouse_code, location_code in rows
         ]
+        return MOVEMENTS.page(listed, page)
 
     # --- reservations ---------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from services.errors import DomainError
 from services.ordering import models
 from services.ordering.errors import OrderNotFoundError
 from services.ordering.schemas import OrderListItemDto
+from services.paging import FIRST_PAGE, Keyset, PageRequest, PageResult, desc
 from services.validation import INT64_MAX
 
 COMPENSATED_STATUSES = (OrderStatus.CANCELLED.value, OrderStatus.EXPIRED.value)
@@ -58,6 +59,9 @@ def _list_item(order: models.Order, count: int) -> OrderListItemDto:
         item_count=count,
         created_at=order.created_at,
     )
+
+
+ORDERS = Keyset("orders", desc(models.Order.created_at), models.Order.id)
 
 
 class OrderingStore:
@@ -146,14 +150,12 @@ class OrderingStore:
         status = await self.session.scalar(query.with_for_update(read=True) if hold else query)
         return OrderStatus(status) if status is not None else None
 
-    async def list(self) -> list[OrderListItemDto]:
-        """Every order, newest first, with its number of lines."""
+    async def list(self, page: PageRequest = FIRST_PAGE) -> PageResult[OrderListItemDto]:
+        """A page of the orders, newest first, each with its number of lines."""
         rows = await self.session.execute(
-            select(models.Order, _item_count().scalar_subquery().label("item_count")).order_by(
-                models.Order.created_at.desc(), models.Order.id
-            )
+            ORDERS.apply(select(models.Order, _item_count().scalar_subquery().label("item_count")), page)
         )
-        return [_list_item(order, count) for order, count in rows.all()]
+        return ORDERS.page([_list_item(order, count) for order, count in rows.all()], page)
 
     async def search(self, where: OrderFilter, *, offset: int, limit: int) -> OrderPage:
         """One page of the orders matching `where`, newest first, and how many match in all."""

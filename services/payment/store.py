@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import OrderIdRequiredError
+from services.paging import FIRST_PAGE, Keyset, PageRequest, PageResult, desc
 from services.payment.errors import (
     AmountInvalidError,
     PaymentNotFoundError,
@@ -46,6 +47,9 @@ def _details(payment: Payment) -> PaymentDetailsDto:
 
 def _details_list(payments: Sequence[Payment]) -> list[PaymentDetailsDto]:
     return [_details(p) for p in sorted(payments, key=lambda p: (p.created_at, p.id))]
+
+
+PAYMENTS = Keyset("payments", desc(Payment.created_at), desc(Payment.id))
 
 
 class PaymentStore:
@@ -176,14 +180,12 @@ class PaymentStore:
         """Every Succeeded payment of the order -> Refunded; returns those it changed (none on a repeat)."""
         return await self._transition_all(order_id, PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED, "refunded_at")
 
-    async def list(self) -> list[PaymentListItemDto]:
-        """Every payment, newest first."""
+    async def list(self, page: PageRequest = FIRST_PAGE) -> PageResult[PaymentListItemDto]:
+        """A page of the payments, newest first."""
         payments = await self._session.scalars(
-            select(Payment)
-            .order_by(Payment.created_at.desc(), Payment.id.desc())
-            .execution_options(populate_existing=True)
+            PAYMENTS.apply(select(Payment), page).execution_options(populate_existing=True)
         )
-        return [PaymentListItemDto.model_validate(p) for p in payments]
+        return PAYMENTS.page([PaymentListItemDto.model_validate(p) for p in payments], page)
 
     async def _lock(self, payment_id: UUID) -> Payment:
         payment = await self._session.scalar(

@@ -174,7 +174,9 @@ async def test_the_seed_readme_inventory_flow(api: httpx.AsyncClient) -> None:
     assert movements[0]["warehouseCode"] == "MAIN" and movements[0]["locationCode"] == "A-01"
 
 
-async def test_lists_are_ordered_bare_arrays_and_movements_clamp_their_limit(api: httpx.AsyncClient) -> None:
+async def test_lists_are_ordered_bare_arrays_and_movements_refuse_a_limit_out_of_range(
+    api: httpx.AsyncClient,
+) -> None:
     second = await make_place(api, "ZETA", "B-02")
     first = await make_place(api, "ALPHA", "C-01")
     ok(await api.post("/api/locations", json={"warehouseId": first[0], "code": "A-01"}), 201)
@@ -188,9 +190,11 @@ async def test_lists_are_ordered_bare_arrays_and_movements_clamp_their_limit(api
     await receive(api, "SKU-B", second, 4)
     assert [m["quantity"] for m in (await api.get("/api/stock/movements")).json()] == [4, 3, 2, 1]
     assert [m["quantity"] for m in (await api.get("/api/stock/movements?sku=sku-a&limit=2")).json()] == [3, 2]
-    assert len((await api.get("/api/stock/movements?limit=0")).json()) == 1
-    assert len((await api.get("/api/stock/movements?limit=-7")).json()) == 1
-    assert len((await api.get("/api/stock/movements?limit=100000")).json()) == 4
+    # The seed clamped `limit` to 1..500; every list now refuses a limit out of range instead (issue 12).
+    for limit in (0, -7, 501, 100000):
+        response = await api.get(f"/api/stock/movements?limit={limit}")
+        assert (response.status_code, response.json()["error"]) == (400, "invalid_limit")
+    assert len((await api.get("/api/stock/movements?limit=500")).json()) == 4
     assert len((await api.get("/api/stock/movements?sku=")).json()) == 4
     assert (await api.get("/api/stock/movements?sku=nothing")).json() == []
 

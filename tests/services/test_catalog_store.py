@@ -62,7 +62,7 @@ async def test_brands_are_trimmed_slug_lowercased_and_listed_by_name(sessionmake
         await store.create_brand(CreateBrandRequest(name="Acme", slug="acme"))
     assert (zeta.name, zeta.slug) == ("Zeta", "zeta-works")
     async with sessionmaker() as session:
-        assert [b.name for b in await CatalogStore(session).list_brands()] == ["Acme", "Zeta"]
+        assert [b.name for b in (await CatalogStore(session).list_brands()).items] == ["Acme", "Zeta"]
 
 
 async def test_a_brand_slug_is_unique_whatever_its_case(sessionmaker: Maker) -> None:
@@ -85,7 +85,7 @@ async def test_categories_nest_under_an_existing_parent_and_list_by_sort_order(s
     assert child.description == "Tables"
     assert child.is_active is True
     async with sessionmaker() as session:
-        assert [c.slug for c in await CatalogStore(session).list_categories()] == ["desks", "office"]
+        assert [c.slug for c in (await CatalogStore(session).list_categories()).items] == ["desks", "office"]
 
 
 @pytest.mark.parametrize(
@@ -242,7 +242,7 @@ async def test_list_shows_active_products_by_name_with_active_variants_by_sku(se
 
     async with sessionmaker() as session:
         store = CatalogStore(session)
-        listed = await store.list_active_products()
+        listed = (await store.list_active_products()).items
         details = await store.get_product(zebra)
     assert [p.slug for p in listed] == ["alpha-lamp", "zebra-lamp"]
     assert [v.sku for v in listed[1].variants] == ["Z-1", "Z-2"]
@@ -303,7 +303,7 @@ async def test_demo_data_loads_once_with_its_fixed_ids(sessionmaker: Maker) -> N
     async with sessionmaker() as session:
         assert await _catalog_rows(session) == first
         store = CatalogStore(session)
-        listed = await store.list_active_products()
+        listed = (await store.list_active_products()).items
         arm = await store.get_variant_snapshot(UUID("9572fb9d-f059-401e-9041-7fc75f8cb414"))
         keyboard = await store.get_product(UUID("30000000-0000-0000-0000-000000000002"))
 

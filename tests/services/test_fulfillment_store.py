@@ -79,7 +79,7 @@ async def test_create_refusals(
     request = CreateShipmentRequest(order_id=order_id, carrier=carrier, tracking_number=tracking_number)
     error = await _refused(sessionmaker, lambda s: s.create(request))
     assert (error.code, error.status_code) == (code, 400)
-    assert await _run(sessionmaker, lambda s: s.list()) == []
+    assert (await _run(sessionmaker, lambda s: s.list())).items == []
 
 
 async def test_create_accepts_the_maximum_lengths(sessionmaker: Sessions) -> None:
@@ -93,7 +93,7 @@ async def test_reads_list_newest_first_and_per_order_oldest_first(sessionmaker: 
     other = await _create(sessionmaker)
     second = await _create(sessionmaker, order_id)  # no uniqueness per order
 
-    listed = await _run(sessionmaker, lambda s: s.list())
+    listed = (await _run(sessionmaker, lambda s: s.list())).items
     assert [s.id for s in listed] == [second.id, other.id, first.id]
     assert listed[0] == ShipmentListItemDto.model_validate(second.model_dump())
     assert await _run(sessionmaker, lambda s: s.list_for_order(order_id)) == [first, second]

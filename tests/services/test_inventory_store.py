@@ -27,6 +27,7 @@ from services.inventory.models import (
 )
 from services.inventory.schemas import AllocationLine, ReservationStatus, StockReservationDto
 from services.inventory.store import InventoryStore
+from services.paging import PageRequest
 from services.validation import INT64_MAX
 from stack.stock_invariants import assert_stock_invariants
 from tests.stores import in_transaction, refused_in_transaction
@@ -92,7 +93,7 @@ async def place(sessionmaker: Maker, warehouse: str, location: str) -> Place:
     """A (warehouse, location), creating the warehouse when it is new."""
 
     async def create(store: InventoryStore) -> Place:
-        existing = [w for w in await store.list_warehouses() if w.code == warehouse]
+        existing = [w for w in (await store.list_warehouses()).items if w.code == warehouse]
         warehouse_id = existing[0].id if existing else (await store.create_warehouse(warehouse, warehouse)).id
         return Place(warehouse_id, (await store.create_location(warehouse_id, location)).id)
 
@@ -152,9 +153,9 @@ async def test_warehouse_and_location_codes_are_normalised_and_unique(sessionmak
         "location_code_already_exists"
     )
     assert await snapshot(sessionmaker) == before
-    assert [w.code for w in await run(sessionmaker, lambda s: s.list_warehouses())] == ["MAIN", "SECOND"]
-    assert len(await run(sessionmaker, lambda s: s.list_locations(other.id))) == 1
-    assert len(await run(sessionmaker, lambda s: s.list_locations())) == 2
+    assert [w.code for w in (await run(sessionmaker, lambda s: s.list_warehouses())).items] == ["MAIN", "SECOND"]
+    assert len((await run(sessionmaker, lambda s: s.list_locations(other.id))).items) == 1
+    assert len((await run(sessionmaker, lambda s: s.list_locations())).items) == 2
 
 
 async def test_concurrent_creates_of_one_code_make_one_warehouse(sessionmaker: Maker) -> None:
@@ -191,7 +192,7 @@ async def test_receipts_add_to_one_row_and_write_the_ledger(sessionmaker: Maker)
     assert summary is not None
     assert (summary.total_on_hand_quantity, summary.total_reserved_quantity) == (10, 0)
     assert len(summary.locations) == 1
-    movements = await run(sessionmaker, lambda s: s.list_movements("Sku-1"))
+    movements = (await run(sessionmaker, lambda s: s.list_movements("Sku-1"))).items
     assert [(m.type, m.quantity, m.reason) for m in movements] == [("Receipt", 3, "restock"), ("Receipt", 7, None)]
     assert await run(sessionmaker, lambda s: s.get_stock("OTHER")) is None
     await check_invariants(sessionmaker)
@@ -229,17 +230,19 @@ async def test_receipt_checks_run_in_contract_order(sessionmaker: Maker) -> None
     assert await refusal(sessionmaker, lambda s: s.receive("SKU", w, loc, 1, None)) == "receipt_quantity_invalid"
 
 
-async def test_movements_are_newest_first_with_a_clamped_limit(sessionmaker: Maker) -> None:
+async def test_movements_are_newest_first_and_paged(sessionmaker: Maker) -> None:
     where = await stocked(sessionmaker, "A", 1)
     for quantity in range(2, 6):
         await stocked(sessionmaker, "B" if quantity % 2 else "A", quantity, where)
-    everything = await run(sessionmaker, lambda s: s.list_movements())
+    everything = (await run(sessionmaker, lambda s: s.list_movements())).items
     assert [m.quantity for m in everything] == [5, 4, 3, 2, 1]
     assert all(m.warehouse_code == "MAIN" and m.location_code == "A-01" for m in everything)
-    assert [m.quantity for m in await run(sessionmaker, lambda s: s.list_movements("a", 0))] == [4]
-    assert len(await run(sessionmaker, lambda s: s.list_movements(None, -5))) == 1
-    assert len(await run(sessionmaker, lambda s: s.list_movements(" ", 10**30))) == 5
-    assert await run(sessionmaker, lambda s: s.list_movements("X" * 500)) == []
+    first = await run(sessionmaker, lambda s: s.list_movements("a", PageRequest(limit=1)))
+    assert [m.quantity for m in first.items] == [4]
+    rest = await run(sessionmaker, lambda s: s.list_movements("a", PageRequest(limit=2, cursor=first.next_cursor)))
+    assert ([m.quantity for m in rest.items], rest.next_cursor) == ([2, 1], None)
+    assert len((await run(sessionmaker, lambda s: s.list_movements(" ", PageRequest(limit=500)))).items) == 5
+    assert (await run(sessionmaker, lambda s: s.list_movements("X" * 500))).items == []
 
 
 # --- allocation -----------------------------------------------------------------------------------------
@@ -529,7 +532,7 @@ async def test_allocate_many_places_a_fifty_line_order_line_by_line(sessionmaker
     assert len(after.reservations) == 50
     assert after.movements == before.movements + 50
     assert {row[2:] for row in after.rows} == {(10, 9), (10, 6)}
-    movements = await run(sessionmaker, lambda s: s.list_movements(None, 500))
+    movements = (await run(sessionmaker, lambda s: s.list_movements(None, PageRequest(limit=500)))).items
     reserved = [m for m in movements if m.type == "Reservation"]
     assert sorted((m.sku, m.quantity, m.reason) for m in reserved) == sorted((r.sku, 3, "ORDER-50") for r in done)
 
@@ -624,7 +627,7 @@ async def test_release_and_commit_set_their_timestamps_and_ledger(sessionmaker: 
     assert released.released_at is not None and released.committed_at is None
     assert await run(sessionmaker, lambda s: s.get_reservation(kept.id)) == committed
     assert await run(sessionmaker, lambda s: s.get_reservation(uuid4())) is None
-    movements = await run(sessionmaker, lambda s: s.list_movements("SKU"))
+    movements = (await run(sessionmaker, lambda s: s.list_movements("SKU"))).items
     assert [(m.type, m.quantity, m.reason) for m in movements] == [
         ("Release", -1, "ORDER-2"),
         ("Shipment", -2, "ORDER-1"),
@@ -689,7 +692,7 @@ async def test_demo_stock_is_loaded_once(sessionmaker: Maker) -> None:
     assert await snapshot(sessionmaker) == loaded
 
     assert (loaded.warehouses, loaded.locations, loaded.movements) == (1, 1, len(demo.DEMO_SKUS))
-    warehouses = await run(sessionmaker, lambda s: s.list_warehouses())
+    warehouses = (await run(sessionmaker, lambda s: s.list_warehouses())).items
     assert [(w.code, w.name) for w in warehouses] == [("MAIN", "Main warehouse")]
     for sku in ("ARM-BLK", "WH-BLK", "NOTE-A4"):
         summary = await run(sessionmaker, partial(InventoryStore.get_stock, sku=sku))

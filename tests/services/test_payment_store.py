@@ -98,7 +98,7 @@ async def test_create_refusals_in_the_order_the_checks_run(
 ) -> None:
     error = await _refused(sessionmaker, lambda store: store.create(_request(**overrides)))
     assert (error.code, error.status_code) == (code, 400)
-    assert await _run(sessionmaker, lambda store: store.list()) == []
+    assert (await _run(sessionmaker, lambda store: store.list())).items == []
 
 
 # --- reads --------------------------------------------------------------------------------------------
@@ -110,7 +110,7 @@ async def test_reads_list_newest_first_and_per_order_oldest_first(sessionmaker: 
     other = await _create(sessionmaker)
     second = await _create(sessionmaker, order_id=order_id)
 
-    listed = await _run(sessionmaker, lambda store: store.list())
+    listed = (await _run(sessionmaker, lambda store: store.list())).items
     assert [p.id for p in listed] == [second.id, other.id, first.id]
     assert listed[0].model_dump() == {
         key: value for key, value in second.model_dump().items() if key in PaymentListItemDto.model_fields
