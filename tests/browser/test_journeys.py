@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import Journeys
-from tests.operator import OPERATOR_TOKEN
+from tests.operator import OPERATOR_HEADERS, OPERATOR_TOKEN
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
@@ -61,7 +61,7 @@ async def page(context: "BrowserContext") -> "Page":
 
 
 async def available(base_url: str, sku: str) -> int:
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=base_url, headers=OPERATOR_HEADERS) as http:
         return int((await http.get(f"/api/stock/{sku}")).json()["totalAvailableQuantity"])
 
 

@@ -84,8 +84,9 @@ async def test_the_customer_is_nowhere_in_temporal_and_decodes_with_the_operator
     # the operator reads the order through the codec server: directly, and as the CLI (or Temporal Web) does
     token = stack.env()["OPERATOR_TOKENS"].split(",")[0]
     body = {"payloads": [started_input(json.loads(shown))]}
-    assert (await http.post("/codec/decode", json=body)).status_code == 401
-    refused = await http.post("/codec/decode", json=body, headers={"Authorization": "Bearer not-the-token"})
+    async with httpx.AsyncClient(base_url=stack.base_url) as anonymous:  # `http` sends the operator token
+        assert (await anonymous.post("/codec/decode", json=body)).status_code == 401
+        refused = await anonymous.post("/codec/decode", json=body, headers={"Authorization": "Bearer not-the-token"})
     assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
     decoded = await http.post("/codec/decode", json=body, headers={"Authorization": f"Bearer {token}"})
     assert decoded.status_code == 200, decoded.text

@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 from contracts.order import OrderOutcome, PlaceOrder
 from stack import replay_check
 from stack.replay_check import replay_runs, runs_query
+from tests.conftest import PAYLOAD_KEYS
 from tests.workflows.fakes import FakeWorld
 from tests.workflows.record_histories import SCENARIOS, TASK_QUEUE
 from workflows.order import OrderWorkflow
@@ -106,6 +107,7 @@ async def test_the_command_exits_1_and_names_the_runs_that_do_not_replay(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
+    monkeypatch.setenv("PAYLOAD_KEYS", PAYLOAD_KEYS)  # the session's key: the dev server holds its payloads
     monkeypatch.setenv("TEMPORAL_TASK_QUEUE", TASK_QUEUE)
 
     code = await replay_check.main(["--closed-within-hours", "1"], workflows=[ReorderedOrderWorkflow])
@@ -119,7 +121,11 @@ async def test_the_command_exits_1_and_names_the_runs_that_do_not_replay(
 
 async def test_the_command_exits_0_on_the_current_code(dev_env: WorkflowEnvironment, played: dict[str, str]) -> None:
     env = dict(os.environ)
-    env.update(TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host, TEMPORAL_TASK_QUEUE=TASK_QUEUE)
+    env.update(
+        TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
+        TEMPORAL_TASK_QUEUE=TASK_QUEUE,
+        PAYLOAD_KEYS=PAYLOAD_KEYS,
+    )
     done = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "stack.replay_check", "--closed-within-hours", "1"],  # what `make replay-check` runs

@@ -11,8 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from stack.settings import Settings
 from tests.conftest import open_stack
-
-OPERATOR_TOKEN = "operator-token-for-page-tests"
+from tests.operator import OPERATOR_TOKEN
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from stack.settings import Settings
 from tests.conftest import open_api
-from tests.web.conftest import OPERATOR_TOKEN
+from tests.operator import OPERATOR_TOKEN
 from tests.web.test_shop_pages import GOOD_CARD, _available, _json, pay, place_order
 
 
