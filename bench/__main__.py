@@ -60,6 +60,19 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="py-spy flame graphs of the worker and the API during the project's c=20 lifecycles, into --out",
     )
+    parser.add_argument(
+        "--profile-raw",
+        action="store_true",
+        help="with --profile: collapsed stacks (latest-profile-<name>.txt, for grep and sort) instead of SVGs",
+    )
+    parser.add_argument(
+        "--lifecycles-at",
+        type=int,
+        action="append",
+        metavar="C",
+        help="measure only lifecycles at concurrency C (repeatable), the project against the local-activity floor: "
+        "no placement rows, no scale phases unless asked for (for before/after CPU comparisons of a change)",
+    )
     parser.add_argument("--quick", action="store_true", help=f"tiny counts ({QUICK_ORDERS} per measurement)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="directory for the JSON results")
     parser.add_argument(
@@ -71,14 +84,20 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     for name in ("open_orders", "storm"):
         if getattr(args, name) is not None and getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must not be negative")
+    if any(c < 1 for c in args.lifecycles_at or ()):
+        parser.error("--lifecycles-at must be at least 1")
     return args
 
 
 def plan_of(args: argparse.Namespace) -> harness.Plan:
     orders = args.orders or (QUICK_ORDERS if args.quick else DEFAULT_ORDERS)
 
+    focused = bool(args.lifecycles_at)  # a focused run has the scale phases only when asked for by name
+
     def chosen(value: int | None, quick: int, default: int) -> int:
-        return value if value is not None else (quick if args.quick else default)
+        if value is not None:
+            return value
+        return 0 if focused else quick if args.quick else default
 
     kill_run_s, kill_at_s = (QUICK_KILL_RUN_S, QUICK_KILL_AT_S) if args.quick else (KILL_RUN_S, KILL_AT_S)
     return harness.Plan(
@@ -89,9 +108,11 @@ def plan_of(args: argparse.Namespace) -> harness.Plan:
         quick=args.quick,
         open_orders=chosen(args.open_orders, QUICK_OPEN_ORDERS, DEFAULT_OPEN_ORDERS),
         storm=chosen(args.storm, QUICK_STORM, DEFAULT_STORM),
-        kill_run_s=0.0 if args.no_kill else kill_run_s,
+        kill_run_s=0.0 if args.no_kill or focused else kill_run_s,
         kill_at_s=kill_at_s,
         profile_dir=args.out if args.profile else None,
+        profile_raw=args.profile_raw,
+        lifecycles_at=tuple(args.lifecycles_at or ()),
         max_cached_workflows=args.max_cached_workflows
         if args.max_cached_workflows is not None
         else (QUICK_CACHE if args.quick else None),

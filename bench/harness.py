@@ -65,6 +65,9 @@ class Plan:
     kill_at_s: float = 0.0
     max_cached_workflows: int | None = None  # the order workers' cache; None: the project's default
     profile_dir: Path | None = None  # py-spy flame graphs of worker and API during the project's c=20 lifecycles
+    profile_raw: bool = False  # collapsed stacks (text) instead of flame graphs
+    # only lifecycles at these concurrencies, project and local floor (a focused before/after run); (): everything
+    lifecycles_at: tuple[int, ...] = ()
 
 
 def _load() -> tuple[float, float, float]:
@@ -139,7 +142,7 @@ class Runner:
         placed = len(self.rest.placed)
         started = {name: len(baseline.started) for name, baseline in self.subjects.items()}
         profile = (
-            profiled(self.stack, ("worker", "api"), self.plan.profile_dir, self.say)
+            profiled(self.stack, ("worker", "api"), self.plan.profile_dir, self.say, raw=self.plan.profile_raw)
             if self.plan.profile_dir is not None and (kind, subject, concurrency) == PROFILED
             else nullcontext()
         )
@@ -202,6 +205,11 @@ class Runner:
             say=self.say,
         )
 
+    async def focused(self) -> None:
+        for concurrency in self.plan.lifecycles_at:
+            for subject in (Subject.BASELINE_LOCAL, Subject.PROJECT):
+                await self._measure(Kind.LIFECYCLE, subject, concurrency)
+
     async def concurrent(self) -> None:
         for subject in (Subject.BASELINE_ACTIVITY, Subject.BASELINE_LOCAL, Subject.PROJECT):
             await self._measure(Kind.PLACEMENT, subject, PLACEMENT_CONCURRENCY)
@@ -234,8 +242,11 @@ async def run(plan: Plan, say: Say) -> BenchResult:
                 await rest.receive_stock([sku for _, sku in variants], units + STOCK_MARGIN)
                 runner = Runner(plan, stack, rest, say)
                 await runner.warm_up()
-                await runner.placements_one_at_a_time()
-                await runner.concurrent()
+                if plan.lifecycles_at:
+                    await runner.focused()
+                else:
+                    await runner.placements_one_at_a_time()
+                    await runner.concurrent()
                 if plan.storm:
                     storm = await runner.storm()
                 if plan.kill_run_s:

@@ -197,17 +197,19 @@ def _stop(child: Child) -> None:
 
 
 @contextmanager
-def profiled(stack: Stack, names: tuple[str, ...], out_dir: Path, say: Say) -> Iterator[None]:
-    """py-spy flame graphs (`latest-flame-<name>.svg` in `out_dir`) of the named processes while the block runs.
+def profiled(stack: Stack, names: tuple[str, ...], out_dir: Path, say: Say, *, raw: bool = False) -> Iterator[None]:
+    """py-spy flame graphs (`latest-flame-<name>.svg` in `out_dir`) of the named processes while the block runs;
+    with `raw`, collapsed stacks instead (`latest-profile-<name>.txt`, one stack and its sample count a line).
 
     py-spy samples without pausing the process (--nonblocking), so the profile costs the stack little.
     """
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: out_dir / (f"latest-profile-{name}.txt" if raw else f"latest-flame-{name}.svg") for name in names}
     recorders = [
         subprocess.Popen(
-            [spy, "record", "--nonblocking", "--pid", str(stack.pids[name]), "--output",
-             str(out_dir / f"latest-flame-{name}.svg")],
+            [spy, "record", "--nonblocking", "--pid", str(stack.pids[name]), "--output", str(paths[name]),
+             "--format", "raw" if raw else "flamegraph"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -217,14 +219,14 @@ def profiled(stack: Stack, names: tuple[str, ...], out_dir: Path, say: Say) -> I
         yield
     finally:
         for recorder in recorders:
-            recorder.send_signal(signal.SIGINT)  # py-spy writes its flame graph on SIGINT
+            recorder.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
         for name, recorder in zip(names, recorders, strict=True):
             try:
                 recorder.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 recorder.kill()
                 recorder.wait(STOP_TIMEOUT)
-            say(f"flame graph of the {name}: {out_dir / f'latest-flame-{name}.svg'}")
+            say(f"profile of the {name}: {paths[name]}")
 
 
 def log_tail(path: Path, lines: int = 30) -> str:

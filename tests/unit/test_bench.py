@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from bench.__main__ import arguments, plan_of
 from bench.load import Sample, drive, percentile
 from bench.report import BenchResult, Kind, Subject, TargetId
 from bench.scale import in_one_second, kill_figures, left_curve
@@ -160,3 +161,14 @@ def test_quick_run_measures_everything_and_stops_everything(tmp_path: Path) -> N
     assert sum(line.endswith(("| pass", "| miss")) for line in table.splitlines()) == 3
     for row in ("open orders, worker / Temporal", "storm: first deadline", "2 workers", "SIGKILL 1 of 2 workers"):
         assert row in table
+
+
+def test_lifecycles_at_focuses_the_run_on_lifecycles_unless_a_scale_phase_is_named() -> None:
+    focused = plan_of(arguments(["--lifecycles-at", "20", "--orders", "30"]))
+    assert (focused.lifecycles_at, focused.orders) == ((20,), 30)
+    assert (focused.storm, focused.open_orders, focused.kill_run_s) == (0, 0, 0.0)
+    assert plan_of(arguments(["--lifecycles-at", "20", "--storm", "100"])).storm == 100
+
+    everything = plan_of(arguments([]))
+    assert everything.lifecycles_at == ()
+    assert everything.storm > 0 and everything.open_orders > 0 and everything.kill_run_s > 0
