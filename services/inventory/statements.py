@@ -6,19 +6,13 @@ any number of lines. Every lock is taken in one order, so two units of work neve
 cycle: idempotency keys (advisory locks, by lock id) -> reservations (by id) -> stock rows (by id).
 """
 
-from typing import Any
-
 from sqlalchemy import (
     BigInteger,
     DateTime,
     String,
-    Table,
-    TableValuedAlias,
     Uuid,
     any_,
     bindparam,
-    column,
-    func,
     insert,
     literal,
     select,
@@ -27,33 +21,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.types import TypeEngine
 
-from services.inventory.models import Base, StockItem, StockMovement, StockReservation, StorageLocation, Warehouse
+from services.inventory.models import StockItem, StockMovement, StockReservation, StorageLocation, Warehouse
 from services.inventory.schemas import ReservationStatus
+from services.sql import core_table, unnest_rows
 
-
-def _rows(name: str, **columns: TypeEngine[Any]) -> TableValuedAlias:
-    """The derived table `name(column, ...)` unnesting one array parameter per column, named after it."""
-    return (
-        func.unnest(*(bindparam(key, type_=ARRAY(kind)) for key, kind in columns.items()))
-        .table_valued(*(column(key, kind) for key, kind in columns.items()))
-        .render_derived(name=name)
-    )
-
-
-def _table(model: type[Base]) -> Table:
-    """The table of a model, for Core statements: cheaper rows, and an insert's parameters stay parameters."""
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-RESERVATIONS = _table(StockReservation)
-MOVEMENTS = _table(StockMovement)
-ITEMS = _table(StockItem)
-WAREHOUSES = _table(Warehouse)
-LOCATIONS = _table(StorageLocation)
+RESERVATIONS = core_table(StockReservation)
+MOVEMENTS = core_table(StockMovement)
+ITEMS = core_table(StockItem)
+WAREHOUSES = core_table(Warehouse)
+LOCATIONS = core_table(StorageLocation)
 
 _NOW = bindparam("now", type_=DateTime(timezone=True))
 
@@ -126,7 +103,7 @@ LOCK_ROW = (
     .with_for_update()
 )
 
-_new_reservations = _rows(
+_new_reservations = unnest_rows(
     "r",
     id=Uuid(),
     stock_item_id=Uuid(),
@@ -141,7 +118,7 @@ INSERT_RESERVATIONS = insert(RESERVATIONS).from_select(
     [*_new_reservations.c.keys(), "status", "created_at"],
     select(_new_reservations, literal(ReservationStatus.ACTIVE.value, String()), _NOW),
 )
-_new_movements = _rows(
+_new_movements = unnest_rows(
     "m",
     id=Uuid(),
     sku=String(),
@@ -155,7 +132,7 @@ INSERT_MOVEMENTS = insert(MOVEMENTS).from_select(
     [*_new_movements.c.keys(), "type", "created_at"],
     select(_new_movements, bindparam("type", type_=String()), _NOW),
 )
-_balances = _rows("b", item_id=Uuid(), on_hand=BigInteger(), reserved=BigInteger())
+_balances = unnest_rows("b", item_id=Uuid(), on_hand=BigInteger(), reserved=BigInteger())
 # ORM-enabled, returning the rows into the session: a stock row the session already holds as an object is
 # refreshed by the statement itself, so it never goes stale under these writes.
 UPDATE_STOCK = (

@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
 from sqlalchemy import Select, func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.order import OrderDetails, OrderStatus
 from services.errors import DomainError
 from services.ordering import models
+from services.ordering import statements as sql
 from services.ordering.errors import OrderNotFoundError
 from services.ordering.schemas import OrderListItemDto
 from services.paging import FIRST_PAGE, Keyset, PageRequest, PageResult, desc
@@ -71,7 +71,8 @@ class OrderingStore:
     async def record(self, order: OrderDetails) -> bool:
         """Store a newly placed order with its lines; a second call with the same id changes nothing.
 
-        True when this call stored it. Two statements whatever the number of lines; nothing is read back.
+        True when this call stored it. One statement whatever the number of lines (`statements.RECORD_ORDER`), so
+        it is atomic without a transaction around it; nothing is read back.
 
         Amounts are BIGINT: a total beyond int64 (huge prices times quantities) is refused with
         `order_total_too_large` instead of failing in PostgreSQL on every retry. No line total exceeds the
@@ -79,45 +80,43 @@ class OrderingStore:
         """
         if order.total_amount_minor > INT64_MAX:
             raise DomainError("order_total_too_large", f"The order total must not exceed {INT64_MAX} minor units")
-        inserted = await self.session.execute(
-            insert(models.Order)
-            .values(
-                id=order.id,
-                customer_name=order.customer_name,
-                customer_email=order.customer_email,
-                status=order.status.value,
-                total_amount_minor=order.total_amount_minor,
-                currency=order.currency,
-                created_at=order.created_at,
-                updated_at=order.updated_at,
-            )
-            .on_conflict_do_nothing(index_elements=[models.Order.id])
-            .returning(models.Order.id)
+        stored = await self.session.scalar(
+            sql.RECORD_ORDER,
+            {
+                "id": order.id,
+                "customer_name": order.customer_name,
+                "customer_email": order.customer_email,
+                "status": order.status.value,
+                "total_amount_minor": order.total_amount_minor,
+                "currency": order.currency,
+                "created_at": order.created_at,
+                "updated_at": order.updated_at,
+                "item_id": [item.id for item in order.items],
+                "product_id": [item.product_id for item in order.items],
+                "product_variant_id": [item.product_variant_id for item in order.items],
+                "sku": [item.sku for item in order.items],
+                "product_name": [item.product_name for item in order.items],
+                "variant_name": [item.variant_name for item in order.items],
+                "unit_price_amount_minor": [item.unit_price_amount_minor for item in order.items],
+                "item_currency": [item.currency for item in order.items],
+                "quantity": [item.quantity for item in order.items],
+                "line_total_amount_minor": [item.line_total_amount_minor for item in order.items],
+                "inventory_reservation_id": [item.inventory_reservation_id for item in order.items],
+            },
         )
-        if inserted.scalar_one_or_none() is None:
-            return False
-        if order.items:
-            await self.session.execute(
-                insert(models.OrderItem),
-                [{"order_id": order.id, **item.model_dump(by_alias=False)} for item in order.items],
-            )
-        return True
+        return stored == 1
 
     async def record_status(self, order_id: UUID, status: OrderStatus, at: datetime) -> bool:
         """Record a transition decided by the order workflow; recording the current status again is a no-op.
 
         True when this call changed the status. One statement, unless nothing changed: then a second one tells
-        a repeat (no-op) from an unknown order (`OrderNotFoundError`).
+        a repeat (no-op) from an unknown order (`OrderNotFoundError`). Neither needs the other's snapshot (an
+        order is never deleted), so the caller may run them without a transaction.
         """
-        changed = await self.session.execute(
-            update(models.Order)
-            .where(models.Order.id == order_id, models.Order.status != status.value)
-            .values(status=status.value, updated_at=at)
-            .returning(models.Order.id)
-        )
-        if changed.scalar_one_or_none() is not None:
+        params = {"order_id": order_id, "new_status": status.value, "at": at}
+        if await self.session.scalar(sql.RECORD_STATUS, params) is not None:
             return True
-        if await self.session.scalar(select(models.Order.id).where(models.Order.id == order_id)) is None:
+        if await self.session.scalar(sql.ORDER_EXISTS, {"order_id": order_id}) is None:
             raise OrderNotFoundError()
         return False
 
@@ -146,8 +145,7 @@ class OrderingStore:
         With `hold`, the row is share-locked until the caller's transaction ends: a status change waits for it,
         so what the caller writes on the strength of this status commits before the change does.
         """
-        query = select(models.Order.status).where(models.Order.id == order_id)
-        status = await self.session.scalar(query.with_for_update(read=True) if hold else query)
+        status = await self.session.scalar(sql.STATUS_HELD if hold else sql.STATUS, {"order_id": order_id})
         return OrderStatus(status) if status is not None else None
 
     async def list(self, page: PageRequest = FIRST_PAGE) -> PageResult[OrderListItemDto]:

@@ -1,0 +1,95 @@
+"""The statements of the order workflow's steps and of the API's status checks, built once at import.
+
+Recording an order is one statement (the order, then its lines only if the order was new), so it is atomic by
+itself and needs no transaction around it; lines travel as array parameters, one statement text for any count.
+"""
+
+from sqlalchemy import BigInteger, DateTime, Integer, String, Uuid, bindparam, func, insert, select, true, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from services.ordering.models import Order, OrderItem
+from services.sql import core_table, unnest_rows
+
+ORDERS = core_table(Order)
+ITEMS = core_table(OrderItem)
+
+_new_order = (
+    pg_insert(ORDERS)
+    .values(
+        id=bindparam("id", type_=Uuid()),
+        customer_name=bindparam("customer_name", type_=String()),
+        customer_email=bindparam("customer_email", type_=String()),
+        status=bindparam("status", type_=String()),
+        total_amount_minor=bindparam("total_amount_minor", type_=BigInteger()),
+        currency=bindparam("currency", type_=String()),
+        created_at=bindparam("created_at", type_=DateTime(timezone=True)),
+        updated_at=bindparam("updated_at", type_=DateTime(timezone=True)),
+    )
+    .on_conflict_do_nothing(index_elements=[ORDERS.c.id])
+    .returning(ORDERS.c.id)
+    .cte("new_order")
+)
+_lines = unnest_rows(
+    "line",
+    item_id=Uuid(),
+    product_id=Uuid(),
+    product_variant_id=Uuid(),
+    sku=String(),
+    product_name=String(),
+    variant_name=String(),
+    unit_price_amount_minor=BigInteger(),
+    item_currency=String(),
+    quantity=Integer(),
+    line_total_amount_minor=BigInteger(),
+    inventory_reservation_id=Uuid(),
+)
+# The lines are inserted only alongside a new order row: a repeat (the order exists) writes nothing.
+_new_lines = (
+    insert(ITEMS)
+    .from_select(
+        [
+            "id",
+            "order_id",
+            "product_id",
+            "product_variant_id",
+            "sku",
+            "product_name",
+            "variant_name",
+            "unit_price_amount_minor",
+            "currency",
+            "quantity",
+            "line_total_amount_minor",
+            "inventory_reservation_id",
+        ],
+        select(
+            _lines.c.item_id,
+            _new_order.c.id,
+            _lines.c.product_id,
+            _lines.c.product_variant_id,
+            _lines.c.sku,
+            _lines.c.product_name,
+            _lines.c.variant_name,
+            _lines.c.unit_price_amount_minor,
+            _lines.c.item_currency,
+            _lines.c.quantity,
+            _lines.c.line_total_amount_minor,
+            _lines.c.inventory_reservation_id,
+        ).select_from(_new_order.join(_lines, true())),
+    )
+    .returning(ITEMS.c.id)
+    .cte("new_lines")
+)
+# How many orders this call stored (1 or 0). PostgreSQL runs both inserts whether or not the result reads them.
+RECORD_ORDER = select(func.count()).select_from(_new_order).add_cte(_new_lines)
+
+_ORDER_ID = bindparam("order_id", type_=Uuid())
+# A transition the workflow decided; recording the current status again matches no row.
+RECORD_STATUS = (
+    update(ORDERS)
+    .where(ORDERS.c.id == _ORDER_ID, ORDERS.c.status != bindparam("new_status", type_=String()))
+    .values(status=bindparam("new_status"), updated_at=bindparam("at", type_=DateTime(timezone=True)))
+    .returning(ORDERS.c.id)
+)
+ORDER_EXISTS = select(ORDERS.c.id).where(ORDERS.c.id == _ORDER_ID)
+STATUS = select(ORDERS.c.status).where(ORDERS.c.id == _ORDER_ID)
+STATUS_HELD = STATUS.with_for_update(read=True)
