@@ -1,7 +1,7 @@
 """Engine and sessionmaker factories. One engine per process; one session per unit of work."""
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -18,11 +18,21 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 @asynccontextmanager
-async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session for reads, in autocommit: no BEGIN and ROLLBACK around them, each statement its own snapshot.
+async def autocommit(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session in autocommit: no BEGIN and COMMIT around its statements (two round trips fewer), each statement
+    its own transaction.
 
-    For a unit of work whose reads need no common snapshot (one statement, or rows that never change together).
+    For a unit of work that is one statement (atomic by itself), or whose statements need neither a common
+    snapshot nor to stand or fall together. Never commit it: there is nothing to commit.
     """
     async with sessionmaker() as session:
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield session
+
+
+def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AbstractAsyncContextManager[AsyncSession]:
+    """A session for reads, in autocommit: no BEGIN and ROLLBACK around them, each statement its own snapshot.
+
+    For a unit of work whose reads need no common snapshot (one statement, or rows that never change together).
+    """
+    return autocommit(sessionmaker)
