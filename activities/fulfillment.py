@@ -6,6 +6,7 @@ from activities.errors import refusals_as_application_errors
 from contracts.activities import FulfillmentSteps
 from contracts.order import OrderRef, ShipShipment
 from services.fulfillment.store import FulfillmentStore
+from stack.db import autocommit
 
 
 class FulfillmentActivities(FulfillmentSteps):
@@ -13,8 +14,18 @@ class FulfillmentActivities(FulfillmentSteps):
         self.sessionmaker = sessionmaker
 
     async def mark_shipped(self, request: ShipShipment) -> None:
-        """Pending -> Shipped; a shipment that already shipped is left as it is."""
+        """Pending -> Shipped; a shipment that already shipped is left as it is.
+
+        The usual case is one statement, run in autocommit (no BEGIN and COMMIT round trips); a shipment that was
+        not Pending is decided on its locked row in a transaction.
+        """
         with refusals_as_application_errors():
+            async with autocommit(self.sessionmaker) as session:
+                shipped = await FulfillmentStore(session).ship_if_pending(
+                    request.shipment_id, request.carrier, request.tracking_number
+                )
+            if shipped is not None:
+                return
             async with self.sessionmaker.begin() as session:
                 await FulfillmentStore(session).mark_shipped(
                     request.shipment_id, request.carrier, request.tracking_number, repeat_ok=True

@@ -7,9 +7,10 @@ is a conditional UPDATE.
 
 import builtins
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import select, update
+from sqlalchemy import DateTime, Row, String, Uuid, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import OrderIdRequiredError
@@ -27,6 +28,7 @@ from services.fulfillment.schemas import (
 )
 from services.paging import FIRST_PAGE, Keyset, PageRequest, PageResult, desc
 from services.schemas import ZERO_UUID, utcnow
+from services.sql import core_table
 from services.validation import BY_FIELD_NAME, optional_text
 
 CARRIER_MAX = 100
@@ -41,8 +43,28 @@ def normalize_shipping(carrier: str | None, tracking_number: str | None) -> tupl
     )
 
 
-def _details(shipment: Shipment) -> ShipmentDetailsDto:
+def _details(shipment: Shipment | Row[Any]) -> ShipmentDetailsDto:
     return ShipmentDetailsDto.model_validate(shipment)
+
+
+_SHIPMENTS = core_table(Shipment)
+_NOW = bindparam("now", type_=DateTime(timezone=True))
+# Pending -> Shipped in one statement, built once; a blank carrier or tracking number (NULL) keeps the stored one.
+_SHIP_IF_PENDING = (
+    update(_SHIPMENTS)
+    .where(
+        _SHIPMENTS.c.id == bindparam("shipment_id", type_=Uuid()),
+        _SHIPMENTS.c.status == ShipmentStatus.PENDING.value,
+    )
+    .values(
+        status=ShipmentStatus.SHIPPED.value,
+        carrier=func.coalesce(bindparam("new_carrier", type_=String()), _SHIPMENTS.c.carrier),
+        tracking_number=func.coalesce(bindparam("new_tracking_number", type_=String()), _SHIPMENTS.c.tracking_number),
+        shipped_at=_NOW,
+        updated_at=_NOW,
+    )
+    .returning(*_SHIPMENTS.c)
+)
 
 
 SHIPMENTS = Keyset("shipments", desc(Shipment.created_at), desc(Shipment.id))
@@ -118,22 +140,11 @@ class FulfillmentStore:
         An already Shipped shipment is returned unchanged when `repeat_ok` (an activity retried after it
         committed), else refused as `shipment_cannot_be_shipped`, as is a Cancelled one.
         """
+        shipped = await self.ship_if_pending(shipment_id, carrier, tracking_number)
+        if shipped is not None:  # the usual case, one statement; otherwise decide on the locked row
+            return shipped
         new_carrier, new_tracking_number = normalize_shipping(carrier, tracking_number)
         now = utcnow()
-        changes: dict[str, object] = {"status": ShipmentStatus.SHIPPED.value, "shipped_at": now, "updated_at": now}
-        if new_carrier:
-            changes["carrier"] = new_carrier
-        if new_tracking_number:
-            changes["tracking_number"] = new_tracking_number
-        changed = await self._session.scalar(
-            update(Shipment)
-            .where(Shipment.id == shipment_id, Shipment.status == ShipmentStatus.PENDING.value)
-            .values(changes)
-            .returning(Shipment)
-            .execution_options(populate_existing=True)
-        )
-        if changed is not None:  # the usual case, one statement; otherwise decide on the locked row
-            return _details(changed)
         shipment = await self._lock(shipment_id)
         if repeat_ok and shipment.status == ShipmentStatus.SHIPPED:
             return _details(shipment)
@@ -146,6 +157,21 @@ class FulfillmentStore:
         shipment.updated_at = now
         await self._session.flush()
         return _details(shipment)
+
+    async def ship_if_pending(
+        self, shipment_id: UUID, carrier: str | None, tracking_number: str | None
+    ) -> ShipmentDetailsDto | None:
+        """`mark_shipped`'s usual case as one statement: a Pending shipment -> Shipped, else None (not Pending, or
+        unknown) and nothing changed. Atomic by itself, so it may run without a transaction around it."""
+        new_carrier, new_tracking_number = normalize_shipping(carrier, tracking_number)
+        params = {
+            "shipment_id": shipment_id,
+            "new_carrier": new_carrier,
+            "new_tracking_number": new_tracking_number,
+            "now": utcnow(),
+        }
+        row = (await self._session.execute(_SHIP_IF_PENDING, params)).one_or_none()
+        return None if row is None else _details(row)
 
     async def cancel(self, shipment_id: UUID) -> ShipmentDetailsDto:
         """Pending -> Cancelled, setting `cancelledAt`. Strict: a Shipped or Cancelled shipment is refused
