@@ -45,6 +45,7 @@ from services.catalog.schemas import (
 from services.errors import violated_constraint
 from services.paging import FIRST_PAGE, Keyset, PageRequest, PageResult
 from services.schemas import utcnow
+from services.sql import core_table
 from services.validation import (
     INT32_MAX,
     INT64_MAX,
@@ -60,6 +61,28 @@ BRANDS = Keyset("brands", Brand.name, Brand.id)
 CATEGORIES = Keyset("categories", Category.sort_order, Category.name, Category.id)
 ACTIVE_PRODUCTS = Keyset("products", Product.name, Product.id)
 ALL_PRODUCTS = Keyset("all-products", Product.name, Product.id)
+
+
+_PRODUCTS, _VARIANTS = core_table(Product), core_table(ProductVariant)
+# Built once, on the tables: plain rows (no ORM objects or compile state), no cache key to compute per call, and
+# one array parameter, so the same statement text (and prepared plan) for any number of variants.
+_SNAPSHOTS = (
+    select(
+        _VARIANTS.c.product_id,
+        _VARIANTS.c.id.label("product_variant_id"),
+        _VARIANTS.c.sku,
+        _PRODUCTS.c.name.label("product_name"),
+        _VARIANTS.c.name.label("variant_name"),
+        _VARIANTS.c.price_amount_minor,
+        _VARIANTS.c.currency,
+    )
+    .join(_PRODUCTS, _PRODUCTS.c.id == _VARIANTS.c.product_id)
+    .where(
+        _VARIANTS.c.id == any_(bindparam("ids", type_=ARRAY(Uuid()))),
+        _VARIANTS.c.is_active.is_(True),
+        _PRODUCTS.c.status == ProductStatus.ACTIVE,
+    )
+)
 
 
 class CatalogStore:
@@ -294,25 +317,7 @@ class CatalogStore:
         ids = list(dict.fromkeys(variant_ids))
         if not ids:
             return {}
-        # Plain columns and one array parameter: no ORM objects to build, and the same statement text (and
-        # prepared plan) for any number of variants.
-        rows = await self._session.execute(
-            select(
-                ProductVariant.product_id,
-                ProductVariant.id.label("product_variant_id"),
-                ProductVariant.sku,
-                Product.name.label("product_name"),
-                ProductVariant.name.label("variant_name"),
-                ProductVariant.price_amount_minor,
-                ProductVariant.currency,
-            )
-            .join(Product, Product.id == ProductVariant.product_id)
-            .where(
-                ProductVariant.id == any_(bindparam("ids", ids, type_=ARRAY(Uuid()))),
-                ProductVariant.is_active.is_(True),
-                Product.status == ProductStatus.ACTIVE,
-            )
-        )
+        rows = await self._session.execute(_SNAPSHOTS, {"ids": ids})
         return {
             row.product_variant_id: ProductVariantSnapshotDto.model_validate(row, from_attributes=True) for row in rows
         }
