@@ -133,20 +133,17 @@ INSERT_MOVEMENTS = insert(MOVEMENTS).from_select(
     select(_new_movements, bindparam("type", type_=String()), _NOW),
 )
 _balances = unnest_rows("b", item_id=Uuid(), on_hand=BigInteger(), reserved=BigInteger())
-# ORM-enabled, returning the rows into the session: a stock row the session already holds as an object is
-# refreshed by the statement itself, so it never goes stale under these writes.
+# Core, not ORM-enabled: the ORM's per-execution work (and loading the returned rows as objects) cost more than
+# the statements. The store sets what they wrote on any object of these rows its session holds (`_written`).
 UPDATE_STOCK = (
-    update(StockItem)
-    .where(StockItem.id == _balances.c.item_id)
+    update(ITEMS)
+    .where(ITEMS.c.id == _balances.c.item_id)
     .values(on_hand=_balances.c.on_hand, reserved=_balances.c.reserved, updated_at=_NOW)
-    .returning(StockItem)
-    .execution_options(synchronize_session=False, populate_existing=True)
 )
 SETTLE_RESERVATIONS = {
-    target: update(StockReservation)
-    .where(StockReservation.id == any_(bindparam("ids", type_=ARRAY(Uuid()))))
+    target: update(RESERVATIONS)
+    .where(RESERVATIONS.c.id == any_(bindparam("ids", type_=ARRAY(Uuid()))))
     .values({"status": target.value, stamp: _NOW})
-    .returning(StockReservation)
-    .execution_options(synchronize_session=False, populate_existing=True)
+    .returning(*RESERVATIONS.c)
     for target, stamp in ((ReservationStatus.RELEASED, "released_at"), (ReservationStatus.COMMITTED, "committed_at"))
 }

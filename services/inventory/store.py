@@ -14,7 +14,7 @@ one statement each writes the reservations, their movements and the stock rows. 
 (`reserve`) and allocations take this one path.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
@@ -22,6 +22,8 @@ from uuid import UUID, uuid4
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from services.errors import DomainError, violated_constraint
 from services.inventory import statements as sql
@@ -432,11 +434,12 @@ class InventoryStore:
         if changing:
             now = utcnow()
             movement = MovementType.SHIPMENT if target == ReservationStatus.COMMITTED else MovementType.RELEASE
-            settled = await self._session.scalars(
+            settled = await self._session.execute(
                 sql.SETTLE_RESERVATIONS[target], {"ids": [r.id for r in changing], "now": now}
             )
             for reservation in settled:
                 results[reservation.id] = StockReservationDto.model_validate(reservation)
+                self._written(StockReservation, reservation.id, reservation._asdict())
             await self._insert_movements(movement, [_movement(results[r.id], -1) for r in changing], now)
             await self._update_stock({r.stock_item_id: balances[r.stock_item_id] for r in changing}, now)
         return [results[reservation_id] for reservation_id in reservation_ids]
@@ -460,12 +463,8 @@ class InventoryStore:
         )
 
     async def _update_stock(self, balances: dict[UUID, Balance], now: datetime) -> None:
-        """Set the balances of stock rows the caller holds locked and has decided in memory.
-
-        The statement returns the rows into the session (fetched here), so an object of a stock row that the
-        session already holds is refreshed by it instead of going stale.
-        """
-        updated = await self._session.scalars(
+        """Set the balances of stock rows the caller holds locked and has decided in memory."""
+        await self._session.execute(
             sql.UPDATE_STOCK,
             {
                 "item_id": list(balances),
@@ -474,7 +473,17 @@ class InventoryStore:
                 "now": now,
             },
         )
-        updated.all()
+        for item_id, balance in balances.items():
+            written = {"on_hand": balance.on_hand, "reserved": balance.reserved, "updated_at": now}
+            self._written(StockItem, item_id, written)
+
+    def _written(self, model: type[StockItem | StockReservation], row_id: UUID, values: Mapping[str, object]) -> None:
+        """An object of a row the Core statements just wrote, if the session holds one, takes the written values
+        (as loaded, not as changes): it never goes stale under these writes."""
+        held = self._session.identity_map.get(identity_key(model, row_id))
+        if held is not None:
+            for name, value in values.items():
+                set_committed_value(held, name, value)
 
 
 def _new_reservation(placement: Placement, now: datetime) -> StockReservationDto:
