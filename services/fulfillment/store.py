@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import DateTime, Row, String, Uuid, bindparam, func, select, update
+from sqlalchemy import DateTime, Row, String, Uuid, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import OrderIdRequiredError
@@ -49,11 +49,15 @@ def _details(shipment: Shipment | Row[Any]) -> ShipmentDetailsDto:
 
 _SHIPMENTS = core_table(Shipment)
 _NOW = bindparam("now", type_=DateTime(timezone=True))
+_SHIPMENT_ID = bindparam("shipment_id", type_=Uuid())
+# The API's reads and inserts of one shipment, built once on the table (plain rows, no per-call ORM work).
+_BY_ID = select(_SHIPMENTS).where(_SHIPMENTS.c.id == _SHIPMENT_ID)
+_INSERT = insert(_SHIPMENTS)
 # Pending -> Shipped in one statement, built once; a blank carrier or tracking number (NULL) keeps the stored one.
 _SHIP_IF_PENDING = (
     update(_SHIPMENTS)
     .where(
-        _SHIPMENTS.c.id == bindparam("shipment_id", type_=Uuid()),
+        _SHIPMENTS.c.id == _SHIPMENT_ID,
         _SHIPMENTS.c.status == ShipmentStatus.PENDING.value,
     )
     .values(
@@ -82,27 +86,24 @@ class FulfillmentStore:
             raise OrderIdRequiredError()
         carrier, tracking_number = normalize_shipping(request.carrier, request.tracking_number)
         now = utcnow()
-        shipment = Shipment(
-            id=uuid4(),
-            order_id=request.order_id,
-            status=ShipmentStatus.PENDING.value,
-            carrier=carrier,
-            tracking_number=tracking_number,
-            created_at=now,
-            updated_at=now,
-            shipped_at=None,
-            cancelled_at=None,
-        )
-        self._session.add(shipment)
-        await self._session.flush()
-        return _details(shipment)
+        values = {
+            "id": uuid4(),
+            "order_id": request.order_id,
+            "status": ShipmentStatus.PENDING.value,
+            "carrier": carrier,
+            "tracking_number": tracking_number,
+            "created_at": now,
+            "updated_at": now,
+            "shipped_at": None,
+            "cancelled_at": None,
+        }
+        await self._session.execute(_INSERT, values)
+        return ShipmentDetailsDto.model_validate(values)
 
     async def get(self, shipment_id: UUID) -> ShipmentDetailsDto | None:
         """The shipment, or None if there is no such shipment."""
-        shipment = await self._session.scalar(
-            select(Shipment).where(Shipment.id == shipment_id).execution_options(populate_existing=True)
-        )
-        return None if shipment is None else _details(shipment)
+        row = (await self._session.execute(_BY_ID, {"shipment_id": shipment_id})).one_or_none()
+        return None if row is None else _details(row)
 
     async def list_for_order(self, order_id: UUID) -> builtins.list[ShipmentDetailsDto]:
         """Every shipment of the order, oldest first."""
