@@ -118,24 +118,26 @@ INSERT_RESERVATIONS = insert(RESERVATIONS).from_select(
     [*_new_reservations.c.keys(), "status", "created_at"],
     select(_new_reservations, literal(ReservationStatus.ACTIVE.value, String()), _NOW),
 )
+# Named apart from the stock rows' columns: the ledger is written in the stock update's statement, whose
+# parameters must not look like values for those columns.
 _new_movements = unnest_rows(
     "m",
-    id=Uuid(),
-    sku=String(),
-    warehouse_id=Uuid(),
-    location_id=Uuid(),
-    quantity=BigInteger(),
-    reason=String(),
-    reservation_id=Uuid(),
+    movement_id=Uuid(),
+    movement_sku=String(),
+    movement_warehouse_id=Uuid(),
+    movement_location_id=Uuid(),
+    movement_quantity=BigInteger(),
+    movement_reason=String(),
+    movement_reservation_id=Uuid(),
 )
-INSERT_MOVEMENTS = insert(MOVEMENTS).from_select(
-    [*_new_movements.c.keys(), "type", "created_at"],
-    select(_new_movements, bindparam("type", type_=String()), _NOW),
+_INSERT_MOVEMENTS = insert(MOVEMENTS).from_select(
+    ["id", "sku", "warehouse_id", "location_id", "quantity", "reason", "reservation_id", "type", "created_at"],
+    select(_new_movements, bindparam("movement_type", type_=String()), _NOW),
 )
 _balances = unnest_rows("b", item_id=Uuid(), on_hand=BigInteger(), reserved=BigInteger())
 # Core, not ORM-enabled: the ORM's per-execution work (and loading the returned rows as objects) cost more than
 # the statements. The store sets what they wrote on any object of these rows its session holds (`_written`).
-UPDATE_STOCK = (
+_UPDATE_STOCK = (
     update(ITEMS)
     .where(ITEMS.c.id == _balances.c.item_id)
     .values(on_hand=_balances.c.on_hand, reserved=_balances.c.reserved, updated_at=_NOW)
@@ -147,3 +149,5 @@ SETTLE_RESERVATIONS = {
     .returning(*RESERVATIONS.c)
     for target, stamp in ((ReservationStatus.RELEASED, "released_at"), (ReservationStatus.COMMITTED, "committed_at"))
 }
+# Every change of stock writes its ledger lines and the stock rows together: one statement, one round trip.
+WRITE_LEDGER_AND_STOCK = _UPDATE_STOCK.add_cte(_INSERT_MOVEMENTS.cte("new_movements"))

@@ -10,8 +10,8 @@ the mechanism.
 
 Allocating and settling many reservations costs as many round trips as allocating or settling one: every
 lock is taken by one statement per kind, every line is decided in memory against the locked rows, and then
-one statement each writes the reservations, their movements and the stock rows. Explicit reservations
-(`reserve`) and allocations take this one path.
+one statement writes the reservations (or settles them), and one the ledger lines with the stock rows.
+Explicit reservations (`reserve`) and allocations take this one path.
 """
 
 from collections.abc import Mapping, Sequence
@@ -165,9 +165,9 @@ class InventoryStore:
         await self._session.execute(sql.CREATE_ROW, {"id": uuid4(), "now": now, **where})
         item_id, on_hand, reserved = (await self._session.execute(sql.LOCK_ROW, where)).one()
         balance = receive_into(Balance(on_hand, reserved), quantity, sku)
-        await self._update_stock({item_id: balance}, now)
         place = Place(warehouse.id, location.id)
-        await self._insert_movements(MovementType.RECEIPT, [_Movement(sku, place, quantity, reason, None)], now)
+        receipt = [_Movement(sku, place, quantity, reason, None)]
+        await self._write(MovementType.RECEIPT, receipt, {item_id: balance}, now)
         return StockReceiptDto(
             sku=sku,
             warehouse_id=warehouse.id,
@@ -396,8 +396,12 @@ class InventoryStore:
                     "now": now,
                 },
             )
-            await self._insert_movements(MovementType.RESERVATION, [_movement(r, 1) for r in reservations], now)
-            await self._update_stock({p.row.id: Balance(p.row.on_hand, p.row.reserved) for p in placements}, now)
+            await self._write(
+                MovementType.RESERVATION,
+                [_movement(r, 1) for r in reservations],
+                {p.row.id: Balance(p.row.on_hand, p.row.reserved) for p in placements},
+                now,
+            )
         return [new[outcome] if isinstance(outcome, Placement) else outcome for outcome in outcomes]
 
     async def _lock_rows(self, skus: set[str]) -> dict[str, list[StockRow]]:
@@ -440,33 +444,32 @@ class InventoryStore:
             for reservation in settled:
                 results[reservation.id] = StockReservationDto.model_validate(reservation)
                 self._written(StockReservation, reservation.id, reservation._asdict())
-            await self._insert_movements(movement, [_movement(results[r.id], -1) for r in changing], now)
-            await self._update_stock({r.stock_item_id: balances[r.stock_item_id] for r in changing}, now)
+            await self._write(
+                movement,
+                [_movement(results[r.id], -1) for r in changing],
+                {r.stock_item_id: balances[r.stock_item_id] for r in changing},
+                now,
+            )
         return [results[reservation_id] for reservation_id in reservation_ids]
 
-    async def _insert_movements(
-        self, movement_type: MovementType, movements: Sequence[_Movement], now: datetime
+    async def _write(
+        self, movement_type: MovementType, movements: Sequence[_Movement], balances: dict[UUID, Balance], now: datetime
     ) -> None:
-        await self._session.execute(
-            sql.INSERT_MOVEMENTS,
-            {
-                "id": [uuid4() for _ in movements],
-                "sku": [m.sku for m in movements],
-                "warehouse_id": [m.place.warehouse_id for m in movements],
-                "location_id": [m.place.location_id for m in movements],
-                "quantity": [m.quantity for m in movements],
-                "reason": [m.reason for m in movements],
-                "reservation_id": [m.reservation_id for m in movements],
-                "type": movement_type.value,
-                "now": now,
-            },
-        )
+        """Write the ledger lines of a change and set the balances of the stock rows it changed, in one statement.
 
-    async def _update_stock(self, balances: dict[UUID, Balance], now: datetime) -> None:
-        """Set the balances of stock rows the caller holds locked and has decided in memory."""
+        The caller holds those rows locked and has decided the balances in memory.
+        """
         await self._session.execute(
-            sql.UPDATE_STOCK,
+            sql.WRITE_LEDGER_AND_STOCK,
             {
+                "movement_id": [uuid4() for _ in movements],
+                "movement_sku": [m.sku for m in movements],
+                "movement_warehouse_id": [m.place.warehouse_id for m in movements],
+                "movement_location_id": [m.place.location_id for m in movements],
+                "movement_quantity": [m.quantity for m in movements],
+                "movement_reason": [m.reason for m in movements],
+                "movement_reservation_id": [m.reservation_id for m in movements],
+                "movement_type": movement_type.value,
                 "item_id": list(balances),
                 "on_hand": [b.on_hand for b in balances.values()],
                 "reserved": [b.reserved for b in balances.values()],
