@@ -103,19 +103,32 @@ LOCK_ROW = (
     .with_for_update()
 )
 
+# Named apart from the stock rows' columns, like the ledger's below: the reservations are written in the stock
+# update's statement.
 _new_reservations = unnest_rows(
     "r",
-    id=Uuid(),
-    stock_item_id=Uuid(),
-    sku=String(),
-    warehouse_id=Uuid(),
-    location_id=Uuid(),
-    quantity=BigInteger(),
-    reference=String(),
-    idempotency_key=String(),
+    reservation_id=Uuid(),
+    reservation_stock_item_id=Uuid(),
+    reservation_sku=String(),
+    reservation_warehouse_id=Uuid(),
+    reservation_location_id=Uuid(),
+    reservation_quantity=BigInteger(),
+    reservation_reference=String(),
+    reservation_idempotency_key=String(),
 )
-INSERT_RESERVATIONS = insert(RESERVATIONS).from_select(
-    [*_new_reservations.c.keys(), "status", "created_at"],
+_INSERT_RESERVATIONS = insert(RESERVATIONS).from_select(
+    [
+        "id",
+        "stock_item_id",
+        "sku",
+        "warehouse_id",
+        "location_id",
+        "quantity",
+        "reference",
+        "idempotency_key",
+        "status",
+        "created_at",
+    ],
     select(_new_reservations, literal(ReservationStatus.ACTIVE.value, String()), _NOW),
 )
 # Named apart from the stock rows' columns: the ledger is written in the stock update's statement, whose
@@ -142,12 +155,17 @@ _UPDATE_STOCK = (
     .where(ITEMS.c.id == _balances.c.item_id)
     .values(on_hand=_balances.c.on_hand, reserved=_balances.c.reserved, updated_at=_NOW)
 )
-SETTLE_RESERVATIONS = {
+# Every change of stock writes its ledger lines and the stock rows together: one statement, one round trip.
+WRITE_LEDGER_AND_STOCK = _UPDATE_STOCK.add_cte(_INSERT_MOVEMENTS.cte("new_movements"))
+# Allocation's writes, one statement: the new reservations, their ledger lines, the stock rows.
+PLACE = WRITE_LEDGER_AND_STOCK.add_cte(_INSERT_RESERVATIONS.cte("new_reservations"))
+# Settlement's writes, one statement: the reservations' new status (returned), their ledger lines, the stock rows.
+SETTLE = {
     target: update(RESERVATIONS)
     .where(RESERVATIONS.c.id == any_(bindparam("ids", type_=ARRAY(Uuid()))))
     .values({"status": target.value, stamp: _NOW})
     .returning(*RESERVATIONS.c)
+    .add_cte(_INSERT_MOVEMENTS.cte("new_movements"))
+    .add_cte(_UPDATE_STOCK.cte("new_balances"))
     for target, stamp in ((ReservationStatus.RELEASED, "released_at"), (ReservationStatus.COMMITTED, "committed_at"))
 }
-# Every change of stock writes its ledger lines and the stock rows together: one statement, one round trip.
-WRITE_LEDGER_AND_STOCK = _UPDATE_STOCK.add_cte(_INSERT_MOVEMENTS.cte("new_movements"))

@@ -17,9 +17,10 @@ Explicit reservations (`reserve`) and allocations take this one path.
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import select
+from sqlalchemy import Executable, Result, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -167,7 +168,7 @@ class InventoryStore:
         balance = receive_into(Balance(on_hand, reserved), quantity, sku)
         place = Place(warehouse.id, location.id)
         receipt = [_Movement(sku, place, quantity, reason, None)]
-        await self._write(MovementType.RECEIPT, receipt, {item_id: balance}, now)
+        await self._write(sql.WRITE_LEDGER_AND_STOCK, MovementType.RECEIPT, receipt, {item_id: balance}, now)
         return StockReceiptDto(
             sku=sku,
             warehouse_id=warehouse.id,
@@ -382,25 +383,22 @@ class InventoryStore:
         if new:
             placements = list(new)
             reservations = list(new.values())
-            await self._session.execute(
-                sql.INSERT_RESERVATIONS,
-                {
-                    "id": [r.id for r in reservations],
-                    "stock_item_id": [p.row.id for p in placements],
-                    "sku": [r.sku for r in reservations],
-                    "warehouse_id": [r.warehouse_id for r in reservations],
-                    "location_id": [r.location_id for r in reservations],
-                    "quantity": [r.quantity for r in reservations],
-                    "reference": [r.reference for r in reservations],
-                    "idempotency_key": [p.request.idempotency_key for p in placements],
-                    "now": now,
-                },
-            )
             await self._write(
+                sql.PLACE,
                 MovementType.RESERVATION,
                 [_movement(r, 1) for r in reservations],
                 {p.row.id: Balance(p.row.on_hand, p.row.reserved) for p in placements},
                 now,
+                {
+                    "reservation_id": [r.id for r in reservations],
+                    "reservation_stock_item_id": [p.row.id for p in placements],
+                    "reservation_sku": [r.sku for r in reservations],
+                    "reservation_warehouse_id": [r.warehouse_id for r in reservations],
+                    "reservation_location_id": [r.location_id for r in reservations],
+                    "reservation_quantity": [r.quantity for r in reservations],
+                    "reservation_reference": [r.reference for r in reservations],
+                    "reservation_idempotency_key": [p.request.idempotency_key for p in placements],
+                },
             )
         return [new[outcome] if isinstance(outcome, Placement) else outcome for outcome in outcomes]
 
@@ -438,29 +436,35 @@ class InventoryStore:
         if changing:
             now = utcnow()
             movement = MovementType.SHIPMENT if target == ReservationStatus.COMMITTED else MovementType.RELEASE
-            settled = await self._session.execute(
-                sql.SETTLE_RESERVATIONS[target], {"ids": [r.id for r in changing], "now": now}
+            settled = await self._write(
+                sql.SETTLE[target],
+                movement,
+                [_movement(results[r.id], -1) for r in changing],  # what a ledger line names does not change
+                {r.stock_item_id: balances[r.stock_item_id] for r in changing},
+                now,
+                {"ids": [r.id for r in changing]},
             )
             for reservation in settled:
                 results[reservation.id] = StockReservationDto.model_validate(reservation)
                 self._written(StockReservation, reservation.id, reservation._asdict())
-            await self._write(
-                movement,
-                [_movement(results[r.id], -1) for r in changing],
-                {r.stock_item_id: balances[r.stock_item_id] for r in changing},
-                now,
-            )
         return [results[reservation_id] for reservation_id in reservation_ids]
 
     async def _write(
-        self, movement_type: MovementType, movements: Sequence[_Movement], balances: dict[UUID, Balance], now: datetime
-    ) -> None:
-        """Write the ledger lines of a change and set the balances of the stock rows it changed, in one statement.
+        self,
+        statement: Executable,
+        movement_type: MovementType,
+        movements: Sequence[_Movement],
+        balances: dict[UUID, Balance],
+        now: datetime,
+        more: Mapping[str, object] | None = None,
+    ) -> Result[Any]:
+        """Write the ledger lines of a change and set the balances of the stock rows it changed, with whatever
+        else `statement` writes (its parameters in `more`): one statement, one round trip.
 
         The caller holds those rows locked and has decided the balances in memory.
         """
-        await self._session.execute(
-            sql.WRITE_LEDGER_AND_STOCK,
+        result = await self._session.execute(
+            statement,
             {
                 "movement_id": [uuid4() for _ in movements],
                 "movement_sku": [m.sku for m in movements],
@@ -474,11 +478,13 @@ class InventoryStore:
                 "on_hand": [b.on_hand for b in balances.values()],
                 "reserved": [b.reserved for b in balances.values()],
                 "now": now,
+                **(more or {}),
             },
         )
         for item_id, balance in balances.items():
             written = {"on_hand": balance.on_hand, "reserved": balance.reserved, "updated_at": now}
             self._written(StockItem, item_id, written)
+        return result
 
     def _written(self, model: type[StockItem | StockReservation], row_id: UUID, values: Mapping[str, object]) -> None:
         """An object of a row the Core statements just wrote, if the session holds one, takes the written values
