@@ -6,6 +6,7 @@ from activities.errors import refusals_as_application_errors
 from contracts.activities import PaymentSteps
 from contracts.order import OrderRef, SucceedPayment
 from services.payment.store import PaymentStore
+from stack.db import autocommit
 
 
 class PaymentActivities(PaymentSteps):
@@ -13,8 +14,18 @@ class PaymentActivities(PaymentSteps):
         self.sessionmaker = sessionmaker
 
     async def mark_succeeded(self, request: SucceedPayment) -> None:
-        """Pending -> Succeeded; a payment that already succeeded is left as it is."""
+        """Pending -> Succeeded; a payment that already succeeded is left as it is.
+
+        The usual case is one statement, run in autocommit (no BEGIN and COMMIT round trips); a payment that was
+        not Pending is decided on its locked row in a transaction.
+        """
         with refusals_as_application_errors():
+            async with autocommit(self.sessionmaker) as session:
+                succeeded = await PaymentStore(session).succeed_if_pending(
+                    request.payment_id, request.provider_reference
+                )
+            if succeeded is not None:
+                return
             async with self.sessionmaker.begin() as session:
                 await PaymentStore(session).mark_succeeded(
                     request.payment_id, request.provider_reference, repeat_ok=True

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import select, update
+from sqlalchemy import DateTime, String, Uuid, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import OrderIdRequiredError
@@ -29,6 +29,7 @@ from services.payment.schemas import (
     PaymentStatus,
 )
 from services.schemas import ZERO_UUID, utcnow
+from services.sql import core_table
 from services.validation import BY_FIELD_NAME, INT64_MAX, currency_code, optional_text
 
 PROVIDER_MAX = 100
@@ -50,6 +51,24 @@ def _details_list(payments: Sequence[Payment]) -> list[PaymentDetailsDto]:
 
 
 PAYMENTS = Keyset("payments", desc(Payment.created_at), desc(Payment.id))
+
+_PAYMENTS = core_table(Payment)
+_NOW = bindparam("now", type_=DateTime(timezone=True))
+# Pending -> Succeeded in one statement, built once on the table (no per-call construction or ORM work).
+_SUCCEED_IF_PENDING = (
+    update(_PAYMENTS)
+    .where(
+        _PAYMENTS.c.id == bindparam("payment_id", type_=Uuid()),
+        _PAYMENTS.c.status == PaymentStatus.PENDING.value,
+    )
+    .values(
+        status=PaymentStatus.SUCCEEDED.value,
+        provider_reference=bindparam("new_reference", type_=String()),
+        succeeded_at=_NOW,
+        updated_at=_NOW,
+    )
+    .returning(*_PAYMENTS.c)
+)
 
 
 class PaymentStore:
@@ -127,19 +146,11 @@ class PaymentStore:
         An already Succeeded payment is returned unchanged when `repeat_ok` (an activity retried after it
         committed), else refused as `payment_not_pending` like every other status.
         """
+        succeeded = await self.succeed_if_pending(payment_id, provider_reference)
+        if succeeded is not None:  # the usual case, one statement; otherwise decide on the locked row
+            return succeeded
         reference = normalize_provider_reference(provider_reference)
         now = utcnow()
-        changed = await self._session.scalar(
-            update(Payment)
-            .where(Payment.id == payment_id, Payment.status == PaymentStatus.PENDING.value)
-            .values(
-                status=PaymentStatus.SUCCEEDED.value, provider_reference=reference, succeeded_at=now, updated_at=now
-            )
-            .returning(Payment)
-            .execution_options(populate_existing=True)
-        )
-        if changed is not None:  # the usual case, one statement; otherwise decide on the locked row
-            return _details(changed)
         payment = await self._lock(payment_id)
         if repeat_ok and payment.status == PaymentStatus.SUCCEEDED:
             return _details(payment)
@@ -150,6 +161,17 @@ class PaymentStore:
         payment.updated_at = now
         await self._session.flush()
         return _details(payment)
+
+    async def succeed_if_pending(self, payment_id: UUID, provider_reference: str | None) -> PaymentDetailsDto | None:
+        """`mark_succeeded`'s usual case as one statement: a Pending payment -> Succeeded, else None (not Pending,
+        or unknown) and nothing changed. Atomic by itself, so it may run without a transaction around it."""
+        params = {
+            "payment_id": payment_id,
+            "new_reference": normalize_provider_reference(provider_reference),
+            "now": utcnow(),
+        }
+        row = (await self._session.execute(_SUCCEED_IF_PENDING, params)).one_or_none()
+        return None if row is None else PaymentDetailsDto.model_validate(row)
 
     async def mark_failed(
         self, payment_id: UUID, failure_reason: str | None, *, repeat_ok: bool = False
