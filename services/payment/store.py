@@ -54,11 +54,13 @@ PAYMENTS = Keyset("payments", desc(Payment.created_at), desc(Payment.id))
 
 _PAYMENTS = core_table(Payment)
 _NOW = bindparam("now", type_=DateTime(timezone=True))
+_PAYMENT_ID = bindparam("payment_id", type_=Uuid())
+_BY_ID = select(_PAYMENTS).where(_PAYMENTS.c.id == _PAYMENT_ID)  # the API reads a payment before and after acting
 # Pending -> Succeeded in one statement, built once on the table (no per-call construction or ORM work).
 _SUCCEED_IF_PENDING = (
     update(_PAYMENTS)
     .where(
-        _PAYMENTS.c.id == bindparam("payment_id", type_=Uuid()),
+        _PAYMENTS.c.id == _PAYMENT_ID,
         _PAYMENTS.c.status == PaymentStatus.PENDING.value,
     )
     .values(
@@ -110,10 +112,8 @@ class PaymentStore:
 
     async def get(self, payment_id: UUID) -> PaymentDetailsDto | None:
         """The payment, or None if there is no such payment."""
-        payment = await self._session.scalar(
-            select(Payment).where(Payment.id == payment_id).execution_options(populate_existing=True)
-        )
-        return None if payment is None else _details(payment)
+        row = (await self._session.execute(_BY_ID, {"payment_id": payment_id})).one_or_none()
+        return None if row is None else PaymentDetailsDto.model_validate(row)
 
     async def list_for_order(self, order_id: UUID) -> list[PaymentDetailsDto]:
         """Every payment of the order, oldest first."""
