@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Orders, ReadSession, Session
 from api.errors import responses
-from contracts.order import MarkPaid
-from services.payment.errors import PaymentNotFoundError
+from contracts.order import MarkPaid, OrderDetails
+from services.ordering.store import OrderingStore
+from services.payment.errors import OrderAlreadyPaidError, PaymentNotFoundError
 from services.payment.schemas import (
     CreatePaymentRequest,
     FailPaymentRequest,
@@ -21,7 +22,7 @@ from services.payment.schemas import (
     PaymentStatus,
     SucceedPaymentRequest,
 )
-from services.payment.store import PaymentStore, normalize_provider_reference
+from services.payment.store import AmountDue, PaymentStore, check_amount_due, normalize_provider_reference
 from workflows.order import OrderWorkflow
 
 # Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
@@ -44,31 +45,48 @@ async def get_payment(payment_id: UUID, session: ReadSession) -> PaymentDetailsD
 
 @router.post("/api/payments", responses=responses(400, 415), status_code=status.HTTP_201_CREATED)
 async def create_payment(body: CreatePaymentRequest, session: Session, response: Response) -> PaymentDetailsDto:
-    """Record a Pending payment for an order (the seed does not check the order; neither do we)."""
-    payment = await PaymentStore(session).create(body)
+    """Record a Pending payment of the order's total, in its currency.
+
+    A payment for an unknown order id is accepted, as the seed does (its Payment .http file records one to fail
+    it); it can never succeed: succeeding it answers `order_not_found`.
+    """
+    order = await OrderingStore(session).get(body.order_id)
+    payment = await PaymentStore(session).create(body, _amount_due(order))
     response.headers["Location"] = f"/api/payments/{payment.id}"
     return payment
+
+
+def _amount_due(order: OrderDetails | None) -> AmountDue | None:
+    return None if order is None else AmountDue(amount_minor=order.total_amount_minor, currency=order.currency)
 
 
 @router.post("/api/payments/{payment_id}/succeed", responses=responses(400, 404, 415))
 async def succeed_payment(
     payment_id: UUID, orders: Orders, body: SucceedPaymentRequest | None = None
 ) -> PaymentDetailsDto:
-    """Pending -> Succeeded, and the order -> Paid. Refused (payment stays Pending) if the order cannot be paid."""
+    """Pending -> Succeeded, and the order -> Paid. Refused (payment stays Pending) if the order cannot be paid.
+
+    Only the order's workflow makes a payment succeed, and only by paying the order: a payment for an order that
+    is already paid is refused (`order_already_paid`), one for another amount or currency too (a payment
+    recorded before creation checked it).
+    """
     reference = normalize_provider_reference(body.provider_reference if body else None)
-    payment = await orders.read(lambda session: PaymentStore(session).require_pending(payment_id))
 
-    async def succeeded(session: AsyncSession) -> PaymentDetailsDto | None:
-        stored = await PaymentStore(session).get(payment_id)
-        return stored if stored is not None and stored.status is PaymentStatus.SUCCEEDED else None
+    async def pending_and_due(session: AsyncSession) -> tuple[PaymentDetailsDto, AmountDue | None]:
+        payment = await PaymentStore(session).require_pending(payment_id)
+        return payment, _amount_due(await OrderingStore(session).get(payment.order_id))
 
-    return await orders.act_then_settle(
-        payment.order_id,
-        OrderWorkflow.mark_paid,
-        MarkPaid(payment_id=payment_id, provider_reference=reference),
-        settled=succeeded,
-        settle=lambda session: PaymentStore(session).mark_succeeded(payment_id, reference, repeat_ok=True),
+    payment, due = await orders.read(pending_and_due)
+    if due is not None:
+        check_amount_due(payment.amount_minor, payment.currency, due)
+    await orders.act(
+        payment.order_id, OrderWorkflow.mark_paid, MarkPaid(payment_id=payment_id, provider_reference=reference)
     )
+    paid = await orders.read(lambda session: PaymentStore(session).get(payment_id))
+    if paid is None or paid.status is not PaymentStatus.SUCCEEDED:
+        # the order took no payment: it was already paid (a finished run, or an action the run had nothing to do)
+        raise OrderAlreadyPaidError(payment.order_id)
+    return paid
 
 
 @router.post("/api/payments/{payment_id}/fail", responses=responses(400, 404, 415))
