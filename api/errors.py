@@ -43,7 +43,10 @@ _DESCRIPTIONS = {
     400: "Refused: the request cannot be bound or breaks a domain rule; `error` names which",
     401: "No operator token, or not a valid one (`Authorization: Bearer <token>`)",
     404: "No such resource, or the id in the path is malformed",
+    409: "The order's workflow ended abnormally (terminated, failed or timed out): `order_workflow_not_running`",
     415: "The request body is not application/json",
+    422: "The Idempotency-Key was already used for a different request: `idempotency_key_reused`",
+    429: "Too many actions on this order at once: retry after `Retry-After` seconds",
     503: (
         "PostgreSQL or Temporal is unreachable, an order did not answer in time, or placing it kept failing: "
         "retry later"
@@ -161,8 +164,10 @@ def _without_422(app: FastAPI) -> None:
             schema = generate()
             for path in schema.get("paths", {}).values():
                 for operation in path.values():
-                    if isinstance(operation, dict):
-                        operation.get("responses", {}).pop("422", None)
+                    if isinstance(operation, dict) and "HTTPValidationError" in str(
+                        operation.get("responses", {}).get("422")
+                    ):
+                        operation["responses"].pop("422")
             for name in ("HTTPValidationError", "ValidationError"):
                 schema.get("components", {}).get("schemas", {}).pop(name, None)
             app.openapi_schema = schema

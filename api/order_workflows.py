@@ -7,7 +7,6 @@ the contract's refusal.
 """
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
@@ -58,8 +58,6 @@ from stack.settings import Settings
 from workflows.order import OrderWorkflow, workflow_id
 from workflows.search_attributes import CUSTOMER_REF, ORDER_STATUS, run_summary
 
-# Orders placed with the same Idempotency-Key get the same order id, hence the same workflow id.
-IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2a59-3f0e-4d8a-9a57-1d2f4c8b7e10")
 ACTION_TIMEOUT = timedelta(seconds=30)
 QUERY_TIMEOUT = timedelta(seconds=2)
 
@@ -82,18 +80,28 @@ class OrderActionTimeout(DomainError):
         )
 
 
-def order_id_for(idempotency_key: str | None) -> UUID:
-    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key) if idempotency_key else uuid.uuid4()
-
-
 class OrderPlacementFailed(DomainError):
-    """Placing kept failing for a reason that is not the request's (a bug, a long outage) and was given up."""
+    """Placing kept failing for a reason that is not the request's (a bug, a long outage) and was given up.
+
+    Not sticky: a retry with the same Idempotency-Key places the order again, in a new run (see
+    api/routes/orders.py). `earlier` says the run had already given up before this request came.
+    """
 
     status_code = 503
 
+    def __init__(self, code: str, message: str, *, earlier: bool = False) -> None:
+        super().__init__(code, message)
+        self.earlier = earlier
 
-def _rejected(code: str, message: str) -> DomainError:
-    return OrderPlacementFailed(code, message) if code == "order_placement_failed" else DomainError(code, message)
+
+PLACEMENT_FAILED = "order_placement_failed"
+_PLACEMENT_FAILED_MESSAGE = "Placing the order kept failing and was given up; retry with the same Idempotency-Key"
+
+
+def _rejected(code: str, message: str, *, earlier: bool = False) -> DomainError:
+    if code == PLACEMENT_FAILED:
+        return OrderPlacementFailed(code, _PLACEMENT_FAILED_MESSAGE, earlier=earlier)
+    return DomainError(code, message)
 
 
 def _refusal(error: WorkflowUpdateFailedError) -> DomainError:
@@ -157,22 +165,44 @@ class OrderWorkflows:
         stored = await self._stored(order_id)
         if stored is not None:
             return stored
-        outcome = await self.handle(order_id).result()
+        try:
+            outcome = await self.handle(order_id).result()
+        except WorkflowFailureError as error:
+            # the run ended abnormally (terminated, failed, timed out) before the order was recorded
+            raise OrderPlacementFailed(PLACEMENT_FAILED, _PLACEMENT_FAILED_MESSAGE, earlier=True) from error
         rejection = outcome.rejection
         if rejection is None:
             raise OrderNotFoundError()
-        raise _rejected(rejection.code, rejection.message)
+        raise _rejected(rejection.code, rejection.message, earlier=True)
 
-    async def act(self, order_id: UUID, update: OrderUpdate[M], message: M) -> OrderDetails:
-        """Apply an action through the order's workflow and return the order as it is afterwards."""
+    async def act(
+        self, order_id: UUID, update: OrderUpdate[M], message: M, *, update_id: str | None = None
+    ) -> OrderDetails:
+        """Apply an action through the order's workflow and return the order as it is afterwards.
+
+        With an `update_id` (from an Idempotency-Key), a retry of an action Temporal has already seen gets that
+        action's outcome, even once the run has finished, instead of acting again.
+        """
         try:
-            return await self._bounded(self.handle(order_id).execute_update(update, message))
+            return await self._bounded(self.handle(order_id).execute_update(update, message, id=update_id))
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from error
         except RPCError as error:
             if not _closed_or_missing(error):
                 raise
         return await self._act_on_finished(order_id, message)
+
+    async def outcome_of(self, order_id: UUID, update: OrderUpdate[M], update_id: str) -> OrderDetails | None:
+        """The outcome of the order's update `update_id` if Temporal has seen it (its refusal raised), else None."""
+        handle = self.handle(order_id).get_update_handle_for(update, update_id)
+        try:
+            return await self._bounded(handle.result(rpc_timeout=QUERY_TIMEOUT))
+        except WorkflowUpdateFailedError as error:
+            raise _refusal(error) from error
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
 
     async def act_then_settle(
         self,
@@ -182,6 +212,7 @@ class OrderWorkflows:
         *,
         settled: Callable[[AsyncSession], Awaitable[Row | None]],
         settle: Callable[[AsyncSession], Awaitable[Row]],
+        update_id: str | None = None,
     ) -> Row:
         """Act on the order for a payment or shipment row, and return that row once it is settled.
 
@@ -189,7 +220,7 @@ class OrderWorkflows:
         finds it. An order whose run had already finished (a second payment or shipment of a shipped order, as
         the seed allows) settles nothing: `settle` does it here, in its own unit of work.
         """
-        await self.act(order_id, update, message)
+        await self.act(order_id, update, message, update_id=update_id)
         async with reading(self.sessionmaker) as session:
             row = await settled(session)
         if row is not None:

@@ -73,8 +73,13 @@ class PaymentStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def create(self, request: CreatePaymentRequest, due: AmountDue | None = None) -> PaymentDetailsDto:
-        """Record a Pending payment of `due`, the order's total (None: no such order, accepted as the seed does)."""
+    async def create(
+        self, request: CreatePaymentRequest, due: AmountDue | None = None, *, payment_id: UUID | None = None
+    ) -> PaymentDetailsDto:
+        """Record a Pending payment of `due`, the order's total (None: no such order, accepted as the seed does).
+
+        `payment_id` is the id an Idempotency-Key derived (a fresh one otherwise).
+        """
         if request.order_id == ZERO_UUID:
             raise OrderIdRequiredError()
         if request.amount_minor <= 0 or request.amount_minor > INT64_MAX:
@@ -87,7 +92,7 @@ class PaymentStore:
             check_amount_due(request.amount_minor, currency, due)
         now = utcnow()
         payment = Payment(
-            id=uuid4(),
+            id=payment_id or uuid4(),
             order_id=request.order_id,
             amount_minor=request.amount_minor,
             currency=currency,

@@ -179,7 +179,13 @@ async def test_expire_releases_and_repeats_as_no_op(stack_api: httpx.AsyncClient
     before = await stock(api, "ARM-BLK")
     order = await place(api, (ARM_BLK, 3))
     created = await api.post(
-        "/api/payments", json={"orderId": order["id"], "amountMinor": 1, "currency": "USD", "provider": "Manual"}
+        "/api/payments",
+        json={
+            "orderId": order["id"],
+            "amountMinor": order["totalAmountMinor"],
+            "currency": "USD",
+            "provider": "Manual",
+        },
     )
 
     assert (await ok(await api.post(f"/api/orders/{order['id']}/expire")))["status"] == "Expired"
