@@ -45,6 +45,7 @@ from contracts.order import (
     OrderState,
     PaymentFailed,
     PlaceOrder,
+    Rejection,
     Verdict,
     action_of,
     decide,
@@ -98,9 +99,29 @@ PLACEMENT_FAILED = "order_placement_failed"
 _PLACEMENT_FAILED_MESSAGE = "Placing the order kept failing and was given up; retry with the same Idempotency-Key"
 
 
+# Codes whose message the workflow built from an exception: its text stays in the logs, not in the answer.
+_STEP_FAILED = "order_step_failed"
+_ACTION_FAILED = "order_action_failed"
+_STEP_FAILED_MESSAGE = "A step of this action kept failing; the order is unchanged or finished by its workflow"
+
+
+class OrderWorkflowNotRunning(DomainError):
+    """The order's run ended abnormally (terminated, failed, timed out): nothing can act on the order any more."""
+
+    status_code = 409
+
+    def __init__(self, order_id: UUID) -> None:
+        super().__init__(
+            "order_workflow_not_running",
+            f"Order '{order_id}' is not finished, but its workflow ended abnormally: an operator must look at it",
+        )
+
+
 def _rejected(code: str, message: str, *, earlier: bool = False) -> DomainError:
     if code == PLACEMENT_FAILED:
         return OrderPlacementFailed(code, _PLACEMENT_FAILED_MESSAGE, earlier=earlier)
+    if code in (_STEP_FAILED, _ACTION_FAILED):
+        return DomainError(code, _STEP_FAILED_MESSAGE)
     return DomainError(code, message)
 
 
@@ -108,7 +129,7 @@ def _refusal(error: WorkflowUpdateFailedError) -> DomainError:
     cause = error.cause
     if isinstance(cause, ApplicationError) and cause.type:
         return _rejected(cause.type, cause.message)
-    return DomainError("order_action_failed", str(cause or error))
+    return _rejected(_ACTION_FAILED, "")
 
 
 def _closed_or_missing(error: RPCError) -> bool:
@@ -243,6 +264,9 @@ class OrderWorkflows:
         stored = await self._stored(order_id)
         if stored is None:
             raise OrderNotFoundError()
+        if stored.status not in TERMINAL_STATUSES:
+            # the run is closed but the order is not finished: the run was terminated, failed or timed out
+            raise OrderWorkflowNotRunning(order_id)
         if decide(action, stored.status) is Verdict.REFUSE:
             raise DomainError(REFUSAL_CODES[action], refusal_message(action, stored.status))
         return stored
@@ -265,11 +289,15 @@ class OrderWorkflows:
     async def state(self, order_id: UUID) -> OrderState | None:
         """Live state of the order's workflow, or None when there is no such run."""
         try:
-            return await self.handle(order_id).query(OrderWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+            state = await self.handle(order_id).query(OrderWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 return None
             raise
+        if state.rejection is not None:  # a message the workflow built from an exception stays in its history
+            rejected = _rejected(state.rejection.code, state.rejection.message)
+            state = state.model_copy(update={"rejection": Rejection(code=rejected.code, message=rejected.message)})
+        return state
 
     async def signal_payment_failed(self, order_id: UUID, payment_id: UUID, reason: str | None) -> None:
         """Tell a running order that one of its payments failed; nothing to tell a finished or unknown one."""
