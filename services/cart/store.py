@@ -4,6 +4,7 @@ Every mutation first bumps the cart's `updated_at` with an UPDATE, which both pr
 row-locks it: mutations of one cart run one after another, always locking the cart before its lines.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -139,6 +140,31 @@ class CartStore:
         await self._session.execute(
             delete(CartItem).where(CartItem.cart_id == cart_id).execution_options(synchronize_session=False)
         )
+        return await self._load(cart_id)
+
+    async def remove_ordered(self, cart_id: UUID, lines: Sequence[tuple[UUID, int]]) -> CartDto:
+        """Take the ordered (variant, quantity) lines out of the cart, and nothing else.
+
+        A line added or raised since the order was placed keeps what the order did not take; a line whose
+        quantity the order covers is deleted. The cart's row lock (`_touch`) orders this after concurrent edits.
+        """
+        now = await self._touch(cart_id)
+        ordered = {variant: 0 for variant, _ in lines}
+        for variant, quantity in lines:
+            ordered[variant] += quantity
+        for variant, quantity in ordered.items():
+            mine = (CartItem.cart_id == cart_id, CartItem.product_variant_id == variant)
+            await self._session.execute(
+                delete(CartItem)
+                .where(*mine, CartItem.quantity <= quantity)
+                .execution_options(synchronize_session=False)
+            )
+            await self._session.execute(
+                update(CartItem)
+                .where(*mine, CartItem.quantity > quantity)
+                .values(quantity=CartItem.quantity - quantity, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
         return await self._load(cart_id)
 
     async def _touch(self, cart_id: UUID) -> datetime:
