@@ -65,6 +65,7 @@ class Stack:
 
     api_url: str
     client: Client
+    settings: Settings  # the API's and the order workers' (their task queue, their secrets)
     task_queue: str
     baseline_task_queue: str
     log_dir: Path
@@ -379,6 +380,7 @@ async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int |
         stack = Stack(
             api_url=api_url,
             client=client,
+            settings=settings,
             task_queue=settings.temporal_task_queue,
             baseline_task_queue=baseline_task_queue,
             log_dir=work_dir,
