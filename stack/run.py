@@ -36,7 +36,7 @@ from stack import migrate, postgres, temporal
 from stack.codec import PayloadKey
 from stack.secrets import secret_file
 from stack.settings import Settings
-from stack.supervisor import STOP_TIMEOUT, Child, Dependency, say, supervise
+from stack.supervisor import Child, Dependency, say, stop_process, supervise
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("DATA_DIR") or ROOT / ".data").resolve()
@@ -184,11 +184,7 @@ async def main() -> int:
             await child.stop()
         if dev_server is not None and dev_server.poll() is None:
             say("stopping Temporal dev server")
-            dev_server.terminate()
-            try:
-                dev_server.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                dev_server.kill()
+            stop_process(dev_server)
         if pg is not None:
             say("stopping PostgreSQL")
             try:
