@@ -16,25 +16,18 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
     Client,
-    WithStartWorkflowOperation,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import (
-    QueryRejectCondition,
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
+from temporalio.common import QueryRejectCondition
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
-from api.customers import customer_ref
+from api.placing import order_start
 from contracts.order import (
     ORDER_UNCHANGED,
     REFUSAL_CODES,
@@ -58,7 +51,6 @@ from services.ordering.store import OrderingStore
 from stack.db import reading
 from stack.settings import Settings
 from workflows.order import OrderWorkflow, workflow_id
-from workflows.search_attributes import CUSTOMER_REF, ORDER_STATUS, run_summary
 
 ACTION_TIMEOUT = timedelta(seconds=30)
 QUERY_TIMEOUT = timedelta(seconds=2)
@@ -158,27 +150,14 @@ class OrderWorkflows:
         self, order_id: UUID, customer_name: str, customer_email: str, items: list[OrderLineInput]
     ) -> OrderDetails:
         """Start the order's workflow and wait until the order is placed (or refused with a contract code)."""
-        start = WithStartWorkflowOperation(
-            OrderWorkflow.run,
-            PlaceOrder(
-                order_id=order_id,
-                customer_name=customer_name,
-                customer_email=customer_email,
-                items=items,
-                payment_timeout_seconds=self.settings.payment_timeout_seconds,
-            ),
-            id=workflow_id(order_id),
-            task_queue=self.settings.temporal_task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(ORDER_STATUS, "Placing"),
-                    SearchAttributePair(CUSTOMER_REF, customer_ref(self.settings, customer_email)),
-                ]
-            ),
-            static_summary=run_summary(len(items)),
+        order = PlaceOrder(
+            order_id=order_id,
+            customer_name=customer_name,
+            customer_email=customer_email,
+            items=items,
+            payment_timeout_seconds=self.settings.payment_timeout_seconds,
         )
+        start = order_start(order, self.settings)
         try:
             return await self._bounded(
                 self.client.execute_update_with_start_workflow(

@@ -134,6 +134,10 @@ current `OrderDetails` as its first detail, and the API answers with it (the con
 
 # --- workflow input and state -------------------------------------------------------------------
 
+# The most lines an order can have: POST /api/orders refuses more, and a cart holds no more, so that any cart
+# can be checked out.
+MAX_ORDER_LINES = 500
+
 
 class OrderLineInput(WireModel):
     product_variant_id: UUID

@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.order import MAX_ORDER_LINES
 from services.cart.errors import (
     CartItemNotFoundError,
     CartItemsTooManyError,
@@ -21,7 +22,6 @@ from services.cart.errors import (
 )
 from services.cart.models import Cart, CartItem
 from services.cart.schemas import AddCartItemRequest, CartDto, CartItemDto, UpdateCartItemRequest
-from services.ordering.rules import MAX_LINES
 from services.schemas import ZERO_UUID, utcnow
 from services.validation import INT32_MAX
 
@@ -69,7 +69,7 @@ class CartStore:
         """Add `quantity` of a variant: a new line, or added to the variant's existing line.
 
         The merge is one `INSERT ... ON CONFLICT DO UPDATE`, so concurrent adds never lose an update. A merged
-        quantity beyond int32 is refused as `quantity_invalid`; a new line beyond an order's `MAX_LINES` (so
+        quantity beyond int32 is refused as `quantity_invalid`; a new line beyond an order's `MAX_ORDER_LINES` (so
         that the cart can still be checked out) as `cart_items_too_many`.
         """
         product_variant_id = _require_variant(request.product_variant_id)
@@ -81,8 +81,8 @@ class CartStore:
             .select_from(CartItem)
             .where(CartItem.cart_id == cart_id, CartItem.product_variant_id != product_variant_id)
         )
-        if (others or 0) >= MAX_LINES:
-            raise CartItemsTooManyError(MAX_LINES)
+        if (others or 0) >= MAX_ORDER_LINES:
+            raise CartItemsTooManyError(MAX_ORDER_LINES)
         stmt = insert(CartItem).values(
             id=uuid4(),
             cart_id=cart_id,
