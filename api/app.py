@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import auth, errors, metrics, web
 from api.order_workflows import OrderWorkflows
+from api.request_id import RequestIds
 from api.routes import carts, catalog, codec, health, inventory, orders, payments, shipments
 from services.demo import load_demo_data
 from stack import temporal
@@ -157,4 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(RequestSpans)
     app.add_middleware(JsonCharset)
     app.add_middleware(StripTrailingSlash)
+    app.add_middleware(
+        RequestIds, on_error=errors.unhandled
+    )  # outermost: every response, errors of the middlewares included, carries it
     return app

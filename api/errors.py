@@ -14,10 +14,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import auth
+from api.request_id import current_request_id
 from services.errors import DomainError
 from services.schemas import WireModel
 
@@ -46,7 +48,10 @@ _DESCRIPTIONS = {
     400: "Refused: the request cannot be bound or breaks a domain rule; `error` names which",
     401: "No operator token, or not a valid one (`Authorization: Bearer <token>`)",
     404: "No such resource, or the id in the path is malformed",
+    409: "The order's workflow ended abnormally (terminated, failed or timed out): `order_workflow_not_running`",
     415: "The request body is not application/json",
+    422: "The Idempotency-Key was already used for a different request: `idempotency_key_reused`",
+    429: "Too many actions on this order at once: retry after `Retry-After` seconds",
     503: (
         "PostgreSQL or Temporal is unreachable, an order did not answer in time, or placing it kept failing: "
         "retry later"
@@ -59,8 +64,13 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses}
 
 
-def error_response(status_code: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status_code, content={"error": code, "message": message})
+def error_response(status_code: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The error body; a server-side failure (5xx) also names the request id its log lines carry."""
+    content = {"error": code, "message": message}
+    request_id = current_request_id()
+    if status_code >= 500 and request_id is not None:
+        content["requestId"] = request_id
+    return JSONResponse(status_code=status_code, content=content, headers=headers)
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -111,6 +121,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 _TRANSIENT_RPC = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+RETRY_AFTER_SECONDS = 1
 
 
 _OUTAGE_CAUSES = (
@@ -141,21 +152,47 @@ async def _dependency_down(request: Request, exc: Exception) -> JSONResponse:
     retry (placement with its Idempotency-Key).
     """
     if isinstance(exc, RPCError):
+        if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:
+            # Temporal's per-run limits (updates in flight on one order) or its rate limits: busy, not broken
+            log.warning(
+                "%s %s: Temporal is busy (request_id=%s)", request.method, request.url.path, current_request_id()
+            )
+            return error_response(
+                429,
+                "too_many_requests",
+                "Too many actions on this order at once; retry shortly",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         if exc.status not in _TRANSIENT_RPC:
-            return await _unhandled(request, exc)
+            return await unhandled(request, exc)
         code, what = "temporal_unavailable", "Temporal"
     elif isinstance(exc, DBAPIError):
         if not _database_outage(exc):
-            return await _unhandled(request, exc)
+            return await unhandled(request, exc)
         code, what = "database_unavailable", "The database"
+    elif isinstance(exc, PoolTimeoutError):
+        code, what = "database_busy", "The database"
     else:  # OSError: a refused connection or a missing socket while a server restarts
         code, what = "dependency_unavailable", "A backing service"
-    log.warning("%s %s: %s is unreachable: %s", request.method, request.url.path, what, exc)
+    log.warning(
+        "%s %s: %s is unreachable (request_id=%s): %s",
+        request.method,
+        request.url.path,
+        what,
+        current_request_id(),
+        exc,
+    )
     return error_response(503, code, f"{what} is unreachable; retry later")
 
 
-async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+async def unhandled(request: Request, exc: Exception) -> JSONResponse:
+    log.error(
+        "unhandled error on %s %s (request_id=%s)",
+        request.method,
+        request.url.path,
+        current_request_id(),
+        exc_info=exc,
+    )
     return error_response(500, "internal_error", "The server failed to handle the request")
 
 
@@ -168,8 +205,10 @@ def _without_422(app: FastAPI) -> None:
             schema = generate()
             for path in schema.get("paths", {}).values():
                 for operation in path.values():
-                    if isinstance(operation, dict):
-                        operation.get("responses", {}).pop("422", None)
+                    if isinstance(operation, dict) and "HTTPValidationError" in str(
+                        operation.get("responses", {}).get("422")
+                    ):
+                        operation["responses"].pop("422")
             for name in ("HTTPValidationError", "ValidationError"):
                 schema.get("components", {}).get("schemas", {}).pop(name, None)
             app.openapi_schema = schema
@@ -183,6 +222,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for outage in (RPCError, DBAPIError, OSError):
+    for outage in (RPCError, DBAPIError, PoolTimeoutError, OSError):
         app.add_exception_handler(outage, _dependency_down)
-    app.add_exception_handler(Exception, _unhandled)
+    app.add_exception_handler(Exception, unhandled)

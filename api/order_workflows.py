@@ -7,7 +7,6 @@ the contract's refusal.
 """
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,24 +16,18 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
     Client,
-    WithStartWorkflowOperation,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import (
-    QueryRejectCondition,
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
+from temporalio.common import QueryRejectCondition
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
-from api.customers import customer_ref
+from api.placing import order_start
 from contracts.order import (
     ORDER_UNCHANGED,
     REFUSAL_CODES,
@@ -46,6 +39,7 @@ from contracts.order import (
     OrderState,
     PaymentFailed,
     PlaceOrder,
+    Rejection,
     Verdict,
     action_of,
     decide,
@@ -57,10 +51,7 @@ from services.ordering.store import OrderingStore
 from stack.db import reading
 from stack.settings import Settings
 from workflows.order import OrderWorkflow, workflow_id
-from workflows.search_attributes import CUSTOMER_REF, ORDER_STATUS, run_summary
 
-# Orders placed with the same Idempotency-Key get the same order id, hence the same workflow id.
-IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2a59-3f0e-4d8a-9a57-1d2f4c8b7e10")
 ACTION_TIMEOUT = timedelta(seconds=30)
 QUERY_TIMEOUT = timedelta(seconds=2)
 
@@ -83,25 +74,55 @@ class OrderActionTimeout(DomainError):
         )
 
 
-def order_id_for(idempotency_key: str | None) -> UUID:
-    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key) if idempotency_key else uuid.uuid4()
-
-
 class OrderPlacementFailed(DomainError):
-    """Placing kept failing for a reason that is not the request's (a bug, a long outage) and was given up."""
+    """Placing kept failing for a reason that is not the request's (a bug, a long outage) and was given up.
+
+    Not sticky: a retry with the same Idempotency-Key places the order again, in a new run (see
+    api/routes/orders.py). `earlier` says the run had already given up before this request came.
+    """
 
     status_code = 503
 
+    def __init__(self, code: str, message: str, *, earlier: bool = False) -> None:
+        super().__init__(code, message)
+        self.earlier = earlier
 
-def _rejected(code: str, message: str) -> DomainError:
-    return OrderPlacementFailed(code, message) if code == "order_placement_failed" else DomainError(code, message)
+
+PLACEMENT_FAILED = "order_placement_failed"
+_PLACEMENT_FAILED_MESSAGE = "Placing the order kept failing and was given up; retry with the same Idempotency-Key"
+
+
+# Codes whose message the workflow built from an exception: its text stays in the logs, not in the answer.
+_STEP_FAILED = "order_step_failed"
+_ACTION_FAILED = "order_action_failed"
+_STEP_FAILED_MESSAGE = "A step of this action kept failing; the order is unchanged or finished by its workflow"
+
+
+class OrderWorkflowNotRunning(DomainError):
+    """The order's run ended abnormally (terminated, failed, timed out): nothing can act on the order any more."""
+
+    status_code = 409
+
+    def __init__(self, order_id: UUID) -> None:
+        super().__init__(
+            "order_workflow_not_running",
+            f"Order '{order_id}' is not finished, but its workflow ended abnormally: an operator must look at it",
+        )
+
+
+def _rejected(code: str, message: str, *, earlier: bool = False) -> DomainError:
+    if code == PLACEMENT_FAILED:
+        return OrderPlacementFailed(code, _PLACEMENT_FAILED_MESSAGE, earlier=earlier)
+    if code in (_STEP_FAILED, _ACTION_FAILED):
+        return DomainError(code, _STEP_FAILED_MESSAGE)
+    return DomainError(code, message)
 
 
 def _refusal(error: WorkflowUpdateFailedError) -> DomainError:
     cause = error.cause
     if isinstance(cause, ApplicationError) and cause.type:
         return _rejected(cause.type, cause.message)
-    return DomainError("order_action_failed", str(cause or error))
+    return _rejected(_ACTION_FAILED, "")
 
 
 def unchanged_order(error: WorkflowUpdateFailedError) -> OrderDetails | None:
@@ -129,27 +150,14 @@ class OrderWorkflows:
         self, order_id: UUID, customer_name: str, customer_email: str, items: list[OrderLineInput]
     ) -> OrderDetails:
         """Start the order's workflow and wait until the order is placed (or refused with a contract code)."""
-        start = WithStartWorkflowOperation(
-            OrderWorkflow.run,
-            PlaceOrder(
-                order_id=order_id,
-                customer_name=customer_name,
-                customer_email=customer_email,
-                items=items,
-                payment_timeout_seconds=self.settings.payment_timeout_seconds,
-            ),
-            id=workflow_id(order_id),
-            task_queue=self.settings.temporal_task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(ORDER_STATUS, "Placing"),
-                    SearchAttributePair(CUSTOMER_REF, customer_ref(self.settings, customer_email)),
-                ]
-            ),
-            static_summary=run_summary(len(items)),
+        order = PlaceOrder(
+            order_id=order_id,
+            customer_name=customer_name,
+            customer_email=customer_email,
+            items=items,
+            payment_timeout_seconds=self.settings.payment_timeout_seconds,
         )
+        start = order_start(order, self.settings)
         try:
             return await self._bounded(
                 self.client.execute_update_with_start_workflow(
@@ -169,16 +177,26 @@ class OrderWorkflows:
         stored = await self._stored(order_id)
         if stored is not None:
             return stored
-        outcome = await self.handle(order_id).result()
+        try:
+            outcome = await self.handle(order_id).result()
+        except WorkflowFailureError as error:
+            # the run ended abnormally (terminated, failed, timed out) before the order was recorded
+            raise OrderPlacementFailed(PLACEMENT_FAILED, _PLACEMENT_FAILED_MESSAGE, earlier=True) from error
         rejection = outcome.rejection
         if rejection is None:
             raise OrderNotFoundError()
-        raise _rejected(rejection.code, rejection.message)
+        raise _rejected(rejection.code, rejection.message, earlier=True)
 
-    async def act(self, order_id: UUID, update: OrderUpdate[M], message: M) -> OrderDetails:
-        """Apply an action through the order's workflow and return the order as it is afterwards."""
+    async def act(
+        self, order_id: UUID, update: OrderUpdate[M], message: M, *, update_id: str | None = None
+    ) -> OrderDetails:
+        """Apply an action through the order's workflow and return the order as it is afterwards.
+
+        With an `update_id` (from an Idempotency-Key), a retry of an action Temporal has already seen gets that
+        action's outcome, even once the run has finished, instead of acting again.
+        """
         try:
-            return await self._bounded(self.handle(order_id).execute_update(update, message))
+            return await self._bounded(self.handle(order_id).execute_update(update, message, id=update_id))
         except WorkflowUpdateFailedError as error:
             current = unchanged_order(error)  # a no-op: answered from the run's state, not written to its history
             if current is not None:
@@ -189,6 +207,18 @@ class OrderWorkflows:
                 raise
         return await self._act_on_finished(order_id, message)
 
+    async def outcome_of(self, order_id: UUID, update: OrderUpdate[M], update_id: str) -> OrderDetails | None:
+        """The outcome of the order's update `update_id` if Temporal has seen it (its refusal raised), else None."""
+        handle = self.handle(order_id).get_update_handle_for(update, update_id)
+        try:
+            return await self._bounded(handle.result(rpc_timeout=QUERY_TIMEOUT))
+        except WorkflowUpdateFailedError as error:
+            raise _refusal(error) from error
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+
     async def act_then_settle(
         self,
         order_id: UUID,
@@ -197,6 +227,7 @@ class OrderWorkflows:
         *,
         settled: Callable[[AsyncSession], Awaitable[Row | None]],
         settle: Callable[[AsyncSession], Awaitable[Row]],
+        update_id: str | None = None,
     ) -> Row:
         """Act on the order for a payment or shipment row, and return that row once it is settled.
 
@@ -204,7 +235,7 @@ class OrderWorkflows:
         finds it. An order whose run had already finished (a second payment or shipment of a shipped order, as
         the seed allows) settles nothing: `settle` does it here, in its own unit of work.
         """
-        await self.act(order_id, update, message)
+        await self.act(order_id, update, message, update_id=update_id)
         async with reading(self.sessionmaker) as session:
             row = await settled(session)
         if row is not None:
@@ -227,6 +258,9 @@ class OrderWorkflows:
         stored = await self._stored(order_id)
         if stored is None:
             raise OrderNotFoundError()
+        if stored.status not in TERMINAL_STATUSES:
+            # the run is closed but the order is not finished: the run was terminated, failed or timed out
+            raise OrderWorkflowNotRunning(order_id)
         if decide(action, stored.status) is Verdict.REFUSE:
             raise DomainError(REFUSAL_CODES[action], refusal_message(action, stored.status))
         return stored
@@ -249,11 +283,15 @@ class OrderWorkflows:
     async def state(self, order_id: UUID) -> OrderState | None:
         """Live state of the order's workflow, or None when there is no such run."""
         try:
-            return await self.handle(order_id).query(OrderWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+            state = await self.handle(order_id).query(OrderWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 return None
             raise
+        if state.rejection is not None:  # a message the workflow built from an exception stays in its history
+            rejected = _rejected(state.rejection.code, state.rejection.message)
+            state = state.model_copy(update={"rejection": Rejection(code=rejected.code, message=rejected.message)})
+        return state
 
     async def signal_payment_failed(self, order_id: UUID, payment_id: UUID, reason: str | None) -> None:
         """Tell a running order that one of its payments failed; nothing to tell a finished or unknown one."""

@@ -8,13 +8,9 @@ from uuid import UUID
 
 import aiohttp
 from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
+from api.placing import order_start, placing_start
 from bench.baseline import (
     BaselineDetails,
     BaselineExpiry,
@@ -27,8 +23,8 @@ from bench.baseline import (
 from contracts.order import OrderLineInput, PlaceOrder
 from services.catalog.demo import PRODUCTS
 from services.inventory.demo import DEMO_LOCATION_CODE, DEMO_WAREHOUSE_CODE
+from stack.settings import Settings
 from workflows.order import OrderWorkflow, workflow_id
-from workflows.search_attributes import CUSTOMER_REF, ORDER_STATUS
 
 CUSTOMER_NAME = "Bench Customer"
 CUSTOMER_EMAIL_ADDRESS = "bench@example.com"
@@ -176,7 +172,7 @@ class Baseline:
     async def place(self, index: int = 0, lines: int = 1) -> str:
         order_id = uuid.uuid4()
         workflow_id = f"baseline-{'local' if self.local_activities else 'activity'}-{order_id}"
-        start = WithStartWorkflowOperation(
+        start = placing_start(
             BaselineOrderWorkflow.run,
             BaselineOrder(
                 order_id=order_id,
@@ -186,14 +182,7 @@ class Baseline:
             ),
             id=workflow_id,
             task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(ORDER_STATUS, "Placing"),
-                    SearchAttributePair(CUSTOMER_REF, CUSTOMER_REF_VALUE),
-                ]
-            ),
+            customer_ref=CUSTOMER_REF_VALUE,
         )
         placed = await self.client.execute_update_with_start_workflow(
             BaselineOrderWorkflow.wait_placed, start_workflow_operation=start
@@ -233,33 +222,20 @@ class DirectOrders:
     """
 
     client: Client
-    task_queue: str
+    settings: Settings  # the API's: its task queue, and the secret its customer references are keyed with
     variants: list[UUID]
 
     async def place(self, index: int, timeout_seconds: int) -> Placed:
         order_id = uuid.uuid4()
-        start = WithStartWorkflowOperation(
-            OrderWorkflow.run,
-            PlaceOrder(
-                order_id=order_id,
-                customer_name=CUSTOMER_NAME,
-                customer_email=STORM_EMAIL_ADDRESS,
-                items=[OrderLineInput(product_variant_id=self.variants[index % len(self.variants)], quantity=1)],
-                payment_timeout_seconds=timeout_seconds,
-            ),
-            id=workflow_id(order_id),
-            task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(ORDER_STATUS, "Placing"),
-                    SearchAttributePair(CUSTOMER_REF, CUSTOMER_REF_VALUE),
-                ]
-            ),
+        order = PlaceOrder(
+            order_id=order_id,
+            customer_name=CUSTOMER_NAME,
+            customer_email=STORM_EMAIL_ADDRESS,
+            items=[OrderLineInput(product_variant_id=self.variants[index % len(self.variants)], quantity=1)],
+            payment_timeout_seconds=timeout_seconds,
         )
         placed = await self.client.execute_update_with_start_workflow(
-            OrderWorkflow.wait_placed, start_workflow_operation=start
+            OrderWorkflow.wait_placed, start_workflow_operation=order_start(order, self.settings)
         )
         # The run sets its timer when placing ends, in the workflow task that recorded the order (created_at).
         return Placed(order_id, workflow_id(order_id), placed.created_at + timedelta(seconds=timeout_seconds))

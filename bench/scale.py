@@ -352,7 +352,7 @@ async def storm(
         project = await _storm_side(
             stack,
             Subject.PROJECT,
-            DirectOrders(stack.client, stack.task_queue, variants).place,
+            DirectOrders(stack.client, stack.settings, variants).place,
             count=count,
             rate_hint=rate_hint[0],
             deadline=deadline,

@@ -33,12 +33,12 @@ from stack import migrate, postgres, temporal
 from stack.codec import PayloadKey
 from stack.secrets import new_secret
 from stack.settings import Settings
+from stack.supervisor import STOP_TIMEOUT, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "orderflow_bench"
 HOST = "127.0.0.1"
 READY_TIMEOUT = 90.0  # seconds for each server to come up (slow when the machine is busy with other tests)
-STOP_TIMEOUT = 15.0
 SAMPLE_INTERVAL = 0.25  # seconds between RSS samples
 RSS_SAMPLED = ("worker", "api", "baseline_worker", "temporal")
 
@@ -65,6 +65,7 @@ class Stack:
 
     api_url: str
     client: Client
+    settings: Settings  # the API's and the order workers' (their task queue, their secrets)
     task_queue: str
     baseline_task_queue: str
     log_dir: Path
@@ -108,7 +109,7 @@ class Stack:
 
     def stop_extra_workers(self) -> None:
         for child in self.extra_workers:
-            _stop(child)
+            stop_process(child.proc)
             self.final_cpu.setdefault(child.name, 0.0)
 
     def rss(self, name: str) -> int | None:
@@ -183,17 +184,6 @@ def _spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Ch
         # Own session: a Ctrl-C on the terminal reaches only the harness, which stops the children in order.
         proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     return Child(name, proc, log)
-
-
-def _stop(child: Child) -> None:
-    if child.proc.poll() is not None:
-        return
-    child.proc.send_signal(signal.SIGTERM)
-    try:
-        child.proc.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        child.proc.kill()
-        child.proc.wait(STOP_TIMEOUT)
 
 
 @contextmanager
@@ -381,6 +371,7 @@ async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int |
         stack = Stack(
             api_url=api_url,
             client=client,
+            settings=settings,
             task_queue=settings.temporal_task_queue,
             baseline_task_queue=baseline_task_queue,
             log_dir=work_dir,
@@ -403,13 +394,8 @@ async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int |
         if stack is not None:
             stack.stop_extra_workers()
         for child in reversed(children):
-            _stop(child)
+            stop_process(child.proc)
         if dev_server is not None:
-            dev_server.terminate()
-            try:
-                dev_server.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                dev_server.kill()
-                dev_server.wait(STOP_TIMEOUT)
+            stop_process(dev_server)
         if pg is not None:
             pg.stop()

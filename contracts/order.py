@@ -53,6 +53,9 @@ REFUSAL_CODES = for_every_action(
         OrderAction.EXPIRE: "order_cannot_be_expired",
     }
 )
+# A payment succeeds only by moving its order from PendingPayment to Paid: a second payment (the order is already
+# Paid or Shipped) is refused with this code and stays Pending, so money taken never exceeds the order's total.
+ORDER_ALREADY_PAID = "order_already_paid"
 
 _A, _N, _R = Verdict.APPLY, Verdict.NOOP, Verdict.REFUSE
 # The seed's state machine (contract 5.5), with one change beyond it: a Paid order that has not shipped can be
@@ -130,6 +133,10 @@ current `OrderDetails` as its first detail, and the API answers with it (the con
 
 
 # --- workflow input and state -------------------------------------------------------------------
+
+# The most lines an order can have: POST /api/orders refuses more, and a cart holds no more, so that any cart
+# can be checked out.
+MAX_ORDER_LINES = 500
 
 
 class OrderLineInput(WireModel):

@@ -49,3 +49,14 @@ def violated_constraint(exc: IntegrityError) -> str | None:
     cause = exc.orig.__cause__ if exc.orig is not None else None
     name = getattr(cause, "constraint_name", None)
     return name if isinstance(name, str) else None
+
+
+class IdempotencyKeyReusedError(DomainError):
+    """An `Idempotency-Key` sent again with a different request: 422, and nothing about the first request."""
+
+    status_code = 422
+
+    def __init__(self) -> None:
+        super().__init__(
+            "idempotency_key_reused", "This Idempotency-Key was already used for a different request; use a new key."
+        )

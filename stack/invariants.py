@@ -12,7 +12,8 @@ Temporal's visibility (here, not under tests/, because `make bench` checks them 
 - optionally, a drill's expectations: every order of its batch in its expected status, the refused ones absent,
   no extra order of the batch (a duplicate placement).
 
-Also: money is kept (a Succeeded payment) only for an order that is Paid or Shipped.
+Also: money is kept (a Succeeded payment) only for an order that is Paid or Shipped, and never more than the
+order's total (Σ succeeded − refunded ≤ total, per order).
 
 Visibility is eventually consistent, so `check_invariants` re-reads until everything agrees or its deadline.
 """
@@ -171,6 +172,23 @@ async def _check_payments(session: AsyncSession, report: InvariantReport, allowe
             report.duplicates.append(
                 f"order {order_id}: {count} succeeded payments (expected at most {allowed.get(order_id, 1)})"
             )
+    # money taken never exceeds the order's total: per order, Σ succeeded − refunded (what Succeeded payments hold)
+    over = (
+        await session.execute(
+            text(
+                """
+                SELECT p.order_id, SUM(p.amount_minor), o.total_amount_minor FROM payment.payments p
+                JOIN ordering.orders o ON o.id = p.order_id
+                WHERE p.status = 'Succeeded'
+                GROUP BY p.order_id, o.total_amount_minor HAVING SUM(p.amount_minor) > o.total_amount_minor
+                """
+            )
+        )
+    ).all()
+    report.inconsistent += [
+        f"order {order_id}: payments hold {kept} minor units, more than its total of {total}"
+        for order_id, kept, total in over
+    ]
     # money is kept only for an order that is paid or shipped; a cancelled one's payments are refunded
     kept = (
         await session.execute(

@@ -1,12 +1,13 @@
 """`make run`: the whole system on one machine, on embedded defaults.
 
-0. secrets: the operator token (.data/operator-token, unless OPERATOR_TOKENS is set) and APP_SECRET
-   (.data/app-secret, unless set), generated once (mode 0600) and passed to the worker and the API;
+0. secrets: the operator token (.data/operator-token, unless OPERATOR_TOKENS is set), APP_SECRET
+   (.data/app-secret, unless set) and the payload key (.data/payload-key, unless PAYLOAD_KEYS is set), generated
+   once (mode 0600) and passed to the worker and the API;
 1. embedded PostgreSQL under .data/postgres (unless DATABASE_URL is set);
 2. alembic migrations;
 3. Temporal dev server persisted in .data/temporal.db, Web UI on :8233 (unless TEMPORAL_ADDRESS is set),
-   with the custom search attributes registered; payloads are encrypted with PAYLOAD_KEYS (generated once into
-   .data/payload-key when unset) and the Web UI decodes them through the API's codec server (/codec);
+   with the custom search attributes registered; payloads are encrypted with PAYLOAD_KEYS and the Web UI
+   decodes them through the API's codec server (/codec);
 4. the worker and the API (uvicorn) as child processes, their logs prefixed and streamed; a child that exits is
    restarted with backoff, and one that keeps exiting (a crash loop) stops `make run` with exit code 1;
 5. PostgreSQL and Temporal are watched: when one of them is down (its process exited, or it has not answered
@@ -22,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -34,7 +36,7 @@ from stack import migrate, postgres, temporal
 from stack.codec import PayloadKey
 from stack.secrets import secret_file
 from stack.settings import Settings
-from stack.supervisor import STOP_TIMEOUT, Child, Dependency, say, supervise
+from stack.supervisor import Child, Dependency, say, stop_process, supervise
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("DATA_DIR") or ROOT / ".data").resolve()
@@ -43,23 +45,43 @@ UI_PORT = 8233
 LOCAL_PAYLOAD_KEY_ID = "local"
 
 
+def _secret_from_file(
+    env: dict[str, str], name: str, path: Path, value: Callable[[str], str] = lambda secret: secret
+) -> str:
+    """`name`'s value made from the secret kept in `path` (generated once, 0600), put into the children's `env`."""
+    env[name] = value(secret_file(path))
+    return env[name]
+
+
+def _local_payload_key(secret: str) -> str:
+    return str(PayloadKey.from_secret(LOCAL_PAYLOAD_KEY_ID, secret))
+
+
 def prepare_secrets(settings: Settings, env: dict[str, str], data: Path) -> list[str]:
     """Fill in the secrets that are not configured from files under `data`; what to tell the user, line by line.
 
-    The generated values go into `env` (the children's environment) and `settings`; they are printed only when
-    they came from a file, never when the deployer configured them.
+    APP_SECRET, PAYLOAD_KEYS and OPERATOR_TOKENS each come from their setting when configured, else from a file
+    under `data`. The generated values go into `env` (the children's environment) and `settings`; of the
+    secrets, only an operator token that came from a file is printed, never one the deployer configured.
     """
     notes = []
     if settings.app_secret is None:
-        env["APP_SECRET"] = secret_file(data / "app-secret")
-        settings.app_secret = SecretStr(env["APP_SECRET"])
+        settings.app_secret = SecretStr(_secret_from_file(env, "APP_SECRET", data / "app-secret"))
+    if settings.payload_keys is None:
+        keys = _secret_from_file(env, "PAYLOAD_KEYS", data / "payload-key", _local_payload_key)
+        settings.payload_keys = SecretStr(keys)
+        notes.append(
+            f"Payload keys:  {data.name}/payload-key (key id {LOCAL_PAYLOAD_KEY_ID!r}; docs/security.md to rotate)"
+        )
+    else:
+        notes.append("Payload keys:  from PAYLOAD_KEYS")
     if settings.auth_mode == "open":
         notes.append(
             "WARNING: AUTH_MODE=open: every route, the operator routes included, answers anyone without "
             "credentials (for the seed's own scripts only; never expose this API)"
         )
     elif not settings.operator_tokens:
-        token = env["OPERATOR_TOKENS"] = secret_file(data / "operator-token")
+        token = _secret_from_file(env, "OPERATOR_TOKENS", data / "operator-token")
         settings.operator_tokens = [token]
         notes.append(f"Operator token: {token}   (in {data.name}/operator-token; send Authorization: Bearer <token>)")
     else:
@@ -107,16 +129,6 @@ def _dependencies(
     ]
 
 
-def prepare_payload_key(settings: Settings, env: dict[str, str], data: Path) -> str:
-    """PAYLOAD_KEYS as configured, else one key kept in `data`/payload-key (0600); what to tell the user."""
-    if settings.payload_keys is not None:
-        return "Payload keys:  from PAYLOAD_KEYS"
-    key = PayloadKey.from_secret(LOCAL_PAYLOAD_KEY_ID, secret_file(data / "payload-key"))
-    env["PAYLOAD_KEYS"] = str(key)
-    settings.payload_keys = SecretStr(env["PAYLOAD_KEYS"])
-    return f"Payload keys:  {data.name}/payload-key (key id {LOCAL_PAYLOAD_KEY_ID!r}; docs/security.md to rotate)"
-
-
 async def main() -> int:
     started = time.monotonic()
     settings = Settings()
@@ -134,7 +146,6 @@ async def main() -> int:
         say("applying migrations")
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
 
-        payload_note = prepare_payload_key(settings, env, DATA)
         if "TEMPORAL_ADDRESS" not in os.environ:
             dev_server = _start_temporal_dev_server(settings)
         client = await temporal.wait_until_reachable(settings)
@@ -159,7 +170,6 @@ async def main() -> int:
         say(f"Console:       {api}/ops")
         if settings.seed_compat_ports:
             say("the API also listens on the seed's ports 5001-5006 (SEED_COMPAT_PORTS)")
-        say(payload_note)
         for note in notes:
             say(note)
         say("press Ctrl-C to stop")
@@ -174,11 +184,7 @@ async def main() -> int:
             await child.stop()
         if dev_server is not None and dev_server.poll() is None:
             say("stopping Temporal dev server")
-            dev_server.terminate()
-            try:
-                dev_server.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                dev_server.kill()
+            stop_process(dev_server)
         if pg is not None:
             say("stopping PostgreSQL")
             try:

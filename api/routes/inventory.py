@@ -13,7 +13,9 @@ from api.deps import Page, Session
 from api.errors import responses
 from api.paging import paged_responses
 from contracts.order import is_order_stock_key
+from services.errors import DomainError
 from services.inventory.errors import ReservationOwnedByOrderError, StockNotFoundError
+from services.inventory.models import IDEMPOTENCY_KEY_MAX
 from services.inventory.schemas import (
     AllocateStockReservationRequest,
     CreateStockReservationRequest,
@@ -32,7 +34,19 @@ from services.inventory.store import InventoryStore
 # Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down. Operators only.
 router = APIRouter(tags=["inventory"], responses=responses(503), dependencies=[OPERATOR])
 
+# Keys sent over REST live in a namespace of their own, so no client can claim one of the keys an order's workflow
+# reserves its lines under (`order-<id>-<n>`) and make that order adopt the client's reservation.
+REST_KEY_PREFIX = "rest:"
+REST_KEY_MAX = IDEMPOTENCY_KEY_MAX - len(REST_KEY_PREFIX)
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+def _rest_key(key: str | None) -> str | None:
+    if key is None or not key.strip():
+        return None
+    if len(key.strip()) > REST_KEY_MAX:
+        raise DomainError("idempotency_key_too_long", f"Idempotency key must be at most {REST_KEY_MAX} characters.")
+    return REST_KEY_PREFIX + key.strip()
 
 
 @router.get("/api/warehouses", responses=paged_responses())
@@ -83,7 +97,7 @@ async def get_stock(sku: str, session: Session) -> StockSummaryDto:
     return summary
 
 
-@router.post("/api/stock/reservations", responses=responses(400, 415), status_code=201)
+@router.post("/api/stock/reservations", responses=responses(400, 415, 422), status_code=201)
 async def reserve_stock(
     body: CreateStockReservationRequest,
     session: Session,
@@ -91,20 +105,22 @@ async def reserve_stock(
     idempotency_key: IdempotencyKey = None,
 ) -> StockReservationDto:
     reservation = await InventoryStore(session).reserve(
-        body.sku, body.warehouse_id, body.location_id, body.quantity, body.reference, idempotency_key
+        body.sku, body.warehouse_id, body.location_id, body.quantity, body.reference, _rest_key(idempotency_key)
     )
     response.headers["Location"] = f"/api/stock/reservations/{reservation.id}"
     return reservation
 
 
-@router.post("/api/stock/reservations/allocate", responses=responses(400, 415), status_code=201)
+@router.post("/api/stock/reservations/allocate", responses=responses(400, 415, 422), status_code=201)
 async def allocate_stock(
     body: AllocateStockReservationRequest,
     session: Session,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> StockReservationDto:
-    reservation = await InventoryStore(session).allocate(body.sku, body.quantity, body.reference, idempotency_key)
+    reservation = await InventoryStore(session).allocate(
+        body.sku, body.quantity, body.reference, _rest_key(idempotency_key)
+    )
     response.headers["Location"] = f"/api/stock/reservations/{reservation.id}"
     return reservation
 

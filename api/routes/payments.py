@@ -12,10 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import OPERATOR, CallerIsOperator
 from api.deps import Orders, Page, ReadSession, Session
 from api.errors import responses
+from api.idempotency import Idempotency, claim_action, update_id_of
 from api.paging import paged_responses
-from contracts.order import MarkPaid, OrderStatus
+from contracts.order import MarkPaid, OrderDetails, OrderStatus
+from services.ordering.idempotency import IdempotencyStore
 from services.ordering.store import OrderingStore
-from services.payment.errors import OrderNotAwaitingPaymentError, PaymentNotFoundError
+from services.payment.errors import (
+    OrderAlreadyPaidError,
+    OrderNotAwaitingPaymentError,
+    PaymentNotFoundError,
+    PaymentNotPendingError,
+)
 from services.payment.schemas import (
     CreatePaymentRequest,
     FailPaymentRequest,
@@ -24,7 +31,7 @@ from services.payment.schemas import (
     PaymentStatus,
     SucceedPaymentRequest,
 )
-from services.payment.store import PaymentStore, normalize_provider_reference
+from services.payment.store import AmountDue, PaymentStore, check_amount_due, normalize_provider_reference
 from workflows.order import OrderWorkflow
 
 # Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
@@ -45,43 +52,94 @@ async def get_payment(payment_id: UUID, session: ReadSession) -> PaymentDetailsD
     return payment
 
 
-@router.post("/api/payments", responses=responses(400, 415), status_code=status.HTTP_201_CREATED)
+@router.post("/api/payments", responses=responses(400, 415, 422), status_code=status.HTTP_201_CREATED)
 async def create_payment(
-    body: CreatePaymentRequest, session: Session, response: Response, operator: CallerIsOperator
+    body: CreatePaymentRequest,
+    session: Session,
+    response: Response,
+    operator: CallerIsOperator,
+    keyed: Idempotency = None,
 ) -> PaymentDetailsDto:
-    """Record a Pending payment for an order awaiting payment; an operator's for any order, as the seed's."""
-    if not operator and await OrderingStore(session).status(body.order_id) is not OrderStatus.PENDING_PAYMENT:
+    """Record a Pending payment of the order's total, in its currency.
+
+    A customer pays only an order awaiting payment. An operator may record one for any order id, as the seed does
+    (its Payment .http file records one for an unknown order to fail it); such a payment can never succeed:
+    succeeding it answers `order_not_found`. With an `Idempotency-Key`, a retry answers with the payment the first
+    attempt recorded.
+    """
+    payment_id: UUID | None = None
+    if keyed is not None:
+        claim = await IdempotencyStore(session).claim(
+            keyed.scope, keyed.key_digest, keyed.fingerprint(body), keyed.derived_id()
+        )
+        payment_id = claim.resource_id
+        existing = None if claim.first_use or payment_id is None else await PaymentStore(session).get(payment_id)
+        if existing is not None:
+            response.headers["Location"] = f"/api/payments/{existing.id}"
+            return existing
+    order = await OrderingStore(session).get(body.order_id)
+    if not operator and (order is None or order.status is not OrderStatus.PENDING_PAYMENT):
         raise OrderNotAwaitingPaymentError(body.order_id)
-    payment = await PaymentStore(session).create(body)
+    payment = await PaymentStore(session).create(body, _amount_due(order), payment_id=payment_id)
     response.headers["Location"] = f"/api/payments/{payment.id}"
     return payment
 
 
-@router.post("/api/payments/{payment_id}/succeed", responses=responses(400, 404, 415), dependencies=[OPERATOR])
+def _amount_due(order: OrderDetails | None) -> AmountDue | None:
+    return None if order is None else AmountDue(amount_minor=order.total_amount_minor, currency=order.currency)
+
+
+@router.post(
+    "/api/payments/{payment_id}/succeed", responses=responses(400, 404, 409, 415, 422, 429), dependencies=[OPERATOR]
+)
 async def succeed_payment(
-    payment_id: UUID, orders: Orders, body: SucceedPaymentRequest | None = None
+    payment_id: UUID, orders: Orders, body: SucceedPaymentRequest | None = None, keyed: Idempotency = None
 ) -> PaymentDetailsDto:
-    """Pending -> Succeeded, and the order -> Paid. Refused (payment stays Pending) if the order cannot be paid."""
+    """Pending -> Succeeded, and the order -> Paid. Refused (payment stays Pending) if the order cannot be paid.
+
+    Only the order's workflow makes a payment succeed, and only by paying the order: a payment for an order that
+    is already paid is refused (`order_already_paid`), one for another amount or currency too (a payment
+    recorded before creation checked it). Strict, as the seed's: succeeding it again is refused
+    (`payment_not_pending`), except for a retry with the same `Idempotency-Key`, which gets the first attempt's
+    outcome.
+    """
     reference = normalize_provider_reference(body.provider_reference if body else None)
-    payment = await orders.read(lambda session: PaymentStore(session).require_pending(payment_id))
+    key = await claim_action(orders, keyed, body)
 
-    async def succeeded(session: AsyncSession) -> PaymentDetailsDto | None:
-        stored = await PaymentStore(session).get(payment_id)
-        return stored if stored is not None and stored.status is PaymentStatus.SUCCEEDED else None
+    async def payment_and_due(session: AsyncSession) -> tuple[PaymentDetailsDto, AmountDue | None]:
+        payment = await PaymentStore(session).get(payment_id)
+        if payment is None:
+            raise PaymentNotFoundError(payment_id)
+        return payment, _amount_due(await OrderingStore(session).get(payment.order_id))
 
-    return await orders.act_then_settle(
-        payment.order_id,
-        OrderWorkflow.mark_paid,
-        MarkPaid(payment_id=payment_id, provider_reference=reference),
-        settled=succeeded,
-        settle=lambda session: PaymentStore(session).mark_succeeded(payment_id, reference, repeat_ok=True),
-    )
+    payment, due = await orders.read(payment_and_due)
+    if payment.status is not PaymentStatus.PENDING:
+        if key is not None and key.retry and payment.status is PaymentStatus.SUCCEEDED:
+            if await orders.outcome_of(payment.order_id, OrderWorkflow.mark_paid, key.update_id) is not None:
+                return payment  # this key's first attempt made it succeed
+        raise PaymentNotPendingError(payment_id, payment.status)
+    if due is not None:
+        check_amount_due(payment.amount_minor, payment.currency, due)
+    message = MarkPaid(payment_id=payment_id, provider_reference=reference)
+    await orders.act(payment.order_id, OrderWorkflow.mark_paid, message, update_id=update_id_of(key))
+    paid = await orders.read(lambda session: PaymentStore(session).get(payment_id))
+    if paid is None or paid.status is not PaymentStatus.SUCCEEDED:
+        # the order took no payment: it was already paid (a finished run, or an action the run had nothing to do)
+        raise OrderAlreadyPaidError(payment.order_id)
+    return paid
 
 
-@router.post("/api/payments/{payment_id}/fail", responses=responses(400, 404, 415), dependencies=[OPERATOR])
-async def fail_payment(payment_id: UUID, orders: Orders, body: FailPaymentRequest | None = None) -> PaymentDetailsDto:
-    """Pending -> Failed. The order is untouched and can still be paid with another payment."""
+@router.post("/api/payments/{payment_id}/fail", responses=responses(400, 404, 415, 422), dependencies=[OPERATOR])
+async def fail_payment(
+    payment_id: UUID, orders: Orders, body: FailPaymentRequest | None = None, keyed: Idempotency = None
+) -> PaymentDetailsDto:
+    """Pending -> Failed. The order is untouched and can still be paid with another payment.
+
+    Strict, as the seed's, except for a retry with the same `Idempotency-Key`: it answers with the failed payment.
+    """
     reason = body.failure_reason if body else None
-    payment = await orders.write(lambda session: PaymentStore(session).mark_failed(payment_id, reason))
+    key = await claim_action(orders, keyed, body)
+    retry = key is not None and key.retry
+    payment = await orders.write(lambda session: PaymentStore(session).mark_failed(payment_id, reason, repeat_ok=retry))
     await orders.signal_payment_failed(payment.order_id, payment.id, payment.failure_reason)
     return payment

@@ -11,12 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import OPERATOR
 from api.deps import Orders, Page, ReadSession, Session
 from api.errors import responses
+from api.idempotency import Idempotency, claim_action, update_id_of
 from api.paging import paged_responses
 from contracts.order import MarkShipped, OrderStatus
 from services.errors import DomainError, OrderIdRequiredError
 from services.fulfillment.errors import (
     OrderNotFoundError,
     OrderNotReadyForShipmentError,
+    ShipmentCannotBeShippedError,
     ShipmentNotFoundError,
 )
 from services.fulfillment.schemas import (
@@ -27,6 +29,7 @@ from services.fulfillment.schemas import (
     ShipShipmentRequest,
 )
 from services.fulfillment.store import FulfillmentStore, normalize_shipping
+from services.ordering.idempotency import IdempotencyStore
 from services.ordering.store import OrderingStore
 from services.schemas import ZERO_UUID
 from workflows.order import OrderWorkflow
@@ -49,11 +52,23 @@ async def get_shipment(shipment_id: UUID, session: ReadSession) -> ShipmentDetai
     return shipment
 
 
-@router.post("/api/shipments", responses=responses(400, 404, 415), status_code=status.HTTP_201_CREATED)
-async def create_shipment(body: CreateShipmentRequest, session: Session, response: Response) -> ShipmentDetailsDto:
-    """A Pending shipment for a Paid order."""
+@router.post("/api/shipments", responses=responses(400, 404, 415, 422), status_code=status.HTTP_201_CREATED)
+async def create_shipment(
+    body: CreateShipmentRequest, session: Session, response: Response, keyed: Idempotency = None
+) -> ShipmentDetailsDto:
+    """A Pending shipment for a Paid order. With an `Idempotency-Key`, a retry answers with the same shipment."""
     if body.order_id == ZERO_UUID:
         raise OrderIdRequiredError()
+    shipment_id: UUID | None = None
+    if keyed is not None:
+        claim = await IdempotencyStore(session).claim(
+            keyed.scope, keyed.key_digest, keyed.fingerprint(body), keyed.derived_id()
+        )
+        shipment_id = claim.resource_id
+        existing = None if claim.first_use or shipment_id is None else await FulfillmentStore(session).get(shipment_id)
+        if existing is not None:
+            response.headers["Location"] = f"/api/shipments/{existing.id}"
+            return existing
     # The recorded status is authoritative: the workflow records Paid before its update answers. Held until the
     # shipment commits: a cancel records Cancelled after it (and then drops it), or this sees Cancelled.
     order_status = await OrderingStore(session).status(body.order_id, hold=True)
@@ -61,20 +76,32 @@ async def create_shipment(body: CreateShipmentRequest, session: Session, respons
         raise OrderNotFoundError(body.order_id)
     if order_status is not OrderStatus.PAID:
         raise OrderNotReadyForShipmentError(body.order_id, order_status.value)
-    shipment = await FulfillmentStore(session).create(body)
+    shipment = await FulfillmentStore(session).create(body, shipment_id=shipment_id)
     response.headers["Location"] = f"/api/shipments/{shipment.id}"
     return shipment
 
 
-@router.post("/api/shipments/{shipment_id}/ship", responses=responses(400, 404, 415))
+@router.post("/api/shipments/{shipment_id}/ship", responses=responses(400, 404, 409, 415, 422, 429))
 async def ship_shipment(
-    shipment_id: UUID, orders: Orders, body: ShipShipmentRequest | None = None
+    shipment_id: UUID, orders: Orders, body: ShipShipmentRequest | None = None, keyed: Idempotency = None
 ) -> ShipmentDetailsDto:
-    """Pending -> Shipped, after the order's stock is committed and the order is Shipped."""
+    """Pending -> Shipped, after the order's stock is committed and the order is Shipped.
+
+    Strict, as the seed's: shipping it again is refused, except for a retry with the same `Idempotency-Key`,
+    which gets the first attempt's outcome.
+    """
     carrier, tracking_number = normalize_shipping(
         body.carrier if body else None, body.tracking_number if body else None
     )
-    shipment = await orders.read(lambda session: FulfillmentStore(session).require_pending(shipment_id))
+    key = await claim_action(orders, keyed, body)
+    shipment = await orders.read(lambda session: FulfillmentStore(session).get(shipment_id))
+    if shipment is None:
+        raise ShipmentNotFoundError(shipment_id)
+    if shipment.status is not ShipmentStatus.PENDING:
+        if key is not None and key.retry and shipment.status is ShipmentStatus.SHIPPED:
+            if await orders.outcome_of(shipment.order_id, OrderWorkflow.mark_shipped, key.update_id) is not None:
+                return shipment  # this key's first attempt shipped it
+        raise ShipmentCannotBeShippedError(shipment_id, shipment.status)
 
     async def shipped(session: AsyncSession) -> ShipmentDetailsDto | None:
         stored = await FulfillmentStore(session).get(shipment_id)
@@ -89,6 +116,7 @@ async def ship_shipment(
             settle=lambda session: FulfillmentStore(session).mark_shipped(
                 shipment_id, carrier, tracking_number, repeat_ok=True
             ),
+            update_id=update_id_of(key),
         )
     except DomainError as error:
         if error.code == "order_not_found":

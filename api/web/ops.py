@@ -6,7 +6,7 @@ session. With AUTH_MODE=open there is no login: a visit gets a session at once (
 """
 
 import builtins
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -16,6 +16,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.service import RPCError
 
 from api.auth import operator_token_valid
@@ -504,9 +505,13 @@ async def catalog_page(request: Request, operator: OperatorPage, sessionmaker: S
     )
 
 
-async def _catalog_change(done: str, change: Awaitable[object]) -> Response:
+async def _catalog_change(
+    sessionmaker: async_sessionmaker[AsyncSession], done: str, change: Callable[[CatalogStore], Awaitable[object]]
+) -> Response:
+    """One change of the catalog in its own unit of work; a refusal goes back to the catalog page as its message."""
     try:
-        await change
+        async with sessionmaker.begin() as session:
+            await change(CatalogStore(session))
     except DomainError as error:
         return see_other("/ops/catalog?" + urlencode({"error": error.message}))
     return see_other(f"/ops/catalog?done={done}")
@@ -521,16 +526,16 @@ async def create_product(
     brand_id: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
 ) -> Response:
-    async def create() -> None:
+    async def create(catalog: CatalogStore) -> None:
         try:
             brand = UUID(brand_id) if brand_id else None
         except ValueError as error:
             raise DomainError("brand_invalid", "Choose a brand from the list.") from error
-        request = CreateProductRequest(brand_id=brand, name=name, slug=slug, description=description or None)
-        async with sessionmaker.begin() as session:
-            await CatalogStore(session).create_product(request)
+        await catalog.create_product(
+            CreateProductRequest(brand_id=brand, name=name, slug=slug, description=description or None)
+        )
 
-    return await _catalog_change("product", create())
+    return await _catalog_change(sessionmaker, "product", create)
 
 
 @router.post("/catalog/products/{product_id}/variants")
@@ -543,27 +548,18 @@ async def add_variant(
     price: Annotated[str, Form()] = "",
     currency: Annotated[str, Form()] = "USD",
 ) -> Response:
-    async def add() -> None:
+    async def add(catalog: CatalogStore) -> None:
         request = AddProductVariantRequest(sku=sku, name=name, price_amount_minor=parse_price(price), currency=currency)
-        async with sessionmaker.begin() as session:
-            await CatalogStore(session).add_variant(product_id, request)
+        await catalog.add_variant(product_id, request)
 
-    return await _catalog_change("variant", add())
+    return await _catalog_change(sessionmaker, "variant", add)
 
 
 @router.post("/catalog/products/{product_id}/publish")
 async def publish_product(product_id: UUID, _: OperatorForm, sessionmaker: SessionMaker) -> Response:
-    async def publish() -> None:
-        async with sessionmaker.begin() as session:
-            await CatalogStore(session).publish_product(product_id)
-
-    return await _catalog_change("published", publish())
+    return await _catalog_change(sessionmaker, "published", lambda catalog: catalog.publish_product(product_id))
 
 
 @router.post("/catalog/products/{product_id}/archive")
 async def archive_product(product_id: UUID, _: OperatorForm, sessionmaker: SessionMaker) -> Response:
-    async def archive() -> None:
-        async with sessionmaker.begin() as session:
-            await CatalogStore(session).archive_product(product_id)
-
-    return await _catalog_change("archived", archive())
+    return await _catalog_change(sessionmaker, "archived", lambda catalog: catalog.archive_product(product_id))

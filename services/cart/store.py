@@ -4,6 +4,7 @@ Every mutation first bumps the cart's `updated_at` with an UPDATE, which both pr
 row-locks it: mutations of one cart run one after another, always locking the cart before its lines.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -11,6 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.order import MAX_ORDER_LINES
 from services.cart.errors import (
     CartItemNotFoundError,
     CartItemsTooManyError,
@@ -20,7 +22,6 @@ from services.cart.errors import (
 )
 from services.cart.models import Cart, CartItem
 from services.cart.schemas import AddCartItemRequest, CartDto, CartItemDto, UpdateCartItemRequest
-from services.ordering.rules import MAX_LINES
 from services.schemas import ZERO_UUID, utcnow
 from services.validation import INT32_MAX
 
@@ -68,7 +69,7 @@ class CartStore:
         """Add `quantity` of a variant: a new line, or added to the variant's existing line.
 
         The merge is one `INSERT ... ON CONFLICT DO UPDATE`, so concurrent adds never lose an update. A merged
-        quantity beyond int32 is refused as `quantity_invalid`; a new line beyond an order's `MAX_LINES` (so
+        quantity beyond int32 is refused as `quantity_invalid`; a new line beyond an order's `MAX_ORDER_LINES` (so
         that the cart can still be checked out) as `cart_items_too_many`.
         """
         product_variant_id = _require_variant(request.product_variant_id)
@@ -80,8 +81,8 @@ class CartStore:
             .select_from(CartItem)
             .where(CartItem.cart_id == cart_id, CartItem.product_variant_id != product_variant_id)
         )
-        if (others or 0) >= MAX_LINES:
-            raise CartItemsTooManyError(MAX_LINES)
+        if (others or 0) >= MAX_ORDER_LINES:
+            raise CartItemsTooManyError(MAX_ORDER_LINES)
         stmt = insert(CartItem).values(
             id=uuid4(),
             cart_id=cart_id,
@@ -139,6 +140,31 @@ class CartStore:
         await self._session.execute(
             delete(CartItem).where(CartItem.cart_id == cart_id).execution_options(synchronize_session=False)
         )
+        return await self._load(cart_id)
+
+    async def remove_ordered(self, cart_id: UUID, lines: Sequence[tuple[UUID, int]]) -> CartDto:
+        """Take the ordered (variant, quantity) lines out of the cart, and nothing else.
+
+        A line added or raised since the order was placed keeps what the order did not take; a line whose
+        quantity the order covers is deleted. The cart's row lock (`_touch`) orders this after concurrent edits.
+        """
+        now = await self._touch(cart_id)
+        ordered = {variant: 0 for variant, _ in lines}
+        for variant, quantity in lines:
+            ordered[variant] += quantity
+        for variant, quantity in ordered.items():
+            mine = (CartItem.cart_id == cart_id, CartItem.product_variant_id == variant)
+            await self._session.execute(
+                delete(CartItem)
+                .where(*mine, CartItem.quantity <= quantity)
+                .execution_options(synchronize_session=False)
+            )
+            await self._session.execute(
+                update(CartItem)
+                .where(*mine, CartItem.quantity > quantity)
+                .values(quantity=CartItem.quantity - quantity, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
         return await self._load(cart_id)
 
     async def _touch(self, cart_id: UUID) -> datetime:

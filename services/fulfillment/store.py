@@ -80,14 +80,17 @@ class FulfillmentStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def create(self, request: CreateShipmentRequest) -> ShipmentDetailsDto:
-        """Record a Pending shipment. The caller has already checked that the order is Paid."""
+    async def create(self, request: CreateShipmentRequest, *, shipment_id: UUID | None = None) -> ShipmentDetailsDto:
+        """Record a Pending shipment (under `shipment_id`, an Idempotency-Key's; else a fresh id).
+
+        The caller has already checked that the order is Paid.
+        """
         if request.order_id == ZERO_UUID:
             raise OrderIdRequiredError()
         carrier, tracking_number = normalize_shipping(request.carrier, request.tracking_number)
         now = utcnow()
         values = {
-            "id": uuid4(),
+            "id": shipment_id or uuid4(),
             "order_id": request.order_id,
             "status": ShipmentStatus.PENDING.value,
             "carrier": carrier,

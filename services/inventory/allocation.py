@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+from services.errors import IdempotencyKeyReusedError
 from services.inventory.errors import (
     InsufficientStockError,
     InventoryError,
@@ -91,14 +92,15 @@ def place_all(
     """Decide every request in order, each seeing the ones before it; the first refusal is raised.
 
     A request whose idempotency key names a reservation (`known`, or an earlier request's) gets that
-    reservation. A placement adds its quantity to its row's `reserved`.
+    reservation, if it is the same request (same SKU and quantity); a key reused for another one is refused.
+    A placement adds its quantity to its row's `reserved`.
     """
     decided: dict[str, Outcome] = dict(known)
     outcomes: list[Outcome] = []
     for request in requests:
         key = request.idempotency_key
         if key is not None and key in decided:
-            outcomes.append(decided[key])
+            outcomes.append(adopt(request, decided[key]))
             continue
         row = choose_row(request, rows_by_sku.get(request.sku, ()))
         row.reserved += request.quantity
@@ -107,6 +109,18 @@ def place_all(
             decided[key] = placement
         outcomes.append(placement)
     return outcomes
+
+
+def adopt(request: ReservationRequest, outcome: Outcome) -> Outcome:
+    """The reservation (or placement) a request's key names, if it is for that request's SKU and quantity."""
+    sku, quantity = (
+        (outcome.request.sku, outcome.request.quantity)
+        if isinstance(outcome, Placement)
+        else (outcome.sku, outcome.quantity)
+    )
+    if (sku, quantity) != (request.sku, request.quantity):
+        raise IdempotencyKeyReusedError()
+    return outcome
 
 
 @dataclass(frozen=True)

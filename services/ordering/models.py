@@ -6,7 +6,7 @@ Orders keep trusted snapshots of what was bought; other contexts are referenced 
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SCHEMA = "ordering"
@@ -51,3 +51,23 @@ class OrderItem(Base):
     inventory_reservation_id: Mapped[UUID | None] = mapped_column(unique=True)
 
     order: Mapped[Order] = relationship(back_populates="items")
+
+
+class IdempotencyKey(Base):
+    """An `Idempotency-Key` of one route, bound to the fingerprint of the request that first used it.
+
+    The key itself is not stored, only its keyed digest. `resource_id` is what the key created (an order, a
+    payment, a shipment; None for an action); `attempt` counts the placements given up for it (a retry after a
+    transient failure places again, under a fresh order id); `completed_at` marks follow-up work done once
+    (a checkout emptying its cart).
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key_digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary(32))
+    resource_id: Mapped[UUID | None]
+    attempt: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

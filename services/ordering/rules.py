@@ -2,13 +2,12 @@
 
 from dataclasses import dataclass
 
-from contracts.order import OrderLineInput
+from contracts.order import MAX_ORDER_LINES, OrderLineInput
 from services.errors import DomainError
 from services.ordering.schemas import CreateOrderRequest
 from services.schemas import ZERO_UUID
 from services.validation import INT32_MAX, Wording, required_text
 
-MAX_LINES = 500
 _WORDING = Wording(too_long="{label} exceeds {limit} characters")
 
 
@@ -26,8 +25,8 @@ def check_create_order(request: CreateOrderRequest) -> ValidOrderRequest:
     email = required_text(request.customer_email, "customer_email", max_length=320, wording=_WORDING)
     if not request.items:
         raise DomainError("order_items_required", "An order needs at least one item")
-    if len(request.items) > MAX_LINES:
-        raise DomainError("order_items_too_many", f"An order can have at most {MAX_LINES} items")
+    if len(request.items) > MAX_ORDER_LINES:
+        raise DomainError("order_items_too_many", f"An order can have at most {MAX_ORDER_LINES} items")
     items: list[OrderLineInput] = []
     for item in request.items:
         if item.product_variant_id == ZERO_UUID:

@@ -6,6 +6,7 @@ answers 404, with `PaymentNotFoundError(..., read=True)`.
 
 from uuid import UUID
 
+from contracts.order import ORDER_ALREADY_PAID
 from services.errors import DomainError, NotFoundError
 
 
@@ -38,3 +39,25 @@ class PaymentNotFoundError(NotFoundError):
 class PaymentNotPendingError(DomainError):
     def __init__(self, payment_id: UUID, status: str) -> None:
         super().__init__("payment_not_pending", f"Payment '{payment_id}' is {status}, not Pending.")
+
+
+class PaymentAmountMismatchError(DomainError):
+    def __init__(self, amount_minor: int, order_total_minor: int) -> None:
+        super().__init__(
+            "payment_amount_mismatch",
+            f"Payment amount {amount_minor} does not equal the order's total of {order_total_minor} minor units.",
+        )
+
+
+class PaymentCurrencyMismatchError(DomainError):
+    def __init__(self, currency: str, order_currency: str) -> None:
+        super().__init__(
+            "payment_currency_mismatch", f"Payment currency {currency} is not the order's currency {order_currency}."
+        )
+
+
+class OrderAlreadyPaidError(DomainError):
+    """A second payment for an order that is already paid: refused, it stays Pending and nothing is taken."""
+
+    def __init__(self, order_id: UUID) -> None:
+        super().__init__(ORDER_ALREADY_PAID, f"Order '{order_id}' is already paid; this payment was not taken.")

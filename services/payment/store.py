@@ -7,6 +7,7 @@ so a transition that races another one either wins or sees the other's result, n
 
 import builtins
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -17,6 +18,8 @@ from services.errors import OrderIdRequiredError
 from services.paging import FIRST_PAGE, Keyset, PageRequest, PageResult, desc
 from services.payment.errors import (
     AmountInvalidError,
+    PaymentAmountMismatchError,
+    PaymentCurrencyMismatchError,
     PaymentNotFoundError,
     PaymentNotPendingError,
     ProviderRequiredError,
@@ -40,6 +43,22 @@ FAILURE_REASON_MAX = 1000
 def normalize_provider_reference(value: str | None) -> str | None:
     """The provider reference as stored (trimmed, blank -> None); refuses an over-long one before any change."""
     return optional_text(value, "provider_reference", max_length=PROVIDER_REFERENCE_MAX, wording=BY_FIELD_NAME)
+
+
+@dataclass(frozen=True)
+class AmountDue:
+    """What an order asks to be paid: its total, in minor units, and its currency."""
+
+    amount_minor: int
+    currency: str
+
+
+def check_amount_due(amount_minor: int, currency: str, due: AmountDue) -> None:
+    """A payment must be for exactly the order's total, in the order's currency (the currency as stored)."""
+    if amount_minor != due.amount_minor:
+        raise PaymentAmountMismatchError(amount_minor, due.amount_minor)
+    if currency != due.currency:
+        raise PaymentCurrencyMismatchError(currency, due.currency)
 
 
 def _details(payment: Payment) -> PaymentDetailsDto:
@@ -79,8 +98,13 @@ class PaymentStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def create(self, request: CreatePaymentRequest) -> PaymentDetailsDto:
-        """Record a Pending payment. The order is not looked up: the seed accepts unknown order ids."""
+    async def create(
+        self, request: CreatePaymentRequest, due: AmountDue | None = None, *, payment_id: UUID | None = None
+    ) -> PaymentDetailsDto:
+        """Record a Pending payment of `due`, the order's total (None: no such order, accepted as the seed does).
+
+        `payment_id` is the id an Idempotency-Key derived (a fresh one otherwise).
+        """
         if request.order_id == ZERO_UUID:
             raise OrderIdRequiredError()
         if request.amount_minor <= 0 or request.amount_minor > INT64_MAX:
@@ -89,9 +113,11 @@ class PaymentStore:
         provider = optional_text(request.provider, "provider", max_length=PROVIDER_MAX, wording=BY_FIELD_NAME)
         if provider is None:
             raise ProviderRequiredError()
+        if due is not None:
+            check_amount_due(request.amount_minor, currency, due)
         now = utcnow()
         payment = Payment(
-            id=uuid4(),
+            id=payment_id or uuid4(),
             order_id=request.order_id,
             amount_minor=request.amount_minor,
             currency=currency,

@@ -120,7 +120,7 @@ async def test_expire_releases_and_repeats_as_no_op(stack_api: httpx.AsyncClient
     api = stack_api
     before = await stock(api, "ARM-BLK")
     order = await place(api, (ARM_BLK, 3))
-    created = await create_payment(api, order, amountMinor=1)
+    created = await create_payment(api, order)
 
     assert (ok(await api.post(f"/api/orders/{order['id']}/expire")))["status"] == "Expired"
     assert (ok(await api.post(f"/api/orders/{order['id']}/expire")))["status"] == "Expired"

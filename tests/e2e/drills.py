@@ -24,8 +24,10 @@ import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from api.order_workflows import order_id_for
+from api.idempotency import first_order_id
 from stack.invariants import Expectations, InvariantReport, check_invariants, check_once, stock_totals
+from stack.settings import Settings
+from tests.conftest import APP_SECRET
 from tests.demo import VARIANTS as DEMO_VARIANTS
 from tests.e2e.conftest import HTTP_TIMEOUT
 from tests.e2e.processes import Stack
@@ -107,7 +109,7 @@ class OrderRun:
 
     @property
     def order_id(self) -> UUID:
-        return order_id_for(self.key)
+        return first_order_id(Settings(_env_file=None, app_secret=APP_SECRET), self.key)
 
     @property
     def amount(self) -> int:

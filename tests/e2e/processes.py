@@ -35,6 +35,7 @@ from temporalio.client import Client
 
 from stack import migrate, postgres, temporal
 from stack.settings import Settings
+from stack.supervisor import STOP_TIMEOUT, stop_process
 from tests.conftest import APP_SECRET, PAYLOAD_KEYS
 from tests.eventually import assert_eventually
 from tests.operator import OPERATOR_HEADERS, OPERATOR_TOKEN
@@ -44,7 +45,6 @@ DATABASE = "orderflow_e2e"
 # Orders of the drills must not expire while a drill runs; expiry is driven explicitly over HTTP.
 PAYMENT_TIMEOUT_SECONDS = 3600
 READY_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
 POLL_INTERVAL = 0.1
 LOG_TAIL_LINES = 40
 
@@ -100,14 +100,8 @@ class Child:
             out.write(f"===== e2e: SIGKILL {self.name} at {time.strftime('%X')} =====\n".encode())
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(STOP_TIMEOUT)
+        if self.proc is not None:
+            stop_process(self.proc)
 
 
 @dataclass
@@ -281,14 +275,8 @@ class Stack:
         )
 
     def _stop_dev_server(self) -> None:
-        if self.dev_server is None or self.dev_server.poll() is not None:
-            return
-        self.dev_server.terminate()
-        try:
-            self.dev_server.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.dev_server.kill()
-            self.dev_server.wait(STOP_TIMEOUT)
+        if self.dev_server is not None:
+            stop_process(self.dev_server)
 
     async def _wait_temporal(self) -> Client:
         if self.dev_server is not None and self.dev_server.poll() is not None:

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contracts.order import MAX_ORDER_LINES
 from services.cart.errors import (
     CartItemNotFoundError,
     CartItemsTooManyError,
@@ -17,7 +18,6 @@ from services.cart.errors import (
 from services.cart.models import CartItem
 from services.cart.schemas import AddCartItemRequest, CartDto, UpdateCartItemRequest
 from services.cart.store import CartStore
-from services.ordering.rules import MAX_LINES
 from services.schemas import ZERO_UUID, utcnow
 from services.validation import INT32_MAX
 
@@ -189,20 +189,20 @@ async def _fill(sessionmaker: Sessions, cart_id: UUID, lines: int) -> None:
 
 async def test_a_cart_holds_at_most_as_many_lines_as_an_order(sessionmaker: Sessions) -> None:
     cart = await _create(sessionmaker)
-    await _fill(sessionmaker, cart.id, MAX_LINES - 1)
+    await _fill(sessionmaker, cart.id, MAX_ORDER_LINES - 1)
     full = await _add(sessionmaker, cart.id, uuid4(), 1)
-    assert len(full.items) == MAX_LINES
+    assert len(full.items) == MAX_ORDER_LINES
 
     with pytest.raises(CartItemsTooManyError) as refused:
         await _add(sessionmaker, cart.id, uuid4(), 1)
     assert refused.value.code == "cart_items_too_many"
     merged = await _add(sessionmaker, cart.id, full.items[0].product_variant_id, 2)  # an existing line still grows
-    assert len(merged.items) == MAX_LINES and merged.items[0].quantity == 3
+    assert len(merged.items) == MAX_ORDER_LINES and merged.items[0].quantity == 3
 
 
 async def test_concurrent_adds_to_a_nearly_full_cart_add_exactly_one_line(sessionmaker: Sessions) -> None:
     cart = await _create(sessionmaker)
-    await _fill(sessionmaker, cart.id, MAX_LINES - 1)
+    await _fill(sessionmaker, cart.id, MAX_ORDER_LINES - 1)
 
     results = await asyncio.gather(
         *(_add(sessionmaker, cart.id, uuid4(), 1) for _ in range(10)), return_exceptions=True
@@ -211,4 +211,4 @@ async def test_concurrent_adds_to_a_nearly_full_cart_add_exactly_one_line(sessio
     assert sum(isinstance(result, CartDto) for result in results) == 1
     assert all(isinstance(result, CartDto | CartItemsTooManyError) for result in results), results
     got = await _get(sessionmaker, cart.id)
-    assert got is not None and len(got.items) == MAX_LINES
+    assert got is not None and len(got.items) == MAX_ORDER_LINES

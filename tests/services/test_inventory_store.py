@@ -471,11 +471,11 @@ async def test_allocate_many_mixes_known_new_and_repeated_keys(sessionmaker: Mak
     before = await snapshot(sessionmaker)
     lines = [
         AllocationLine(sku="B", quantity=1, reference="O-1", idempotency_key="o:2"),
-        # a known key gets its reservation as it is, whatever the line asks for now
-        AllocationLine(sku="B", quantity=9, reference="other", idempotency_key="o:1"),
+        # a known key gets its reservation as it is (the same SKU and quantity; another request is refused)
+        AllocationLine(sku="A", quantity=2, reference="other", idempotency_key="o:1"),
         AllocationLine(sku="A", quantity=3, reference="O-1"),
         # a key repeated within the call gets the reservation of its first line
-        AllocationLine(sku="A", quantity=5, reference="O-1", idempotency_key="o:2"),
+        AllocationLine(sku="B", quantity=1, reference="O-1", idempotency_key="o:2"),
     ]
     done = await run(sessionmaker, lambda s: s.allocate_many(lines))
     assert done[1] == known
@@ -488,6 +488,15 @@ async def test_allocate_many_mixes_known_new_and_repeated_keys(sessionmaker: Mak
 
     # the keyed lines again: the same reservations, and nothing written
     assert await run(sessionmaker, lambda s: s.allocate_many([lines[0], lines[1]])) == done[:2]
+    assert await snapshot(sessionmaker) == after
+    # a known key asked for another quantity or SKU: refused, and nothing written
+    for reused in (
+        [AllocationLine(sku="A", quantity=9, idempotency_key="o:1")],
+        [AllocationLine(sku="B", quantity=2, idempotency_key="o:1")],
+    ):
+        assert (
+            await refusal(sessionmaker, partial(InventoryStore.allocate_many, lines=reused)) == "idempotency_key_reused"
+        )
     assert await snapshot(sessionmaker) == after
     await check_invariants(sessionmaker)
 

@@ -4,6 +4,7 @@ import asyncio
 import io
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -231,6 +232,27 @@ async def test_supervise_returns_0_when_asked_to_stop() -> None:
 def test_the_exit_of_a_killed_child_names_the_signal() -> None:
     assert supervisor.describe_exit(-9) == "was killed by SIGKILL"
     assert supervisor.describe_exit(2) == "exited with code 2"
+
+
+def test_stop_process_terminates_a_server_and_kills_one_that_ignores_sigterm() -> None:
+    polite = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+    ignores_term = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(flush=True); time.sleep(3600)"
+    )
+    stubborn = subprocess.Popen([sys.executable, "-c", ignores_term], stdout=subprocess.PIPE)
+    assert stubborn.stdout is not None
+    stubborn.stdout.readline()  # SIGTERM is ignored from here on
+    try:
+        supervisor.stop_process(polite)
+        supervisor.stop_process(stubborn, timeout=0.5)
+        supervisor.stop_process(polite)  # one that has exited already: nothing to do
+    finally:
+        for proc in (polite, stubborn):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        stubborn.stdout.close()
+    assert (polite.returncode, stubborn.returncode) == (-signal.SIGTERM, -signal.SIGKILL)
 
 
 # --- run.py's watched dependencies, on real servers ----------------------------------------------------------------

@@ -1,7 +1,6 @@
 """The payload codec: AES-256-GCM, key rotation, passthrough of unencrypted payloads, tampering refused."""
 
 import base64
-from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import Payload
@@ -19,7 +18,6 @@ from stack.codec import (
     parse_payload_keys,
     payload_keys,
 )
-from stack.run import prepare_payload_key
 from stack.settings import Settings
 from stack.temporal import data_converter
 from tests.orders import pending_order
@@ -163,20 +161,3 @@ async def test_the_run_summary_names_no_customer_and_fits_temporals_limit() -> N
     assert longest == "PendingPayment · 99999999999.99 USD · 500 line(s)"
     assert run_summary(2) == "Order · 2 line(s)"
     assert encoded.ByteSize() <= SUMMARY_LIMIT_BYTES
-
-
-def test_make_run_generates_one_payload_key_and_keeps_it(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None)
-    env: dict[str, str] = {}
-
-    prepare_payload_key(settings, env, tmp_path)
-    again: dict[str, str] = {}
-    prepare_payload_key(Settings(_env_file=None), again, tmp_path)
-
-    assert (tmp_path / "payload-key").stat().st_mode & 0o777 == 0o600
-    assert env["PAYLOAD_KEYS"] == again["PAYLOAD_KEYS"]
-    assert [key.key_id for key in payload_keys(settings)] == ["local"]
-    configured = _settings([PayloadKey.generate("ops")])
-    untouched: dict[str, str] = {}
-    prepare_payload_key(configured, untouched, tmp_path / "other")
-    assert untouched == {} and not (tmp_path / "other").exists()

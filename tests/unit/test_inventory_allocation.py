@@ -79,11 +79,33 @@ def test_a_known_or_repeated_key_gets_its_reservation_and_places_nothing() -> No
         committed_at=None,
     )
     outcomes = place_all(
-        [request(4, key="old"), request(2, key="new"), request(9, key="new")], {"SKU": [stock]}, {"old": known}
+        [request(4, key="old"), request(2, key="new"), request(2, key="new")], {"SKU": [stock]}, {"old": known}
     )
     assert outcomes[0] is known
     assert isinstance(outcomes[1], Placement) and outcomes[2] is outcomes[1]
     assert stock.reserved == 2
+
+
+def test_a_key_is_adopted_only_for_the_same_sku_and_quantity() -> None:
+    stock, other = row(10), row(10, sku="OTHER")
+    known = StockReservationDto(
+        id=uuid4(),
+        sku="SKU",
+        warehouse_id=stock.place.warehouse_id,
+        location_id=stock.place.location_id,
+        quantity=4,
+        status=ReservationStatus.ACTIVE,
+        reference=None,
+        created_at=datetime.now(UTC),
+        released_at=None,
+        committed_at=None,
+    )
+    rows = {"SKU": [stock], "OTHER": [other]}
+    assert code(lambda: place_all([request(5, key="old")], rows, {"old": known})) == "idempotency_key_reused"
+    assert (
+        code(lambda: place_all([request(4, sku="OTHER", key="old")], rows, {"old": known})) == "idempotency_key_reused"
+    )
+    assert code(lambda: place_all([request(2, key="k"), request(3, key="k")], rows, {})) == "idempotency_key_reused"
 
 
 def held(quantity: int, status: str = ReservationStatus.ACTIVE, item: UUID | None = None) -> HeldReservation:

@@ -5,8 +5,11 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from stack.run import prepare_secrets
+from stack.codec import PayloadKey, payload_keys
+from stack.run import LOCAL_PAYLOAD_KEY_ID, prepare_secrets
 from stack.settings import Settings
+
+FILES = ("operator-token", "app-secret", "payload-key")
 
 
 def _settings(**values: object) -> Settings:
@@ -17,14 +20,15 @@ def test_unset_secrets_are_generated_once_into_owner_only_files(tmp_path: Path) 
     settings, env = _settings(), dict[str, str]()
     notes = prepare_secrets(settings, env, tmp_path)
 
-    token = (tmp_path / "operator-token").read_text().strip()
-    secret = (tmp_path / "app-secret").read_text().strip()
-    assert env == {"OPERATOR_TOKENS": token, "APP_SECRET": secret}
+    token, secret, key_secret = ((tmp_path / name).read_text().strip() for name in FILES)
+    keys = str(PayloadKey.from_secret(LOCAL_PAYLOAD_KEY_ID, key_secret))
+    assert env == {"OPERATOR_TOKENS": token, "APP_SECRET": secret, "PAYLOAD_KEYS": keys}
     assert settings.operator_tokens == [token] and settings.require_app_secret() == secret.encode()
-    for name in ("operator-token", "app-secret"):
+    assert [key.key_id for key in payload_keys(settings)] == [LOCAL_PAYLOAD_KEY_ID]
+    for name in FILES:
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
     assert any(token in note for note in notes)  # printed with the URLs
-    assert not any(secret in note for note in notes)
+    assert not any(secret in note or key_secret in note for note in notes)
 
     again, again_env = _settings(), dict[str, str]()
     prepare_secrets(again, again_env, tmp_path)
@@ -32,13 +36,15 @@ def test_unset_secrets_are_generated_once_into_owner_only_files(tmp_path: Path) 
 
 
 def test_configured_secrets_are_kept_and_never_printed(tmp_path: Path) -> None:
-    settings = _settings(operator_tokens="mine-1,mine-2", app_secret=SecretStr("configured"))
+    keys = str(PayloadKey.generate("ops"))
+    settings = _settings(operator_tokens="mine-1,mine-2", app_secret=SecretStr("configured"), payload_keys=keys)
     env: dict[str, str] = {}
     notes = prepare_secrets(settings, env, tmp_path)
 
     assert env == {} and list(tmp_path.iterdir()) == []
     assert settings.operator_tokens == ["mine-1", "mine-2"]
-    assert not any("mine-" in note for note in notes)
+    assert [key.key_id for key in payload_keys(settings)] == ["ops"]
+    assert not any("mine-" in note or keys in note or "configured" in note for note in notes)
 
 
 def test_open_mode_warns_and_generates_no_token(tmp_path: Path) -> None:
