@@ -13,6 +13,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -30,6 +31,9 @@ from stack.settings import Settings
 from stack.temporal import data_converter
 from tests.environment import LOCAL, TIME_SKIPPING, temporal_environment
 from tests.operator import OPERATOR_HEADERS, OPERATOR_TOKEN
+
+if TYPE_CHECKING:
+    from tests.e2e.processes import Stack
 
 TEMPLATE_DATABASE = "orderflow_template"
 UNREACHABLE_TEMPORAL = "127.0.0.1:1"
@@ -164,3 +168,19 @@ async def stack_api(
     """The API and a worker built by worker.py's factory, on real PostgreSQL and a real Temporal dev server."""
     async for client in open_stack(dev_env.client, order_settings, sessionmaker):
         yield client
+
+
+@pytest.fixture(scope="session")
+async def process_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator["Stack"]:
+    """The system as separate OS processes (tests/e2e/processes.py), started once for the session.
+
+    The browser journeys and the e2e package both drive it: starting and stopping it costs tens of seconds on
+    two cores. Each user calls `ensure_running()` first, so whatever a previous test stopped comes back.
+    """
+    from tests.e2e.processes import start_stack  # it imports this module's secrets
+
+    stack = await start_stack(tmp_path_factory.mktemp("stack"))
+    try:
+        yield stack
+    finally:
+        stack.close()

@@ -1,26 +1,24 @@
 """Browser journeys: Debian's Chromium, driven by Playwright, against the stack running as processes.
 
-The stack is tests/e2e's (embedded PostgreSQL, Temporal dev server, worker, API), in token mode with one
-operator token, plus a second API process whose orders expire after a few seconds (the expiry journey).
+The stack is the session's process stack, shared with tests/e2e (embedded PostgreSQL, Temporal dev server, worker,
+API), in token mode with one operator token, plus a second API process whose orders expire after a few seconds
+(the expiry journey).
 Playwright never downloads a browser here: it launches `/usr/bin/chromium` (or `CHROMIUM_PATH`). Without a
 browser every journey is skipped, with one line at the end of the run that says how to enable them.
 Screenshots go to `SCREENSHOTS_DIR`, or to `screenshots/` under pytest's temporary directory.
 """
 
-import asyncio
 import os
 import shutil
 import sys
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
-from tests.e2e.processes import READY_TIMEOUT, Child, Stack, free_port, start_stack
+from tests.e2e.processes import Child, Stack, free_port
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
@@ -92,49 +90,28 @@ class Journeys:
         return f"http://127.0.0.1:{self.short_port}"
 
 
-async def _wait_ready(url: str, child: Child) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    async with httpx.AsyncClient(base_url=url, timeout=5.0) as http:
-        while time.monotonic() < deadline:
-            if not child.alive:
-                raise RuntimeError(f"{child.name} exited")
-            try:
-                if (await http.get("/ready")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError(f"{child.name} was not ready within {READY_TIMEOUT:g}s")
-
-
 @pytest.fixture(scope="package")
-async def journeys(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Journeys]:
-    root = tmp_path_factory.mktemp("browser")
-    with pytest.MonkeyPatch.context() as patch:
-        stack = await start_stack(root)
-        patch.setenv("TEMPORAL_UI_URL", f"http://127.0.0.1:{stack.ui_port}")
-        port = free_port()
-        short_api = Child(
-            "api-short-timeout",
-            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            root / "api-short-timeout.log",
-        )  # fmt: skip
-        try:
-            stack.api.stop()
-            stack.start_api()  # again, now with TEMPORAL_UI_URL
-            short_api.start({**stack.env(), "PAYMENT_TIMEOUT_SECONDS": str(SHORT_PAYMENT_TIMEOUT_SECONDS)})
-            await stack.wait_api_ready()
-            await _wait_ready(f"http://127.0.0.1:{port}", short_api)
-            shots = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path_factory.getbasetemp() / "screenshots")
-            shots.mkdir(parents=True, exist_ok=True)
-            yield Journeys(stack=stack, short_api=short_api, short_port=port, screenshots=shots)
-        except BaseException:
-            print(stack.log_tails(), file=sys.stderr)
-            raise
-        finally:
-            short_api.stop()
-            stack.close()
+async def journeys(process_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Journeys]:
+    stack = process_stack
+    await stack.ensure_running()
+    port = free_port()
+    short_api = Child(
+        "api-short-timeout",
+        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        stack.root / "api-short-timeout.log",
+    )  # fmt: skip
+    try:
+        short_api.start({**stack.env(), "PAYMENT_TIMEOUT_SECONDS": str(SHORT_PAYMENT_TIMEOUT_SECONDS)})
+        await stack.wait_api_ready(api=short_api, base_url=f"http://127.0.0.1:{port}")
+        shots = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path_factory.getbasetemp() / "screenshots")
+        shots.mkdir(parents=True, exist_ok=True)
+        yield Journeys(stack=stack, short_api=short_api, short_port=port, screenshots=shots)
+    except BaseException:
+        print(stack.log_tails(), file=sys.stderr)
+        raise
+    finally:
+        short_api.stop()
 
 
 @pytest.fixture(scope="package")

@@ -1,4 +1,5 @@
-"""One process stack for the whole e2e package (PostgreSQL, dev server, worker, API), torn down at the end.
+"""The e2e package drives the session's process stack (`process_stack` in tests/conftest.py: PostgreSQL, dev
+server, worker, API), which the browser journeys share.
 
 Starting it costs several seconds, so the seed scenarios and the drills share it; every test starts with
 `ensure_running()`, so a drill that failed half-way does not take the next test down with it. When an e2e test
@@ -10,29 +11,19 @@ from collections.abc import AsyncIterator, Generator
 import httpx
 import pytest
 
-from tests.e2e.processes import Stack, start_stack
+from tests.e2e.processes import Stack
 
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)  # the API answers 503 order_action_pending after 30 s
 
 _running: list[Stack] = []
 
 
-@pytest.fixture(scope="package")
-async def e2e_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    stack = await start_stack(tmp_path_factory.mktemp("e2e"))
-    _running.append(stack)
-    try:
-        yield stack
-    finally:
-        _running.remove(stack)
-        stack.close()
-
-
 @pytest.fixture
-async def stack(e2e_stack: Stack) -> Stack:
-    """The package's stack, with every process running and the API ready."""
-    await e2e_stack.ensure_running()
-    return e2e_stack
+async def stack(process_stack: Stack) -> Stack:
+    """The session's stack, with every process running and the API ready."""
+    _running[:] = [process_stack]
+    await process_stack.ensure_running()
+    return process_stack
 
 
 @pytest.fixture

@@ -201,6 +201,7 @@ class Stack:
             PYTHONUNBUFFERED="1",
             APP_SECRET=APP_SECRET,
             PAYLOAD_KEYS=PAYLOAD_KEYS,
+            TEMPORAL_UI_URL=f"http://127.0.0.1:{self.ui_port}",  # the console links runs to this dev server's UI
         )
         return env
 
