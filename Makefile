@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP) ## the whole system on embedded PostgreSQL and a Temporal dev server
 	$(BIN)/python -m stack.run
 
-test: $(STAMP) ## the whole test suite; starts every server it needs by itself
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: $(STAMP) ## the whole test suite; starts every server it needs by itself (and names its 15 slowest steps)
+	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff check and ruff format --check
 	$(BIN)/ruff check .
