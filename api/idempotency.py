@@ -10,12 +10,14 @@ name the same thing. The claims themselves are kept by `services.ordering.idempo
 import hashlib
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import Route
 
 from api.order_workflows import OrderWorkflows
@@ -88,6 +90,27 @@ async def get_keyed_request(
     template = route.path if isinstance(route, Route) else request.url.path
     settings: Settings = request.app.state.settings
     return keyed_request(settings, f"{request.method} {template}", request.url.path, key)
+
+
+Made = TypeVar("Made")
+
+
+async def claim_create(
+    session: AsyncSession,
+    keyed: KeyedRequest | None,
+    body: BaseModel,
+    made: Callable[[UUID], Awaitable[Made | None]],
+) -> tuple[UUID | None, Made | None]:
+    """For a create with a key: the id to create under, and what the key's first request made if this is a retry
+    (422 if the key was used for another request). Without a key: (None, None), the store picks the id."""
+    if keyed is None:
+        return None, None
+    claim = await IdempotencyStore(session).claim(
+        keyed.scope, keyed.key_digest, keyed.fingerprint(body), keyed.derived_id()
+    )
+    if claim.first_use or claim.resource_id is None:
+        return claim.resource_id, None
+    return claim.resource_id, await made(claim.resource_id)
 
 
 @dataclass(frozen=True)

@@ -28,15 +28,16 @@ from bench.drivers import demo_variants
 from contracts.order import (
     AllocateStock,
     LoadSnapshots,
-    OrderDetails,
-    OrderItemDetails,
+    OrderLineInput,
     OrderStatus,
+    PlaceOrder,
     RecordStatus,
     Reservations,
     ShipShipment,
     StockLine,
     SucceedPayment,
     order_stock_key,
+    placed_order,
 )
 from services.demo import load_demo_data
 from services.fulfillment.schemas import CreateShipmentRequest
@@ -47,6 +48,7 @@ from services.payment.schemas import CreatePaymentRequest
 from services.payment.store import PaymentStore
 from stack import migrate, postgres
 from stack.db import create_engine, create_sessionmaker
+from stack.settings import Settings
 
 DATABASE = "activity_cost"
 STEPS = (
@@ -119,32 +121,14 @@ async def measure(database_url: str, postmaster: int, rounds: int, warmup: int) 
         )
         reservation_ids = await timed("allocate", lambda: inventory.allocate(stock))
         assert isinstance(reservation_ids, list)
-        now = datetime.now(UTC)
-        details = OrderDetails(
-            id=order_id,
+        place = PlaceOrder(
+            order_id=order_id,
             customer_name="Bench Customer",
             customer_email="bench@example.com",
-            status=OrderStatus.PENDING_PAYMENT,
-            total_amount_minor=snapshot.price_amount_minor,
-            currency=snapshot.currency,
-            created_at=now,
-            updated_at=now,
-            items=[
-                OrderItemDetails(
-                    id=uuid.uuid4(),
-                    product_id=snapshot.product_id,
-                    product_variant_id=snapshot.product_variant_id,
-                    sku=snapshot.sku,
-                    product_name=snapshot.product_name,
-                    variant_name=snapshot.variant_name,
-                    unit_price_amount_minor=snapshot.price_amount_minor,
-                    currency=snapshot.currency,
-                    quantity=1,
-                    line_total_amount_minor=snapshot.price_amount_minor,
-                    inventory_reservation_id=reservation_ids[0],
-                )
-            ],
+            items=[OrderLineInput(product_variant_id=snapshot.product_variant_id, quantity=1)],
+            payment_timeout_seconds=Settings.model_fields["payment_timeout_seconds"].get_default(),
         )
+        details = placed_order(place, snapshots, reservation_ids, datetime.now(UTC), uuid.uuid4)
         await timed("record_order", lambda: ordering.record_order(details))
         async with sessionmaker.begin() as session:
             paying = await PaymentStore(session).create(

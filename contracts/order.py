@@ -4,7 +4,7 @@ Shared by the workflow, its activities, the API and the tests. Field names go on
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import assert_never
@@ -299,6 +299,44 @@ class VariantSnapshot(WireModel):
     variant_name: str
     price_amount_minor: int
     currency: str
+
+
+def placed_order(
+    order: PlaceOrder,
+    snapshots: Sequence[VariantSnapshot],
+    reservation_ids: Sequence[UUID],
+    now: datetime,
+    new_id: Callable[[], UUID],
+) -> OrderDetails:
+    """The order as placed, PendingPayment: a line per item, priced from its catalog snapshot and holding its
+    reservation, sorted by SKU. `now` and `new_id` are the caller's clock and ids (the workflow's, in a run)."""
+    items = [
+        OrderItemDetails(
+            id=new_id(),
+            product_id=snapshot.product_id,
+            product_variant_id=snapshot.product_variant_id,
+            sku=snapshot.sku,
+            product_name=snapshot.product_name,
+            variant_name=snapshot.variant_name,
+            unit_price_amount_minor=snapshot.price_amount_minor,
+            currency=snapshot.currency,
+            quantity=item.quantity,
+            line_total_amount_minor=snapshot.price_amount_minor * item.quantity,
+            inventory_reservation_id=reservation_id,
+        )
+        for snapshot, item, reservation_id in zip(snapshots, order.items, reservation_ids, strict=True)
+    ]
+    return OrderDetails(
+        id=order.order_id,
+        customer_name=order.customer_name,
+        customer_email=order.customer_email,
+        status=OrderStatus.PENDING_PAYMENT,
+        total_amount_minor=sum(item.line_total_amount_minor for item in items),
+        currency=snapshots[0].currency,
+        created_at=now,
+        updated_at=now,
+        items=sorted(items, key=lambda item: item.sku),
+    )
 
 
 class StockLine(WireModel):

@@ -47,7 +47,6 @@ with workflow.unsafe.imports_passed_through():
         OrderActionMessage,
         OrderCarryOver,
         OrderDetails,
-        OrderItemDetails,
         OrderOutcome,
         OrderRef,
         OrderState,
@@ -61,11 +60,11 @@ with workflow.unsafe.imports_passed_through():
         ShipShipment,
         StockLine,
         SucceedPayment,
-        VariantSnapshot,
         Verdict,
         action_of,
         decide,
         order_stock_key,
+        placed_order,
         refusal_message,
     )
     from workflows.search_attributes import ORDER_STATUS, ORDER_TOTAL_MINOR, run_summary
@@ -216,7 +215,7 @@ class OrderWorkflow:
             )
             self._push_compensation(RELEASE_STOCK)
 
-            details = self._new_order(order, snapshots)
+            details = placed_order(order, snapshots, self._reservation_ids, workflow.now(), workflow.uuid4)
             # a recording that runs out of attempts may still have committed one of them: void it, then release
             self._push_compensation(VOID_ORDER)
             await self._placing_step(OrderingSteps.record_order, details, attempts)
@@ -287,36 +286,6 @@ class OrderWorkflow:
             raise ApplicationError(
                 f"Placing the order kept failing: {cause}", type="order_placement_failed", non_retryable=True
             ) from error
-
-    def _new_order(self, order: PlaceOrder, snapshots: list[VariantSnapshot]) -> OrderDetails:
-        now = workflow.now()
-        items = [
-            OrderItemDetails(
-                id=workflow.uuid4(),
-                product_id=snapshot.product_id,
-                product_variant_id=snapshot.product_variant_id,
-                sku=snapshot.sku,
-                product_name=snapshot.product_name,
-                variant_name=snapshot.variant_name,
-                unit_price_amount_minor=snapshot.price_amount_minor,
-                currency=snapshot.currency,
-                quantity=item.quantity,
-                line_total_amount_minor=snapshot.price_amount_minor * item.quantity,
-                inventory_reservation_id=reservation_id,
-            )
-            for snapshot, item, reservation_id in zip(snapshots, order.items, self._reservation_ids, strict=True)
-        ]
-        return OrderDetails(
-            id=order.order_id,
-            customer_name=order.customer_name,
-            customer_email=order.customer_email,
-            status=OrderStatus.PENDING_PAYMENT,
-            total_amount_minor=sum(item.line_total_amount_minor for item in items),
-            currency=snapshots[0].currency,
-            created_at=now,
-            updated_at=now,
-            items=sorted(items, key=lambda item: item.sku),
-        )
 
     # --- 4-5. serving actions until the order is finished ----------------------------------------
 

@@ -12,10 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import OPERATOR, CallerIsOperator
 from api.deps import Orders, Page, ReadSession, Session
 from api.errors import responses
-from api.idempotency import Idempotency, claim_action, update_id_of
+from api.idempotency import Idempotency, claim_action, claim_create, update_id_of
 from api.paging import paged_responses
 from contracts.order import MarkPaid, OrderDetails, OrderStatus
-from services.ordering.idempotency import IdempotencyStore
 from services.ordering.store import OrderingStore
 from services.payment.errors import (
     OrderAlreadyPaidError,
@@ -67,16 +66,10 @@ async def create_payment(
     succeeding it answers `order_not_found`. With an `Idempotency-Key`, a retry answers with the payment the first
     attempt recorded.
     """
-    payment_id: UUID | None = None
-    if keyed is not None:
-        claim = await IdempotencyStore(session).claim(
-            keyed.scope, keyed.key_digest, keyed.fingerprint(body), keyed.derived_id()
-        )
-        payment_id = claim.resource_id
-        existing = None if claim.first_use or payment_id is None else await PaymentStore(session).get(payment_id)
-        if existing is not None:
-            response.headers["Location"] = f"/api/payments/{existing.id}"
-            return existing
+    payment_id, existing = await claim_create(session, keyed, body, PaymentStore(session).get)
+    if existing is not None:
+        response.headers["Location"] = f"/api/payments/{existing.id}"
+        return existing
     order = await OrderingStore(session).get(body.order_id)
     if not operator and (order is None or order.status is not OrderStatus.PENDING_PAYMENT):
         raise OrderNotAwaitingPaymentError(body.order_id)

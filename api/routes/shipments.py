@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import OPERATOR
 from api.deps import Orders, Page, ReadSession, Session
 from api.errors import responses
-from api.idempotency import Idempotency, claim_action, update_id_of
+from api.idempotency import Idempotency, claim_action, claim_create, update_id_of
 from api.paging import paged_responses
 from contracts.order import MarkShipped, OrderStatus
 from services.errors import DomainError, OrderIdRequiredError
@@ -29,7 +29,6 @@ from services.fulfillment.schemas import (
     ShipShipmentRequest,
 )
 from services.fulfillment.store import FulfillmentStore, normalize_shipping
-from services.ordering.idempotency import IdempotencyStore
 from services.ordering.store import OrderingStore
 from services.schemas import ZERO_UUID
 from workflows.order import OrderWorkflow
@@ -59,16 +58,10 @@ async def create_shipment(
     """A Pending shipment for a Paid order. With an `Idempotency-Key`, a retry answers with the same shipment."""
     if body.order_id == ZERO_UUID:
         raise OrderIdRequiredError()
-    shipment_id: UUID | None = None
-    if keyed is not None:
-        claim = await IdempotencyStore(session).claim(
-            keyed.scope, keyed.key_digest, keyed.fingerprint(body), keyed.derived_id()
-        )
-        shipment_id = claim.resource_id
-        existing = None if claim.first_use or shipment_id is None else await FulfillmentStore(session).get(shipment_id)
-        if existing is not None:
-            response.headers["Location"] = f"/api/shipments/{existing.id}"
-            return existing
+    shipment_id, existing = await claim_create(session, keyed, body, FulfillmentStore(session).get)
+    if existing is not None:
+        response.headers["Location"] = f"/api/shipments/{existing.id}"
+        return existing
     # The recorded status is authoritative: the workflow records Paid before its update answers. Held until the
     # shipment commits: a cancel records Cancelled after it (and then drops it), or this sees Cancelled.
     order_status = await OrderingStore(session).status(body.order_id, hold=True)
