@@ -1,9 +1,29 @@
-"""An order as the workflow records it, for tests that store orders without placing them."""
+"""Orders for tests: the input of an order's run (`order_input`), and an order as the workflow records it, for
+tests that store orders without placing them (`pending_order`)."""
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from contracts.order import OrderDetails, OrderItemDetails, OrderStatus
+from contracts.order import OrderDetails, OrderItemDetails, OrderLineInput, OrderStatus, PlaceOrder
+
+
+def order_input(
+    order_id: uuid.UUID,
+    *lines: tuple[uuid.UUID, int],
+    payment_timeout_seconds: int = 3600,
+    **fields: Any,
+) -> PlaceOrder:
+    """The input of `order_id`'s OrderWorkflow run: Ada orders `lines` (variant id, quantity); `fields` set the
+    rest of PlaceOrder (e.g. `placement_attempts`)."""
+    return PlaceOrder(
+        order_id=order_id,
+        customer_name="Ada",
+        customer_email="ada@example.com",
+        items=[OrderLineInput(product_variant_id=variant, quantity=quantity) for variant, quantity in lines],
+        payment_timeout_seconds=payment_timeout_seconds,
+        **fields,
+    )
 
 
 def pending_order(

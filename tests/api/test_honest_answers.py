@@ -15,10 +15,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from contracts.order import OrderLineInput, PlaceOrder
 from stack.settings import Settings
 from tests.demo import ARM_BLK, NOTE_A5
 from tests.http import ok, place, refused
+from tests.orders import order_input
 from workflows.order import OrderWorkflow, workflow_id
 
 SECRET_SQL = "SELECT secret_column FROM ordering.orders WHERE customer_email = 'ada@example.com'"
@@ -134,13 +134,7 @@ async def test_too_many_actions_in_flight_on_one_order_answer_429(
     order_id = uuid.uuid4()
     handle = await dev_env.client.start_workflow(
         OrderWorkflow.run,
-        PlaceOrder(
-            order_id=order_id,
-            customer_name="Ada",
-            customer_email="ada@example.com",
-            items=[OrderLineInput(product_variant_id=uuid.UUID(ARM_BLK), quantity=1)],
-            payment_timeout_seconds=3600,
-        ),
+        order_input(order_id, (uuid.UUID(ARM_BLK), 1)),
         id=workflow_id(order_id),
         task_queue=f"nobody-{uuid.uuid4()}",  # no worker: every update stays in flight
     )

@@ -17,11 +17,11 @@ from temporalio.worker import Worker
 
 from api.idempotency import first_order_id, keyed_request
 from contracts.activities import OrderingSteps, activity_name
-from contracts.order import OrderLineInput, PlaceOrder
 from services.payment.models import Payment
 from stack.settings import Settings
 from tests.demo import ARM_BLK, NOTE_A5
 from tests.http import ok, place, refused, stock
+from tests.orders import order_input
 from tests.workflows.fakes import FakeWorld
 from workflows.order import OrderWorkflow, workflow_id
 
@@ -92,14 +92,7 @@ async def test_a_placement_given_up_is_placed_again_by_a_retry_with_the_same_key
     ):
         outcome = await dev_env.client.execute_workflow(
             OrderWorkflow.run,
-            PlaceOrder(
-                order_id=given_up,
-                customer_name="Ada",
-                customer_email="ada@example.com",
-                items=[OrderLineInput(product_variant_id=arm.product_variant_id, quantity=1)],
-                payment_timeout_seconds=3600,
-                placement_attempts=1,
-            ),
+            order_input(given_up, (arm.product_variant_id, 1), placement_attempts=1),
             id=workflow_id(given_up),
             task_queue=broken_queue,
         )
@@ -122,13 +115,7 @@ async def test_a_placement_whose_run_was_terminated_is_placed_again_by_a_retry(
     given_up = first_order_id(order_settings, headers["Idempotency-Key"])
     handle = await dev_env.client.start_workflow(
         OrderWorkflow.run,
-        PlaceOrder(
-            order_id=given_up,
-            customer_name="Ada",
-            customer_email="ada@example.com",
-            items=[OrderLineInput(product_variant_id=uuid.UUID(ARM_BLK), quantity=1)],
-            payment_timeout_seconds=3600,
-        ),
+        order_input(given_up, (uuid.UUID(ARM_BLK), 1)),
         id=workflow_id(given_up),
         task_queue=f"nobody-{uuid.uuid4()}",  # no worker: the run never places, and is terminated
     )

@@ -8,7 +8,8 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from contracts.order import OrderLineInput, OrderOutcome, PlaceOrder
+from contracts.order import OrderOutcome
+from tests.orders import order_input
 from tests.workflows.fakes import FakeWorld
 from workflows.order import OrderWorkflow, workflow_id
 
@@ -28,11 +29,9 @@ class Harness:
         order_id = uuid.uuid4()
         handle = await self.client.start_workflow(
             OrderWorkflow.run,
-            PlaceOrder(
-                order_id=order_id,
-                customer_name="Ada",
-                customer_email="ada@example.com",
-                items=[OrderLineInput(product_variant_id=v, quantity=q) for v, q in lines],
+            order_input(
+                order_id,
+                *lines,
                 payment_timeout_seconds=int(PAYMENT_TIMEOUT.total_seconds()),
                 placement_attempts=placement_attempts,
             ),

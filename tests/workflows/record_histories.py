@@ -16,9 +16,10 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from contracts.order import CancelOrder, MarkPaid, MarkShipped, OrderLineInput, OrderOutcome, PaymentFailed, PlaceOrder
+from contracts.order import CancelOrder, MarkPaid, MarkShipped, OrderOutcome, PaymentFailed
 from stack.temporal import ensure_search_attributes
 from tests.environment import TIME_SKIPPING, temporal_environment
+from tests.orders import order_input
 from tests.workflows.fakes import FakeWorld, placed
 from workflows.order import OrderWorkflow, workflow_id
 
@@ -33,13 +34,7 @@ async def _start(client: Client, world: FakeWorld, quantity: int = 1) -> Handle:
     order_id = uuid.uuid4()
     return await client.start_workflow(
         OrderWorkflow.run,
-        PlaceOrder(
-            order_id=order_id,
-            customer_name="Ada",
-            customer_email="ada@example.com",
-            items=[OrderLineInput(product_variant_id=variant.product_variant_id, quantity=quantity)],
-            payment_timeout_seconds=900,
-        ),
+        order_input(order_id, (variant.product_variant_id, quantity), payment_timeout_seconds=900),
         id=workflow_id(order_id),
         task_queue=TASK_QUEUE,
     )

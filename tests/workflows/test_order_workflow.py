@@ -15,11 +15,10 @@ from contracts.order import (
     ExpireOrder,
     MarkPaid,
     MarkShipped,
-    OrderLineInput,
     OrderStatus,
     PaymentFailed,
-    PlaceOrder,
 )
+from tests.orders import order_input
 from tests.workflows.fakes import placed
 from tests.workflows.harness import Harness, refusal_code
 from workflows.order import OrderWorkflow, workflow_id
@@ -239,13 +238,7 @@ async def test_duplicate_submit_joins_the_running_order(harness: Harness) -> Non
 
     again = await harness.client.start_workflow(
         OrderWorkflow.run,
-        PlaceOrder(
-            order_id=order.id,
-            customer_name="Ada",
-            customer_email="ada@example.com",
-            items=[OrderLineInput(product_variant_id=arm.product_variant_id, quantity=1)],
-            payment_timeout_seconds=900,
-        ),
+        order_input(order.id, (arm.product_variant_id, 1), payment_timeout_seconds=900),
         id=workflow_id(order.id),
         task_queue=harness.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
