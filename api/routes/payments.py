@@ -14,7 +14,8 @@ from api.deps import Orders, Page, ReadSession, Session
 from api.errors import responses
 from api.idempotency import Idempotency, claim_action, claim_create, update_id_of
 from api.paging import paged_responses
-from contracts.order import MarkPaid, OrderDetails, OrderStatus
+from contracts.order import ORDER_ALREADY_PAID, MarkPaid, OrderDetails, OrderStatus
+from services.errors import DomainError
 from services.ordering.store import OrderingStore
 from services.payment.errors import (
     OrderAlreadyPaidError,
@@ -114,7 +115,13 @@ async def succeed_payment(
     if due is not None:
         check_amount_due(payment.amount_minor, payment.currency, due)
     message = MarkPaid(payment_id=payment_id, provider_reference=reference)
-    await orders.act(payment.order_id, OrderWorkflow.mark_paid, message, update_id=update_id_of(key))
+    try:
+        await orders.act(payment.order_id, OrderWorkflow.mark_paid, message, update_id=update_id_of(key))
+    except DomainError as refusal:
+        # Refused as a second payment, unless this very payment paid the order: an earlier attempt of this
+        # request whose answer was lost (a killed worker, a 503) got there after this one read it Pending.
+        if refusal.code != ORDER_ALREADY_PAID:
+            raise
     paid = await orders.read(lambda session: PaymentStore(session).get(payment_id))
     if paid is None or paid.status is not PaymentStatus.SUCCEEDED:
         # the order took no payment: it was already paid (a finished run, or an action the run had nothing to do)

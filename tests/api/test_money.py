@@ -9,9 +9,12 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.order_workflows import OrderWorkflows
+from contracts.order import OrderDetails
 from services.payment.schemas import CreatePaymentRequest
 from services.payment.store import PaymentStore
 from tests.demo import ARM_BLK, NOTE_A5
@@ -111,6 +114,27 @@ async def test_a_second_payment_of_a_paid_order_is_refused_and_takes_nothing(
     third = await create_payment(api, payment_of(order))
     refused(await api.post(f"/api/payments/{third['id']}/succeed", json={}), 400, "order_already_paid")
     refused(await api.post(f"/api/payments/{second['id']}/succeed", json={}), 400, "order_already_paid")
+    assert await money_kept(sessionmaker, order["id"]) == order["totalAmountMinor"]
+
+
+async def test_a_retried_succeed_whose_first_attempt_paid_the_order_answers_with_the_payment(
+    stack_api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first attempt's update can land after its answer was lost (a killed worker, a 503): the retry read the
+    payment Pending, then finds the order paid by this very payment. That is its outcome, not a second payment."""
+    api = stack_api
+    order = await place(api, (ARM_BLK, 1))
+    payment = await create_payment(api, payment_of(order))
+    act = OrderWorkflows.act
+
+    async def first_attempt_lands_first(self: OrderWorkflows, *args: Any, **kwargs: Any) -> OrderDetails:
+        await act(self, *args)  # the earlier attempt's update, without the retry's update id
+        return await act(self, *args, **kwargs)
+
+    monkeypatch.setattr(OrderWorkflows, "act", first_attempt_lands_first)
+    paid = ok(await api.post(f"/api/payments/{payment['id']}/succeed", json={}))
+
+    assert paid["id"] == payment["id"] and paid["status"] == "Succeeded"
     assert await money_kept(sessionmaker, order["id"]) == order["totalAmountMinor"]
 
 
