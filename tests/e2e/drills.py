@@ -31,6 +31,7 @@ from tests.conftest import APP_SECRET
 from tests.demo import VARIANTS as DEMO_VARIANTS
 from tests.e2e.conftest import HTTP_TIMEOUT
 from tests.e2e.processes import Stack
+from tests.http import Json
 from workflows.order import workflow_id
 
 CONCURRENCY = 10
@@ -235,34 +236,30 @@ class Driver:
         await self._settle_payment(run, payment, "succeed", "Succeeded")
 
     async def _settle_payment(self, run: OrderRun, payment: str, action: str, status: str) -> None:
-        response = await self.request("POST", f"/api/payments/{payment}/{action}", json={})
-        if response.status_code == 400 and answer_error(response) == "payment_not_pending":
-            # an earlier attempt went through: the payment must be in the target status now
-            response = await self.request("GET", f"/api/payments/{payment}")
-        expect(response, 200, f"{action} payment of order {run.index}")
-        if response.json()["status"] != status:
-            raise Unexpected(f"{action} payment {payment} of order {run.index}: {response.json()['status']}")
-        self.steps_done += 1
+        path = f"/api/payments/{payment}"
+        await self._transition(run, path, action, {}, "payment_not_pending", status)
 
     async def ship(self, run: OrderRun) -> None:
         shipment = await self._create("/api/shipments", {"orderId": str(run.order_id)}, run.order_id)
         run.stage = "shipping"
-        response = await self.request("POST", f"/api/shipments/{shipment}/ship", json={"carrier": "DHL"})
-        if response.status_code == 400 and answer_error(response) == "shipment_cannot_be_shipped":
-            response = await self.request("GET", f"/api/shipments/{shipment}")
-        expect(response, 200, f"ship order {run.index}")
-        if response.json()["status"] != "Shipped":
-            raise Unexpected(f"shipment {shipment} of order {run.index}: {response.json()['status']}")
-        self.steps_done += 1
+        path = f"/api/shipments/{shipment}"
+        await self._transition(run, path, "ship", {"carrier": "DHL"}, "shipment_cannot_be_shipped", "Shipped")
 
     async def act(self, run: OrderRun, action: str, status: str) -> None:
         """cancel (strict: a repeat is refused, so read the order) or expire (idempotent)."""
-        response = await self.request("POST", f"/api/orders/{run.order_id}/{action}")
-        if response.status_code == 400 and answer_error(response) == "order_cannot_be_cancelled":
-            response = await self.request("GET", f"/api/orders/{run.order_id}")
-        expect(response, 200, f"{action} order {run.index}")
+        await self._transition(run, f"/api/orders/{run.order_id}", action, None, "order_cannot_be_cancelled", status)
+
+    async def _transition(
+        self, run: OrderRun, path: str, action: str, body: Json | None, repeat_refused: str, status: str
+    ) -> None:
+        """POST `path`/`action`; a strict route refuses a repeat with `repeat_refused` when an earlier attempt went
+        through, so then the resource is read instead. Either way it must end in `status`."""
+        response = await self.request("POST", f"{path}/{action}", json=body)
+        if response.status_code == 400 and answer_error(response) == repeat_refused:
+            response = await self.request("GET", path)
+        expect(response, 200, f"{action} {path} of order {run.index}")
         if response.json()["status"] != status:
-            raise Unexpected(f"{action} order {run.index}: {response.json()['status']}")
+            raise Unexpected(f"{action} {path} of order {run.index}: {response.json()['status']}")
         self.steps_done += 1
 
     async def drive(self, run: OrderRun) -> None:
