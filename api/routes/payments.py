@@ -10,13 +10,13 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import OPERATOR, CallerIsOperator
-from api.deps import Orders, Page, ReadSession, Session
+from api.deps import Orders, Page, ReadSession, SessionMaker
 from api.errors import responses
 from api.idempotency import Idempotency, claim_action, claim_create, update_id_of
 from api.paging import paged_responses
-from contracts.order import ORDER_ALREADY_PAID, MarkPaid, OrderDetails, OrderStatus
+from contracts.order import ORDER_ALREADY_PAID, MarkPaid, OrderStatus
 from services.errors import DomainError
-from services.ordering.store import OrderingStore
+from services.ordering.store import OrderingStore, OrderTotal
 from services.payment.errors import (
     OrderAlreadyPaidError,
     OrderNotAwaitingPaymentError,
@@ -32,6 +32,7 @@ from services.payment.schemas import (
     SucceedPaymentRequest,
 )
 from services.payment.store import AmountDue, PaymentStore, check_amount_due, normalize_provider_reference
+from stack.db import autocommit
 from workflows.order import OrderWorkflow
 
 # Every route reads or writes PostgreSQL, so any of them may answer 503 while it is down.
@@ -55,7 +56,7 @@ async def get_payment(payment_id: UUID, session: ReadSession) -> PaymentDetailsD
 @router.post("/api/payments", responses=responses(400, 415, 422), status_code=status.HTTP_201_CREATED)
 async def create_payment(
     body: CreatePaymentRequest,
-    session: Session,
+    sessionmaker: SessionMaker,
     response: Response,
     operator: CallerIsOperator,
     keyed: Idempotency = None,
@@ -67,19 +68,22 @@ async def create_payment(
     succeeding it answers `order_not_found`. With an `Idempotency-Key`, a retry answers with the payment the first
     attempt recorded.
     """
-    payment_id, existing = await claim_create(session, keyed, body, PaymentStore(session).get)
-    if existing is not None:
-        response.headers["Location"] = f"/api/payments/{existing.id}"
-        return existing
-    order = await OrderingStore(session).get(body.order_id)
-    if not operator and (order is None or order.status is not OrderStatus.PENDING_PAYMENT):
-        raise OrderNotAwaitingPaymentError(body.order_id)
-    payment = await PaymentStore(session).create(body, _amount_due(order), payment_id=payment_id)
+    # Without a key, the read and the insert need no common transaction (the read holds nothing): two statements
+    # in autocommit. A key's claim stands or falls with the payment it names.
+    async with sessionmaker.begin() if keyed is not None else autocommit(sessionmaker) as session:
+        payment_id, existing = await claim_create(session, keyed, body, PaymentStore(session).get)
+        if existing is not None:
+            response.headers["Location"] = f"/api/payments/{existing.id}"
+            return existing
+        order = await OrderingStore(session).total(body.order_id)
+        if not operator and (order is None or order.status is not OrderStatus.PENDING_PAYMENT):
+            raise OrderNotAwaitingPaymentError(body.order_id)
+        payment = await PaymentStore(session).create(body, _amount_due(order), payment_id=payment_id)
     response.headers["Location"] = f"/api/payments/{payment.id}"
     return payment
 
 
-def _amount_due(order: OrderDetails | None) -> AmountDue | None:
+def _amount_due(order: OrderTotal | None) -> AmountDue | None:
     return None if order is None else AmountDue(amount_minor=order.total_amount_minor, currency=order.currency)
 
 
@@ -104,7 +108,7 @@ async def succeed_payment(
         payment = await PaymentStore(session).get(payment_id)
         if payment is None:
             raise PaymentNotFoundError(payment_id)
-        return payment, _amount_due(await OrderingStore(session).get(payment.order_id))
+        return payment, _amount_due(await OrderingStore(session).total(payment.order_id))
 
     payment, due = await orders.read(payment_and_due)
     if payment.status is not PaymentStatus.PENDING:

@@ -57,9 +57,7 @@ async def pay(workflows: OrderWorkflows, order: OrderDetails, outcome: CardOutco
     request = CreatePaymentRequest(
         order_id=order.id, amount_minor=order.total_amount_minor, currency=order.currency, provider=CARD_PROVIDER
     )
-    payment = await workflows.write(
-        lambda session: payment_routes.create_payment(request, session, Response(), operator=False)
-    )
+    payment = await payment_routes.create_payment(request, workflows.sessionmaker, Response(), operator=False)
     if outcome is CardOutcome.APPROVED:
         return await payment_routes.succeed_payment(
             payment.id, workflows, SucceedPaymentRequest(provider_reference=f"card-{last4}")

@@ -93,3 +93,28 @@ RECORD_STATUS = (
 ORDER_EXISTS = select(ORDERS.c.id).where(ORDERS.c.id == _ORDER_ID)
 STATUS = select(ORDERS.c.status).where(ORDERS.c.id == _ORDER_ID)
 STATUS_HELD = STATUS.with_for_update(read=True)
+
+# The order with its lines (sorted by SKU), one round trip: a row per line (one row with NULL lines when it has
+# none). The line columns are labelled `item_<column>`, the order's keep their names.
+LINE_FIELDS = (
+    "id",
+    "product_id",
+    "product_variant_id",
+    "sku",
+    "product_name",
+    "variant_name",
+    "unit_price_amount_minor",
+    "currency",
+    "quantity",
+    "line_total_amount_minor",
+    "inventory_reservation_id",
+)
+ORDER_FIELDS = tuple(column.key for column in ORDERS.c)
+ORDER_WITH_LINES = (
+    select(*ORDERS.c, *(ITEMS.c[name].label(f"item_{name}") for name in LINE_FIELDS))
+    .select_from(ORDERS.outerjoin(ITEMS, ITEMS.c.order_id == ORDERS.c.id))
+    .where(ORDERS.c.id == _ORDER_ID)
+    .order_by(ITEMS.c.sku, ITEMS.c.id)
+)
+# What a payment of the order must match, and whether the order awaits one.
+TOTAL = select(ORDERS.c.status, ORDERS.c.total_amount_minor, ORDERS.c.currency).where(ORDERS.c.id == _ORDER_ID)

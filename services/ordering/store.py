@@ -36,6 +36,15 @@ class OrderPage:
 
 
 @dataclass(frozen=True)
+class OrderTotal:
+    """An order's total in minor units, its currency, and its status: what a payment of it is checked against."""
+
+    status: OrderStatus
+    total_amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
 class MinuteActivity:
     """Orders placed, and orders that ended compensated (Cancelled or Expired), in one minute."""
 
@@ -135,9 +144,26 @@ class OrderingStore:
         return voided.scalar_one_or_none() is not None
 
     async def get(self, order_id: UUID) -> OrderDetails | None:
-        """The order with its lines ordered by SKU, or None."""
-        order = await self.session.get(models.Order, order_id, populate_existing=True)
-        return OrderDetails.model_validate(order) if order is not None else None
+        """The order with its lines ordered by SKU, or None. One statement (`statements.ORDER_WITH_LINES`)."""
+        rows = (await self.session.execute(sql.ORDER_WITH_LINES, {"order_id": order_id})).all()
+        if not rows:
+            return None
+        first = rows[0]._mapping
+        order = {name: first[name] for name in sql.ORDER_FIELDS}
+        order["items"] = [
+            {name: row._mapping[f"item_{name}"] for name in sql.LINE_FIELDS}
+            for row in rows
+            if row._mapping["item_id"] is not None
+        ]
+        return OrderDetails.model_validate(order)
+
+    async def total(self, order_id: UUID) -> OrderTotal | None:
+        """What the order asks to be paid and its status (one row, no lines), or None if there is no such order."""
+        row = (await self.session.execute(sql.TOTAL, {"order_id": order_id})).one_or_none()
+        if row is None:
+            return None
+        status, amount_minor, currency = row
+        return OrderTotal(status=OrderStatus(status), total_amount_minor=amount_minor, currency=currency)
 
     async def status(self, order_id: UUID, *, hold: bool = False) -> OrderStatus | None:
         """The order's recorded status (one column of one row), or None if there is no such order.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import DateTime, String, Uuid, bindparam, select, update
+from sqlalchemy import DateTime, String, Uuid, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import OrderIdRequiredError
@@ -75,6 +75,7 @@ _PAYMENTS = core_table(Payment)
 _NOW = bindparam("now", type_=DateTime(timezone=True))
 _PAYMENT_ID = bindparam("payment_id", type_=Uuid())
 _BY_ID = select(_PAYMENTS).where(_PAYMENTS.c.id == _PAYMENT_ID)  # the API reads a payment before and after acting
+_INSERT = insert(_PAYMENTS)
 # Pending -> Succeeded in one statement, built once on the table (no per-call construction or ORM work).
 _SUCCEED_IF_PENDING = (
     update(_PAYMENTS)
@@ -116,25 +117,24 @@ class PaymentStore:
         if due is not None:
             check_amount_due(request.amount_minor, currency, due)
         now = utcnow()
-        payment = Payment(
-            id=payment_id or uuid4(),
-            order_id=request.order_id,
-            amount_minor=request.amount_minor,
-            currency=currency,
-            status=PaymentStatus.PENDING.value,
-            provider=provider,
-            provider_reference=None,
-            failure_reason=None,
-            created_at=now,
-            updated_at=now,
-            succeeded_at=None,
-            failed_at=None,
-            cancelled_at=None,
-            refunded_at=None,
-        )
-        self._session.add(payment)
-        await self._session.flush()
-        return _details(payment)
+        values = {
+            "id": payment_id or uuid4(),
+            "order_id": request.order_id,
+            "amount_minor": request.amount_minor,
+            "currency": currency,
+            "status": PaymentStatus.PENDING.value,
+            "provider": provider,
+            "provider_reference": None,
+            "failure_reason": None,
+            "created_at": now,
+            "updated_at": now,
+            "succeeded_at": None,
+            "failed_at": None,
+            "cancelled_at": None,
+            "refunded_at": None,
+        }
+        await self._session.execute(_INSERT, values)
+        return PaymentDetailsDto.model_validate(values)
 
     async def get(self, payment_id: UUID) -> PaymentDetailsDto | None:
         """The payment, or None if there is no such payment."""
