@@ -3,13 +3,7 @@ logs of the request name it, so a 5xx body's `requestId` leads an operator to th
 """
 
 import re
-import uuid
-from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
-
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from contextvars import ContextVar, Token
 
 HEADER = "X-Request-Id"
 _USABLE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -21,40 +15,15 @@ def current_request_id() -> str | None:
     return _current.get()
 
 
-class RequestIds:
-    """A pure ASGI middleware: the request id, echoed (or generated) on every HTTP response.
+def usable(sent: str) -> bool:
+    """Whether an `X-Request-Id` a caller sent can be echoed (and logged) as it is."""
+    return _USABLE.fullmatch(sent) is not None
 
-    An exception nothing handled is answered here by `on_error`, while the request id is still known (Starlette's
-    own last-resort handler runs outside every middleware).
-    """
 
-    def __init__(self, app: ASGIApp, on_error: Callable[[Request, Exception], Awaitable[Response]]) -> None:
-        self.app = app
-        self.on_error = on_error
+def enter(request_id: str) -> Token[str | None]:
+    """Make `request_id` the current request's id (`api.edge` does, for each request); undo with `leave`."""
+    return _current.set(request_id)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        sent = dict(scope.get("headers") or []).get(HEADER.lower().encode(), b"").decode("latin-1")
-        request_id = sent if _USABLE.fullmatch(sent) else uuid.uuid4().hex
-        token = _current.set(request_id)
 
-        started = False
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                message["headers"] = [*message.get("headers", []), (HEADER.lower().encode(), request_id.encode())]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        except Exception as exc:
-            if started:
-                raise
-            response = await self.on_error(Request(scope), exc)
-            await response(scope, receive, send_with_id)
-        finally:
-            _current.reset(token)
+def leave(token: Token[str | None]) -> None:
+    _current.reset(token)

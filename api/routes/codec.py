@@ -13,14 +13,13 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from google.protobuf import json_format
 from pydantic import BaseModel, Field
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 from temporalio.api.common.v1 import Payloads
 
 from api.auth import OPERATOR
 from api.errors import responses
 from services.errors import DomainError
 from stack.codec import EncryptionCodec, PayloadDecryptionError
-from stack.settings import Settings
 
 PREFIX = "/codec"
 router = APIRouter(prefix=PREFIX, tags=["codec"], dependencies=[OPERATOR])
@@ -78,27 +77,17 @@ async def decode(body: CodecPayloads, codec: Codec) -> CodecPayloads:
     return _to_json(Payloads(payloads=decoded))
 
 
-class _WebUiCors:
-    """CORS for Temporal Web's origin on the codec routes only; every other route keeps the API's own CORS."""
-
-    def __init__(self, app: ASGIApp, origins: list[str]) -> None:
-        self.app = app
-        self.codec_app = CORSMiddleware(
-            app,
-            allow_origins=origins,
-            allow_methods=["POST"],
-            allow_headers=["Authorization", "Content-Type", "X-Namespace"],
-            allow_credentials=True,  # Temporal Web's "include cross-origin credentials" option
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX + "/"):
-            await self.codec_app(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+def web_ui_cors(app: ASGIApp, origins: list[str]) -> CORSMiddleware:
+    """CORS for Temporal Web's origin, around `app`; `api.edge` puts it around the codec routes only."""
+    return CORSMiddleware(
+        app,
+        allow_origins=origins,
+        allow_methods=["POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+        allow_credentials=True,  # Temporal Web's "include cross-origin credentials" option
+    )
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    """The codec routes and their CORS."""
+def install(app: FastAPI) -> None:
+    """The codec routes (their CORS is `web_ui_cors`)."""
     app.include_router(router)
-    app.add_middleware(_WebUiCors, origins=settings.temporal_web_origins)
