@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import OPERATOR
-from api.deps import Orders, Page, ReadSession, Session
+from api.deps import Orders, Page, ReadSession, Session, SessionMaker
 from api.errors import responses
 from api.idempotency import Idempotency, claim_action, claim_create, update_id_of
 from api.paging import paged_responses
@@ -53,23 +53,24 @@ async def get_shipment(shipment_id: UUID, session: ReadSession) -> ShipmentDetai
 
 @router.post("/api/shipments", responses=responses(400, 404, 415, 422), status_code=status.HTTP_201_CREATED)
 async def create_shipment(
-    body: CreateShipmentRequest, session: Session, response: Response, keyed: Idempotency = None
+    body: CreateShipmentRequest, sessionmaker: SessionMaker, response: Response, keyed: Idempotency = None
 ) -> ShipmentDetailsDto:
     """A Pending shipment for a Paid order. With an `Idempotency-Key`, a retry answers with the same shipment."""
     if body.order_id == ZERO_UUID:
         raise OrderIdRequiredError()
-    shipment_id, existing = await claim_create(session, keyed, body, FulfillmentStore(session).get)
-    if existing is not None:
-        response.headers["Location"] = f"/api/shipments/{existing.id}"
-        return existing
-    # The recorded status is authoritative: the workflow records Paid before its update answers. Held until the
-    # shipment commits: a cancel records Cancelled after it (and then drops it), or this sees Cancelled.
-    order_status = await OrderingStore(session).status(body.order_id, hold=True)
-    if order_status is None:
-        raise OrderNotFoundError(body.order_id)
-    if order_status is not OrderStatus.PAID:
-        raise OrderNotReadyForShipmentError(body.order_id, order_status.value)
-    shipment = await FulfillmentStore(session).create(body, shipment_id=shipment_id)
+    async with sessionmaker.begin() as session:  # committed before the response leaves
+        shipment_id, existing = await claim_create(session, keyed, body, FulfillmentStore(session).get)
+        if existing is not None:
+            response.headers["Location"] = f"/api/shipments/{existing.id}"
+            return existing
+        # The recorded status is authoritative: the workflow records Paid before its update answers. Held until
+        # the shipment commits: a cancel records Cancelled after it (and then drops it), or this sees Cancelled.
+        order_status = await OrderingStore(session).status(body.order_id, hold=True)
+        if order_status is None:
+            raise OrderNotFoundError(body.order_id)
+        if order_status is not OrderStatus.PAID:
+            raise OrderNotReadyForShipmentError(body.order_id, order_status.value)
+        shipment = await FulfillmentStore(session).create(body, shipment_id=shipment_id)
     response.headers["Location"] = f"/api/shipments/{shipment.id}"
     return shipment
 

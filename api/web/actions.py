@@ -78,7 +78,7 @@ async def expire(workflows: OrderWorkflows, order_id: UUID) -> OrderDetails:
 async def ship(workflows: OrderWorkflows, order_id: UUID, carrier: str, tracking_number: str) -> ShipmentDetailsDto:
     """`POST /api/shipments` then `POST /api/shipments/{id}/ship`: the order becomes Shipped, its stock committed."""
     request = CreateShipmentRequest(order_id=order_id, carrier=carrier, tracking_number=tracking_number)
-    shipment = await workflows.write(lambda session: shipment_routes.create_shipment(request, session, Response()))
+    shipment = await shipment_routes.create_shipment(request, workflows.sessionmaker, Response())
     return await shipment_routes.ship_shipment(
         shipment.id, workflows, ShipShipmentRequest(carrier=carrier, tracking_number=tracking_number)
     )
