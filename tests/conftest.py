@@ -33,6 +33,9 @@ from tests.environment import LOCAL, TIME_SKIPPING, temporal_environment
 from tests.operator import OPERATOR_HEADERS, OPERATOR_TOKEN
 
 if TYPE_CHECKING:
+    from xdist.remote import Producer
+    from xdist.scheduler.protocol import Scheduling
+
     from tests.e2e.processes import Stack
 
 TEMPLATE_DATABASE = "orderflow_template"
@@ -128,6 +131,36 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The real app (lifespan included) over in-process ASGI, on this test's database."""
     async for client in open_api(settings):
         yield client
+
+
+# The packages whose tests drive the session's process stack (`process_stack` below).
+PROCESS_STACK_PACKAGES = ("tests/e2e/", "tests/browser/")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: "Producer") -> "Scheduling":
+    """How `make test` shares the suite between its two pytest-xdist workers.
+
+    Every worker starts the session's servers for itself, so work goes out in groups: a file is one group (its
+    module-scoped servers start once, as when the file runs alone), and the e2e and browser packages are one
+    group together, so the process stack is started once, by one worker.
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFileAndStack(LoadScopeScheduling):  # type: ignore[misc]  # xdist's classes are untyped
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "process stack" if path.startswith(PROCESS_STACK_PACKAGES) else path
+
+    return ByFileAndStack(config, log)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Here, not in tests/browser: under pytest-xdist only the controller reports, and it loads no sub-conftest."""
+    from tests.browser.conftest import MISSING
+
+    if MISSING is not None:
+        terminalreporter.write_line(f"!!! {MISSING}", red=True, bold=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
