@@ -11,7 +11,7 @@ import asyncio
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -151,6 +151,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: "Producer") -> "Sche
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
             return "process stack" if path.startswith(PROCESS_STACK_PACKAGES) else path
+
+        def add_node_collection(self, node: object, collection: Sequence[str]) -> None:
+            # xdist tells tests apart by id: of tests sharing one (schemathesis' cases on pytest 9) it runs one.
+            shared = sorted({nodeid for nodeid in collection if collection.count(nodeid) > 1})
+            if shared:
+                raise pytest.UsageError(f"tests share an id, so pytest-xdist would run one of each: {shared}")
+            super().add_node_collection(node, collection)
 
     return ByFileAndStack(config, log)
 
