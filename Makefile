@@ -4,10 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# pytest-xdist workers for `make test` (groups: tests/conftest.py, pytest_xdist_make_scheduler). One process
-# (0) until schemathesis' cases in tests/api/test_fuzz.py get distinct test ids on pytest 9: xdist would run one
-# case per operation kind, so the scheduler refuses to start. TEST_WORKERS=2 runs the rest on two workers.
-TEST_WORKERS ?= 0
+# pytest-xdist workers for `make test` (groups: tests/conftest.py, pytest_xdist_make_scheduler): the suite waits on
+# servers more than it computes, so two workers overlap on two cores. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint typecheck check migrate bench clean
 

@@ -162,6 +162,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: "Producer") -> "Sche
     return ByFileAndStack(config, log)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test its own id: on pytest 9 schemathesis' cases (tests/api/test_fuzz.py) all carry their function's
+    id, `...::test_operation`, while their names say the operation (`test_operation[GET /health]`). pytest-xdist
+    tells tests apart by id, so the ids are made what pytest would have given a parametrised test."""
+    for item in items:
+        if item.parent is not None and not item.nodeid.endswith("::" + item.name):
+            item._id = item.parent.id.child(item.name)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Here, not in tests/browser: under pytest-xdist only the controller reports, and it loads no sub-conftest."""
     from tests.browser.conftest import MISSING
