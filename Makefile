@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist workers for `make test` (groups: tests/conftest.py, pytest_xdist_make_scheduler): the suite waits on
+# servers more than it computes, so two workers overlap on two cores. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint typecheck check migrate bench clean
 
@@ -17,7 +20,7 @@ run: $(STAMP) ## the whole system on embedded PostgreSQL and a Temporal dev serv
 	$(BIN)/python -m stack.run
 
 test: $(STAMP) ## the whole test suite; starts every server it needs by itself (and names its 15 slowest steps)
-	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff check and ruff format --check
 	$(BIN)/ruff check .

@@ -11,7 +11,7 @@ import asyncio
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,9 @@ from tests.environment import LOCAL, TIME_SKIPPING, temporal_environment
 from tests.operator import OPERATOR_HEADERS, OPERATOR_TOKEN
 
 if TYPE_CHECKING:
+    from xdist.remote import Producer
+    from xdist.scheduler.protocol import Scheduling
+
     from tests.e2e.processes import Stack
 
 TEMPLATE_DATABASE = "orderflow_template"
@@ -128,6 +131,52 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The real app (lifespan included) over in-process ASGI, on this test's database."""
     async for client in open_api(settings):
         yield client
+
+
+# The packages whose tests drive the session's process stack (`process_stack` below).
+PROCESS_STACK_PACKAGES = ("tests/e2e/", "tests/browser/")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: "Producer") -> "Scheduling":
+    """How `make test` shares the suite between its two pytest-xdist workers.
+
+    Every worker starts the session's servers for itself, so work goes out in groups: a file is one group (its
+    module-scoped servers start once, as when the file runs alone), and the e2e and browser packages are one
+    group together, so the process stack is started once, by one worker.
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFileAndStack(LoadScopeScheduling):  # type: ignore[misc]  # xdist's classes are untyped
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "process stack" if path.startswith(PROCESS_STACK_PACKAGES) else path
+
+        def add_node_collection(self, node: object, collection: Sequence[str]) -> None:
+            # xdist tells tests apart by id: of tests sharing one (schemathesis' cases on pytest 9) it runs one.
+            shared = sorted({nodeid for nodeid in collection if collection.count(nodeid) > 1})
+            if shared:
+                raise pytest.UsageError(f"tests share an id, so pytest-xdist would run one of each: {shared}")
+            super().add_node_collection(node, collection)
+
+    return ByFileAndStack(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test its own id: on pytest 9 schemathesis' cases (tests/api/test_fuzz.py) all carry their function's
+    id, `...::test_operation`, while their names say the operation (`test_operation[GET /health]`). pytest-xdist
+    tells tests apart by id, so the ids are made what pytest would have given a parametrised test."""
+    for item in items:
+        if item.parent is not None and not item.nodeid.endswith("::" + item.name):
+            item._id = item.parent.id.child(item.name)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Here, not in tests/browser: under pytest-xdist only the controller reports, and it loads no sub-conftest."""
+    from tests.browser.conftest import MISSING
+
+    if MISSING is not None:
+        terminalreporter.write_line(f"!!! {MISSING}", red=True, bold=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

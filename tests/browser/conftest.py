@@ -55,21 +55,16 @@ def _browser_missing() -> str | None:
     return None
 
 
-_MISSING = _browser_missing()
+MISSING = _browser_missing()  # tests/conftest.py says so at the end of the run
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if _MISSING is None:
+    if MISSING is None:
         return
     here = Path(__file__).parent
     for item in items:
         if here in Path(item.fspath).parents:
-            item.add_marker(pytest.mark.skip(reason=_MISSING))
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _MISSING is not None:
-        terminalreporter.write_line(f"!!! {_MISSING}", red=True, bold=True)
+            item.add_marker(pytest.mark.skip(reason=MISSING))
 
 
 @dataclass
