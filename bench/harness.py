@@ -9,9 +9,13 @@ The order of the measurements:
    interleaved rounds of the three baselines (the third keeps OrderWorkflow's durability rule) and REST;
 4. more workers, right after the c=50 lifecycles (which are its one-worker figure): c=50 lifecycles with two
    order workers, then a run that SIGKILLs the second;
-5. the expiry storm (project, then the bare expiry workflow), with the invariant check;
-6. open orders, last: they stay open (and cached, or evicted) until the stack stops.
-Each phase's wall-clock time is part of the result.
+5. open orders: N - S placed (S: the storm's size) and left waiting for payment, pay / cancel on evicted and
+   cached runs;
+6. the expiry storm: the project's S orders are the open-orders phase's last ones (RSS and placement with N
+   open are measured once they are placed, before their deadline), then the bare expiry workflow's, with the
+   invariant check. Without a storm (or with fewer open orders than the storm) the two phases run on their own.
+The open orders stay open (and cached, or evicted) until the stack stops. Each phase's wall-clock time is part of
+the result.
 """
 
 import math
@@ -258,7 +262,7 @@ class Runner:
         measured = next((m for m in self.measurements if m.key == f"{Kind.PLACEMENT}.{subject}.c20.l1" and m.ok), None)
         return measured.throughput_per_s if measured else 10.0
 
-    async def storm(self) -> Storm:
+    async def storm(self, between: scale.Between | None = None) -> Storm:
         project, baseline, checked = await scale.storm(
             self.stack,
             self.rest.variants,
@@ -266,8 +270,43 @@ class Runner:
             rate_hint=(self._rate(Subject.PROJECT), self._rate(Subject.BASELINE_LOCAL)),
             deadline=max(self.plan.deadline, self.plan.storm / 2),
             say=self.say,
+            between=between,
         )
         return Storm(project=project, baseline=baseline, invariants=checked)
+
+    def _open_phase(self) -> scale.OpenPhase:
+        cached = self.plan.max_cached_workflows
+        return scale.OpenPhase(
+            self.stack,
+            self.rest,
+            samples=self.plan.orders,
+            max_cached=Settings(_env_file=None).max_cached_workflows if cached is None else cached,
+            deadline=max(self.plan.deadline, self.plan.open_orders / 5),
+            say=self.say,
+        )
+
+    async def open_orders_and_storm(self, phase: Phases) -> tuple[OpenOrders, Storm]:
+        """The storm's orders are the open-orders phase's last open orders, instead of as many placed again.
+
+        The phase places N - S open orders (and the ones pay / cancel cancels) and measures pay / cancel on
+        evicted and cached runs; the storm places its S orders; before their deadline come the RSS with N open
+        and the placement with N open; then the storm as always. The storm's expiry so runs with the other open
+        orders waiting (their timers far off), the floor's too.
+        """
+        open_phase = self._open_phase()
+        with phase("open orders"):
+            await open_phase.fill(self.plan.open_orders - self.plan.storm + 2 * self.plan.orders)
+            await open_phase.pay_and_cancel()
+
+        async def with_storm_open(storm_placed: int) -> None:
+            open_now = len(open_phase.placed) - open_phase.cancelled + storm_placed
+            open_phase.read_rss(open_now)
+            await open_phase.placement_with_open(open_now)
+
+        between = scale.Between(with_storm_open, seconds=1.0 + 1.5 * self.plan.orders / self._rate(Subject.PROJECT))
+        with phase("expiry storm"):
+            storm = await self.storm(between)
+        return open_phase.result(self.plan.open_orders, storm_orders=storm.project.placed), storm
 
     async def workers(self) -> Workers:
         return await scale.workers(
@@ -289,16 +328,14 @@ class Runner:
         )
 
     async def open_orders(self) -> OpenOrders:
-        cached = self.plan.max_cached_workflows
-        return await scale.open_orders(
-            self.stack,
-            self.rest,
-            count=self.plan.open_orders,
-            samples=self.plan.orders,
-            max_cached=Settings(_env_file=None).max_cached_workflows if cached is None else cached,
-            deadline=max(self.plan.deadline, self.plan.open_orders / 5),
-            say=self.say,
-        )
+        """The phase alone: N open orders, the RSS with N open, placement with N open, pay / cancel."""
+        open_phase = self._open_phase()
+        await open_phase.fill(self.plan.open_orders)
+        open_now = len(open_phase.placed)
+        open_phase.read_rss(open_now)
+        await open_phase.placement_with_open(open_now)
+        await open_phase.pay_and_cancel()
+        return open_phase.result(self.plan.open_orders)
 
     async def focused(self, phase: Phases) -> None:
         for concurrency in self.plan.lifecycles_at:
@@ -358,12 +395,15 @@ async def run(plan: Plan, say: Say) -> BenchResult:
                 if plan.kill_run_s:
                     with phase("more workers"):
                         workers = await runner.workers()
-                if plan.storm:
-                    with phase("expiry storm"):
-                        storm = await runner.storm()
-                if plan.open_orders:
-                    with phase("open orders"):
-                        open_orders = await runner.open_orders()
+                if plan.storm and plan.open_orders >= plan.storm:
+                    open_orders, storm = await runner.open_orders_and_storm(phase)
+                else:
+                    if plan.storm:
+                        with phase("expiry storm"):
+                            storm = await runner.storm()
+                    if plan.open_orders:
+                        with phase("open orders"):
+                            open_orders = await runner.open_orders()
                 with phase("histories"):
                     say("reading workflow histories")
                     times = {

@@ -128,7 +128,8 @@ class RssPoint(BaseModel):
 
 class OpenOrders(BaseModel):
     requested: int
-    placed: int
+    placed: int  # orders open at the last RSS reading (the expiry storm's included)
+    storm_orders: int = 0  # the last of them: the expiry storm's, placed once pay / cancel were measured
     errors: int
     error_samples: list[str]
     open_before: int  # orders earlier phases left open (placement-only measurements)
@@ -149,6 +150,7 @@ class StormSide(BaseModel):
     errors: int
     error_samples: list[str]
     placing_s: float
+    wait_s: float | None = None  # end of placing (and of what ran before the deadline) -> the first deadline
     first_deadline: datetime | None
     deadline_spread_s: float | None  # last deadline - first deadline
     in_one_second: int | None = None  # the most deadlines within any one second
@@ -476,6 +478,11 @@ def details(result: BenchResult) -> str:
     for m in failed:
         out.append(f"! {m.key}: {m.ok}/{m.requested} ok, {m.errors} errors{' (deadline hit)' if m.truncated else ''}")
         out += [f"    {sample}" for sample in m.error_samples]
+    if result.storm is not None and (result.storm.project.wait_s or 0.0) < 0:
+        out.append(
+            f"! expiry storm: what ran before the first deadline (open orders' RSS and placement) ended "
+            f"{-(result.storm.project.wait_s or 0.0):.1f}s after it"
+        )
     for subject, times in result.breakdown.items():
         out.append(f"time per step, from {times.workflows} histories of {subject} c=1 lifecycles (server clock):")
         for name, step in times.activities.items():

@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,10 +108,11 @@ class Stack:
         child.proc.kill()
         child.proc.wait(STOP_TIMEOUT)
 
-    def stop_extra_workers(self) -> None:
+    def stop_extra_workers(self) -> list[subprocess.Popen[bytes]]:
+        """Marks the extra workers stopped; returns their processes, for `_stop_all`."""
         for child in self.extra_workers:
-            stop_process(child.proc)
             self.final_cpu.setdefault(child.name, 0.0)
+        return [child.proc for child in self.extra_workers]
 
     def rss(self, name: str) -> int | None:
         """Resident memory of one process now, in bytes."""
@@ -391,11 +393,20 @@ async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int |
     finally:
         if sampler is not None:
             sampler.cancel()
-        if stack is not None:
-            stack.stop_extra_workers()
-        for child in reversed(children):
-            stop_process(child.proc)
-        if dev_server is not None:
-            stop_process(dev_server)
-        if pg is not None:
-            pg.stop()
+        # The workers and the API first (they still talk to Temporal and PostgreSQL while they shut down), then
+        # Temporal and PostgreSQL; each group at once, as their shutdowns are mostly waiting.
+        extra = stack.stop_extra_workers() if stack is not None else []
+        _stop_all([*extra, *(child.proc for child in children)])
+        if dev_server is not None or pg is not None:
+            with ThreadPoolExecutor() as pool:
+                stopping = [pool.submit(stop_process, dev_server)] if dev_server is not None else []
+                if pg is not None:
+                    pg.stop()
+                for future in stopping:
+                    future.result()
+
+
+def _stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every process, then wait for each (SIGKILL after the usual timeout)."""
+    with ThreadPoolExecutor() as pool:
+        list(pool.map(stop_process, procs))  # list: an error of one stop is raised here
