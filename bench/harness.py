@@ -262,12 +262,12 @@ class Runner:
         measured = next((m for m in self.measurements if m.key == f"{Kind.PLACEMENT}.{subject}.c20.l1" and m.ok), None)
         return measured.throughput_per_s if measured else 10.0
 
-    async def storm(self, between: scale.Between | None = None) -> Storm:
+    async def storm(self, between: scale.Between | None = None, project_rate: float | None = None) -> Storm:
         project, baseline, checked = await scale.storm(
             self.stack,
             self.rest.variants,
             count=self.plan.storm,
-            rate_hint=(self._rate(Subject.PROJECT), self._rate(Subject.BASELINE_LOCAL)),
+            rate_hint=(project_rate or self._rate(Subject.PROJECT), self._rate(Subject.BASELINE_LOCAL)),
             deadline=max(self.plan.deadline, self.plan.storm / 2),
             say=self.say,
             between=between,
@@ -305,7 +305,8 @@ class Runner:
 
         between = scale.Between(with_storm_open, seconds=1.0 + 1.5 * self.plan.orders / self._rate(Subject.PROJECT))
         with phase("expiry storm"):
-            storm = await self.storm(between)
+            # the open orders were placed just before, the same way: their rate predicts the storm's best
+            storm = await self.storm(between, project_rate=open_phase.rate)
         return open_phase.result(self.plan.open_orders, storm_orders=storm.project.placed), storm
 
     async def workers(self) -> Workers:

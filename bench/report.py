@@ -472,7 +472,8 @@ def details(result: BenchResult) -> str:
     """What the table does not show: errors, where the time goes, CPU per order, the machine's load."""
     out = [
         "project: REST API + worker on PostgreSQL; base: act. / base: local: the bare workflow with ordinary / local "
-        "activities; x: project / baseline (for orders/s higher is better, for ms and MiB lower)"
+        "activities; x: project / baseline (for orders/s higher is better, for ms and MiB lower; for lifecycles "
+        "measured in rounds, the median of the rounds' ratios)"
     ]
     failed = [m for m in result.measurements if m.errors or m.truncated]
     for m in failed:

@@ -113,6 +113,7 @@ class OpenPhase:
         self.with_open: Measurement | None = None
         self.evicted_vs_cached: tuple[Measurement, Measurement, Measurement, Measurement] | None = None
         self.evicted_available = False
+        self.rate: float | None = None  # orders/s `fill` placed at: the storm's orders are placed the same way
         # Placed as the storm's orders are, straight through the Temporal client with the API's own start (the
         # same run, input and search attributes as POST /api/orders, and the API's payment timeout): the API's
         # share of a placement is measured by `placement_with_open`, and would only slow the filling up.
@@ -152,6 +153,8 @@ class OpenPhase:
             )
             self.errors += sample.errors
             self.error_samples += sample.error_samples
+            if sample.elapsed > 0 and sample.latencies:
+                self.rate = len(sample.latencies) / sample.elapsed  # of the last (largest) step
             done = checkpoint
             if checkpoint < count:
                 self.read_rss(len(self.placed))
@@ -270,7 +273,7 @@ async def place_aligned(
             while next_index < count:
                 now = time.time()
                 timeout = round(target - now - statistics.median(latencies[-20:]))
-                if timeout < MIN_LEAD or time.perf_counter() > stop_at:
+                if timeout < MIN_LEAD + then_s or time.perf_counter() > stop_at:  # then_s: kept for what follows
                     sample.truncated = True
                     return
                 index = next_index

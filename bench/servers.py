@@ -296,14 +296,16 @@ async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int |
     sampler: asyncio.Task[None] | None = None
     stack: Stack | None = None
     try:
-        say("starting embedded PostgreSQL")
+        port, ui_port, api_port = free_port(), free_port(), free_port()
+        # Temporal comes up while PostgreSQL is created and migrated: neither waits for the other.
+        say(f"starting the in-memory Temporal dev server on {HOST}:{port}, and embedded PostgreSQL")
+        dev_server = temporal.start_dev_server(port=port, ui_port=ui_port, log_file=work_dir / "temporal.log")
         pg = await asyncio.to_thread(postgres.start, work_dir / "postgres", keep_data=False)
         await postgres.create_database(pg.dsn(), DATABASE)
         database_url = pg.url(DATABASE)
         say("applying migrations")
         await asyncio.to_thread(migrate.upgrade, database_url)
 
-        port, ui_port, api_port = free_port(), free_port(), free_port()
         secrets = {"APP_SECRET": new_secret(), "PAYLOAD_KEYS": str(PayloadKey.generate("bench"))}
         settings = Settings(
             app_secret=secrets["APP_SECRET"],
@@ -315,8 +317,6 @@ async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int |
             api_host=HOST,
             api_port=api_port,
         )
-        say(f"starting the in-memory Temporal dev server on {settings.temporal_address}")
-        dev_server = temporal.start_dev_server(port=port, ui_port=ui_port, log_file=work_dir / "temporal.log")
         client = await temporal.wait_until_reachable(settings, timeout=READY_TIMEOUT)
         await temporal.ensure_search_attributes(client)
 
