@@ -21,7 +21,10 @@ DEFAULT_ORDERS = 50
 QUICK_ORDERS = 3
 DEFAULT_OPEN_ORDERS = 5000
 DEFAULT_STORM = 2000
-KILL_RUN_S, KILL_AT_S = 45.0, 12.0  # the in-flight lifecycles of a killed worker wait out a 30 s activity timeout
+# The in-flight lifecycles of a killed worker wait out a 30 s activity timeout (the run waits for them after its
+# end); the run is long enough after the kill to see the rate recover, and 6 s before it give the rate before.
+KILL_RUN_S, KILL_AT_S = 36.0, 8.0
+ROUNDS, QUICK_ROUNDS = 4, 2  # interleaved rounds of the c=20 lifecycles
 # --quick: enough open orders to evict some from a small cache, a small storm, a short kill run
 QUICK_OPEN_ORDERS, QUICK_CACHE, QUICK_STORM = 40, 20, 20
 QUICK_KILL_RUN_S, QUICK_KILL_AT_S = 12.0, 4.0
@@ -106,6 +109,7 @@ def plan_of(args: argparse.Namespace) -> harness.Plan:
         min_per_slot=0 if args.quick else 2,
         deadline=args.deadline or (30.0 if args.quick else 120.0),
         quick=args.quick,
+        rounds=QUICK_ROUNDS if args.quick else ROUNDS,
         open_orders=chosen(args.open_orders, QUICK_OPEN_ORDERS, DEFAULT_OPEN_ORDERS),
         storm=chosen(args.storm, QUICK_STORM, DEFAULT_STORM),
         kill_run_s=0.0 if args.no_kill or focused else kill_run_s,

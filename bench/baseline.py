@@ -6,10 +6,12 @@ activity calls on each path:
 
 - placement: load snapshots, allocate stock, record order;
 - pay: succeed payment, record status;
-- ship: commit stock, record status, ship shipment.
+- ship: ship shipment, commit stock, record status.
 
-With `local_activities` set the same steps run as local activities (`workflow.execute_local_activity`): the
-floor of a design that runs its short database steps inside the workflow task.
+How the steps run is the run's `StepMode`: all ordinary activities; all local activities
+(`workflow.execute_local_activity`), the floor of a design that runs its short database steps inside the
+workflow task; or `durable`, OrderWorkflow's own rule (placing local; an action answering an update runs its
+first step as an ordinary activity, the rest local), the floor of what that rule costs.
 
 `BaselineExpiryWorkflow` is the floor of an expiry storm: a payment timer, then one release step.
 """
@@ -49,7 +51,31 @@ class Step(StrEnum):
 
 PLACE_STEPS = (Step.LOAD_SNAPSHOTS, Step.ALLOCATE_STOCK, Step.RECORD_ORDER)
 PAY_STEPS = (Step.SUCCEED_PAYMENT, Step.RECORD_STATUS)
-SHIP_STEPS = (Step.COMMIT_STOCK, Step.RECORD_STATUS, Step.SHIP_SHIPMENT)
+SHIP_STEPS = (Step.SHIP_SHIPMENT, Step.COMMIT_STOCK, Step.RECORD_STATUS)  # in OrderWorkflow's order
+
+
+class StepMode(StrEnum):
+    """How a baseline run executes its steps."""
+
+    ACTIVITY = "activity"  # every step an ordinary activity
+    LOCAL = "local"  # every step a local activity
+    DURABLE = "durable"  # OrderWorkflow's rule: see `runs_locally`
+
+
+def runs_locally(mode: StepMode, *, placing: bool, index: int) -> bool:
+    """Whether step `index` of a placement (`placing`) or of an action answering an update runs as a local activity.
+
+    DURABLE keeps OrderWorkflow's durability rule (`OrderWorkflow._activity`): placing is driven by the run's own
+    durable start, so all local; an action's first step is an ordinary activity, which only a completed workflow
+    task can schedule, so the accepted update is in the history before anything local commits; the rest local.
+    """
+    match mode:
+        case StepMode.ACTIVITY:
+            return False
+        case StepMode.LOCAL:
+            return True
+        case StepMode.DURABLE:
+            return placing or index > 0
 
 
 class BaselineOrder(BaseModel):
@@ -58,7 +84,7 @@ class BaselineOrder(BaseModel):
     order_id: UUID
     customer_email: str
     lines: int = 1
-    local_activities: bool = False
+    mode: StepMode = StepMode.ACTIVITY
     payment_timeout_seconds: int = 15 * 60
 
 
@@ -160,7 +186,7 @@ class BaselineOrderWorkflow:
 
     @workflow.run
     async def run(self, order: BaselineOrder) -> BaselineDetails:
-        await self._steps(PLACE_STEPS)
+        await self._steps(PLACE_STEPS, placing=True)
         self._status = PENDING_PAYMENT
         self._placing = False
         workflow.upsert_search_attributes(
@@ -178,16 +204,16 @@ class BaselineOrderWorkflow:
                 break  # payment timeout: the baseline just ends (OrderWorkflow would expire the order)
             if self._requests:
                 request = self._requests.pop(0)
-                await self._steps(request.steps)
+                await self._steps(request.steps, placing=False)
                 self._status = request.status
                 workflow.upsert_search_attributes([ORDER_STATUS.value_set(self._status)])
                 request.done = True
         return self._details()
 
-    async def _steps(self, steps: tuple[Step, ...]) -> None:
+    async def _steps(self, steps: tuple[Step, ...], *, placing: bool) -> None:
         arg = StepInput(order_id=self._order.order_id, lines=self._order.lines)
-        for step in steps:
-            if self._order.local_activities:
+        for index, step in enumerate(steps):
+            if runs_locally(self._order.mode, placing=placing, index=index):
                 await workflow.execute_local_activity(
                     step.value, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
                 )

@@ -1,7 +1,7 @@
 """The run's charts, next to its JSON (matplotlib, SVG with text kept as text):
 
 - `latest-concurrency.svg`: lifecycle throughput and latency percentiles against concurrency, the project
-  against both floors (and with two workers at c=50);
+  against the floors (the durability-rule floor at c=20 only; and the project with two workers at c=50);
 - `latest-storm.svg`: the expiry storm, runs still open (and the project's Active reservations) over time since
   the first deadline, the project against the bare expiry workflow;
 - `latest-kill.svg`: lifecycles completed per second through the run that SIGKILLs one of two workers.
@@ -16,13 +16,8 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
 from matplotlib.axes import Axes  # noqa: E402
 
-from bench.report import BenchResult, Kind, Subject  # noqa: E402
+from bench.report import LABELS, BenchResult, Kind, Subject  # noqa: E402
 
-LABELS = {
-    Subject.PROJECT: "project (REST)",
-    Subject.BASELINE_ACTIVITY: "floor, ordinary activities",
-    Subject.BASELINE_LOCAL: "floor, local activities",
-}
 CONCURRENCY = (1, 20, 50)
 
 plt.rcParams["svg.fonttype"] = "none"  # text stays text: smaller files, readable diffs

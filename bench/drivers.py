@@ -19,8 +19,9 @@ from bench.baseline import (
     BaselineOrderWorkflow,
     BaselinePay,
     BaselineShip,
+    StepMode,
 )
-from contracts.order import OrderLineInput, PlaceOrder
+from contracts.order import OrderDetails, OrderLineInput, PlaceOrder
 from services.catalog.demo import PRODUCTS
 from services.inventory.demo import DEMO_LOCATION_CODE, DEMO_WAREHOUSE_CODE
 from stack.settings import Settings
@@ -104,9 +105,13 @@ class Rest:
             raise
         if order["status"] != "PendingPayment":
             raise UnexpectedResponse(f"placed order is {order['status']}")
+        self.record(order)
+        return order
+
+    def record(self, order: dict[str, Any]) -> None:
+        """Keep a placed order (as the API answers it) for the payments and cancels that follow."""
         self.placed.append(str(order["id"]))
         self.orders[str(order["id"])] = order
-        return order
 
     async def create_payment(self, order: dict[str, Any]) -> str:
         """A pending payment of the whole order; returns its id."""
@@ -166,19 +171,19 @@ class Baseline:
 
     client: Client
     task_queue: str
-    local_activities: bool
+    mode: StepMode
     started: list[str] = field(default_factory=list)  # workflow ids, for the history breakdown
 
     async def place(self, index: int = 0, lines: int = 1) -> str:
         order_id = uuid.uuid4()
-        workflow_id = f"baseline-{'local' if self.local_activities else 'activity'}-{order_id}"
+        workflow_id = f"baseline-{self.mode}-{order_id}"
         start = placing_start(
             BaselineOrderWorkflow.run,
             BaselineOrder(
                 order_id=order_id,
                 customer_email=CUSTOMER_EMAIL_ADDRESS,
                 lines=lines,
-                local_activities=self.local_activities,
+                mode=self.mode,
             ),
             id=workflow_id,
             task_queue=self.task_queue,
@@ -224,21 +229,25 @@ class DirectOrders:
     client: Client
     settings: Settings  # the API's: its task queue, and the secret its customer references are keyed with
     variants: list[UUID]
+    customer_email: str = STORM_EMAIL_ADDRESS
 
     async def place(self, index: int, timeout_seconds: int) -> Placed:
-        order_id = uuid.uuid4()
+        placed = await self.place_order(index, timeout_seconds)
+        # The run sets its timer when placing ends, in the workflow task that recorded the order (created_at).
+        return Placed(placed.id, workflow_id(placed.id), placed.created_at + timedelta(seconds=timeout_seconds))
+
+    async def place_order(self, index: int, timeout_seconds: int) -> OrderDetails:
+        """Place one order of a line of variant `index` (round-robin); answers the placed order as the API would."""
         order = PlaceOrder(
-            order_id=order_id,
+            order_id=uuid.uuid4(),
             customer_name=CUSTOMER_NAME,
-            customer_email=STORM_EMAIL_ADDRESS,
+            customer_email=self.customer_email,
             items=[OrderLineInput(product_variant_id=self.variants[index % len(self.variants)], quantity=1)],
             payment_timeout_seconds=timeout_seconds,
         )
-        placed = await self.client.execute_update_with_start_workflow(
+        return await self.client.execute_update_with_start_workflow(
             OrderWorkflow.wait_placed, start_workflow_operation=order_start(order, self.settings)
         )
-        # The run sets its timer when placing ends, in the workflow task that recorded the order (created_at).
-        return Placed(order_id, workflow_id(order_id), placed.created_at + timedelta(seconds=timeout_seconds))
 
 
 @dataclass

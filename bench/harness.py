@@ -5,18 +5,27 @@ The order of the measurements:
    POST /api/orders with 1, 10 and 50 lines), so every series sees the same machine conditions — the machine
    is shared, and a test run elsewhere would otherwise land on one series only;
 2. placement at c=20: each baseline, then POST /api/orders;
-3. lifecycles (place -> pay -> ship) at c=1, 20 and 50: at each concurrency the two baselines, then REST;
-4. the expiry storm (project, then the bare expiry workflow), with the invariant check;
-5. more workers: c=50 lifecycles with one and with two order workers, then a run that SIGKILLs the second;
-6. open orders, last: they stay open (and cached, or evicted) until the stack stops.
+3. lifecycles (place -> pay -> ship) at c=1, 20 and 50: at c=1 and 50 the two baselines, then REST; at c=20
+   interleaved rounds of the three baselines (the third keeps OrderWorkflow's durability rule) and REST;
+4. more workers, right after the c=50 lifecycles (which are its one-worker figure): c=50 lifecycles with two
+   order workers, then a run that SIGKILLs the second;
+5. open orders: N - S placed (S: the storm's size) and left waiting for payment, pay / cancel on evicted and
+   cached runs;
+6. the expiry storm: the project's S orders are the open-orders phase's last ones (RSS and placement with N
+   open are measured once they are placed, before their deadline), then the bare expiry workflow's, with the
+   invariant check. Without a storm (or with fewer open orders than the storm) the two phases run on their own.
+The open orders stay open (and cached, or evicted) until the stack stops. Each phase's wall-clock time is part of
+the result.
 """
 
+import math
 import os
 import platform
 import sys
 import tempfile
 import time
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -25,6 +34,7 @@ from pathlib import Path
 import aiohttp
 
 from bench import scale
+from bench.baseline import StepMode
 from bench.drivers import Baseline, Rest, demo_variants
 from bench.history import breakdown
 from bench.load import OP_TIMEOUT, Operation, Sample, drive, interleave
@@ -35,10 +45,13 @@ from bench.report import (
     Machine,
     Measurement,
     OpenOrders,
+    Phase,
+    Rounds,
     Storm,
     Subject,
     Workers,
     evaluate_targets,
+    round_ratios,
 )
 from bench.servers import Say, Stack, log_tail, profiled, running_stack
 from stack.settings import Settings
@@ -46,6 +59,14 @@ from stack.settings import Settings
 LINE_COUNTS = (1, 10, 50)
 PLACEMENT_CONCURRENCY = 20
 LIFECYCLE_CONCURRENCY = (1, 20, 50)
+ROUNDS_CONCURRENCY = 20  # lifecycles at this concurrency run in interleaved rounds, every floor against the project
+ROUND_SUBJECTS = (Subject.BASELINE_ACTIVITY, Subject.BASELINE_LOCAL, Subject.BASELINE_DURABLE, Subject.PROJECT)
+FOCUSED_SUBJECTS = (Subject.BASELINE_LOCAL, Subject.BASELINE_DURABLE, Subject.PROJECT)
+MODES = {
+    Subject.BASELINE_ACTIVITY: StepMode.ACTIVITY,
+    Subject.BASELINE_LOCAL: StepMode.LOCAL,
+    Subject.BASELINE_DURABLE: StepMode.DURABLE,
+}
 HISTORIES = 5  # workflow histories read per subject for the time breakdown
 STOCK_MARGIN = 1000
 KEEPALIVE = 2.0  # seconds an idle client connection is kept
@@ -59,6 +80,7 @@ class Plan:
     min_per_slot: int  # a throughput run does at least this many operations per concurrency slot
     deadline: float  # seconds; a measurement starts no new operation after this
     quick: bool = False
+    rounds: int = 1  # interleaved rounds of the c=20 lifecycles (and of each --lifecycles-at C)
     open_orders: int = 0  # orders left open in the open-orders phase (0: no such phase)
     storm: int = 0  # orders of the expiry storm (0: no storm)
     kill_run_s: float = 0.0  # length of the run that kills a worker (0: no more-workers phase)
@@ -79,6 +101,24 @@ def _delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float
     return {name: after[name] - before.get(name, 0.0) for name in after}
 
 
+class Phases:
+    """The wall-clock time of each phase of the run, in the order they ran."""
+
+    def __init__(self) -> None:
+        self.done: list[Phase] = []
+
+    def add(self, name: str, started: float) -> None:
+        self.done.append(Phase(name=name, seconds=round(time.monotonic() - started, 1)))
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.add(name, started)
+
+
 class Runner:
     def __init__(self, plan: Plan, stack: Stack, rest: Rest, say: Say) -> None:
         self.plan = plan
@@ -86,10 +126,10 @@ class Runner:
         self.rest = rest
         self.say = say
         self.subjects: dict[Subject, Baseline] = {
-            Subject.BASELINE_ACTIVITY: Baseline(stack.client, stack.baseline_task_queue, local_activities=False),
-            Subject.BASELINE_LOCAL: Baseline(stack.client, stack.baseline_task_queue, local_activities=True),
+            subject: Baseline(stack.client, stack.baseline_task_queue, mode) for subject, mode in MODES.items()
         }
         self.measurements: list[Measurement] = []
+        self.rounds: list[Rounds] = []
         self.history_ids: dict[Subject, list[str]] = {}  # workflows of the c=1 lifecycles, for the breakdown
 
     def _lifecycle(self, subject: Subject) -> Operation:
@@ -141,11 +181,7 @@ class Runner:
         self.say(f"{kind} at c={concurrency}: {subject}, {count} operations")
         placed = len(self.rest.placed)
         started = {name: len(baseline.started) for name, baseline in self.subjects.items()}
-        profile = (
-            profiled(self.stack, ("worker", "api"), self.plan.profile_dir, self.say, raw=self.plan.profile_raw)
-            if self.plan.profile_dir is not None and (kind, subject, concurrency) == PROFILED
-            else nullcontext()
-        )
+        profile = self._profile(kind, subject, concurrency)
         before = self.stack.cpu_seconds()
         with profile:
             sample = await drive(
@@ -167,25 +203,124 @@ class Runner:
         self.measurements.append(measurement)
         return measurement
 
+    def _profile(self, kind: Kind, subject: Subject, concurrency: int) -> AbstractContextManager[None]:
+        if self.plan.profile_dir is not None and (kind, subject, concurrency) == PROFILED:
+            return profiled(self.stack, ("worker", "api"), self.plan.profile_dir, self.say, raw=self.plan.profile_raw)
+        return nullcontext()
+
+    async def lifecycle_rounds(self, concurrency: int, subjects: tuple[Subject, ...]) -> None:
+        """Lifecycles of every subject at `concurrency` in `plan.rounds` interleaved rounds (A, B, C, A, B, C, ...).
+
+        Each subject's measurement is the sum of its rounds; the ratios to the project are taken round by round,
+        so the median and the spread say how steady they were.
+        """
+        per_round = max(math.ceil(self.plan.orders / self.plan.rounds), self.plan.min_per_slot * concurrency)
+        samples = {subject: Sample() for subject in subjects}
+        cpu: dict[Subject, dict[str, float]] = {subject: {} for subject in subjects}
+        rates: dict[Subject, list[float]] = {subject: [] for subject in subjects}
+        for round_number in range(1, self.plan.rounds + 1):
+            for subject in subjects:
+                self.say(
+                    f"lifecycle at c={concurrency}, round {round_number} of {self.plan.rounds}: {subject}, "
+                    f"{per_round} operations"
+                )
+                before = self.stack.cpu_seconds()
+                last = round_number == self.plan.rounds  # the profile, if any, is of the last round
+                with self._profile(Kind.LIFECYCLE, subject, concurrency) if last else nullcontext():
+                    sample = await drive(
+                        self._lifecycle(subject),
+                        count=per_round,
+                        concurrency=concurrency,
+                        deadline=self.plan.deadline,
+                        label=f"lifecycle c={concurrency} {subject} round {round_number}",
+                    )
+                for name, seconds in _delta(self.stack.cpu_seconds(), before).items():
+                    cpu[subject][name] = cpu[subject].get(name, 0.0) + seconds
+                rates[subject].append(len(sample.latencies) / sample.elapsed if sample.elapsed > 0 else 0.0)
+                samples[subject].add(sample)
+        for subject in subjects:
+            self.measurements.append(
+                Measurement.of(
+                    samples[subject],
+                    kind=Kind.LIFECYCLE,
+                    subject=subject,
+                    concurrency=concurrency,
+                    requested=per_round * self.plan.rounds,
+                    cpu_s=cpu[subject],
+                )
+            )
+        self.rounds.append(
+            Rounds(
+                concurrency=concurrency,
+                per_round=per_round,
+                rates={subject: [round(rate, 3) for rate in per_subject] for subject, per_subject in rates.items()},
+                ratios=round_ratios(rates),
+            )
+        )
+
     def _rate(self, subject: Subject) -> float:
         measured = next((m for m in self.measurements if m.key == f"{Kind.PLACEMENT}.{subject}.c20.l1" and m.ok), None)
         return measured.throughput_per_s if measured else 10.0
 
-    async def storm(self) -> Storm:
+    async def storm(self, between: scale.Between | None = None, project_rate: float | None = None) -> Storm:
         project, baseline, checked = await scale.storm(
             self.stack,
             self.rest.variants,
             count=self.plan.storm,
-            rate_hint=(self._rate(Subject.PROJECT), self._rate(Subject.BASELINE_LOCAL)),
+            rate_hint=(project_rate or self._rate(Subject.PROJECT), self._rate(Subject.BASELINE_LOCAL)),
             deadline=max(self.plan.deadline, self.plan.storm / 2),
             say=self.say,
+            between=between,
         )
         return Storm(project=project, baseline=baseline, invariants=checked)
+
+    def _open_phase(self) -> scale.OpenPhase:
+        cached = self.plan.max_cached_workflows
+        return scale.OpenPhase(
+            self.stack,
+            self.rest,
+            samples=self.plan.orders,
+            max_cached=Settings(_env_file=None).max_cached_workflows if cached is None else cached,
+            deadline=max(self.plan.deadline, self.plan.open_orders / 5),
+            say=self.say,
+        )
+
+    async def open_orders_and_storm(self, phase: Phases) -> tuple[OpenOrders, Storm]:
+        """The storm's orders are the open-orders phase's last open orders, instead of as many placed again.
+
+        The phase places N - S open orders (and the ones pay / cancel cancels) and measures pay / cancel on
+        evicted and cached runs; the storm places its S orders; before their deadline come the RSS with N open
+        and the placement with N open; then the storm as always. The storm's expiry so runs with the other open
+        orders waiting (their timers far off), the floor's too.
+        """
+        open_phase = self._open_phase()
+        with phase("open orders"):
+            await open_phase.fill(self.plan.open_orders - self.plan.storm + 2 * self.plan.orders)
+            await open_phase.pay_and_cancel()
+
+        async def with_storm_open(storm_placed: int) -> None:
+            open_now = len(open_phase.placed) - open_phase.cancelled + storm_placed
+            open_phase.read_rss(open_now)
+            await open_phase.placement_with_open(open_now)
+
+        between = scale.Between(with_storm_open, seconds=1.0 + 1.5 * self.plan.orders / self._rate(Subject.PROJECT))
+        with phase("expiry storm"):
+            # the open orders were placed just before, the same way: their rate predicts the storm's best
+            storm = await self.storm(between, project_rate=open_phase.rate)
+        return open_phase.result(self.plan.open_orders, storm_orders=storm.project.placed), storm
 
     async def workers(self) -> Workers:
         return await scale.workers(
             self.stack,
             self.rest,
+            one=next(
+                (
+                    m
+                    for m in self.measurements
+                    if m.key == f"{Kind.LIFECYCLE}.{Subject.PROJECT}.c{scale.WORKER_CONCURRENCY}.l1" and m.ok
+                ),
+                None,
+            ),
             count=max(self.plan.orders, self.plan.min_per_slot * scale.WORKER_CONCURRENCY),
             kill_run_s=self.plan.kill_run_s,
             kill_at_s=self.plan.kill_at_s,
@@ -194,28 +329,32 @@ class Runner:
         )
 
     async def open_orders(self) -> OpenOrders:
-        cached = self.plan.max_cached_workflows
-        return await scale.open_orders(
-            self.stack,
-            self.rest,
-            count=self.plan.open_orders,
-            samples=self.plan.orders,
-            max_cached=Settings(_env_file=None).max_cached_workflows if cached is None else cached,
-            deadline=max(self.plan.deadline, self.plan.open_orders / 5),
-            say=self.say,
-        )
+        """The phase alone: N open orders, the RSS with N open, placement with N open, pay / cancel."""
+        open_phase = self._open_phase()
+        await open_phase.fill(self.plan.open_orders)
+        open_now = len(open_phase.placed)
+        open_phase.read_rss(open_now)
+        await open_phase.placement_with_open(open_now)
+        await open_phase.pay_and_cancel()
+        return open_phase.result(self.plan.open_orders)
 
-    async def focused(self) -> None:
+    async def focused(self, phase: Phases) -> None:
         for concurrency in self.plan.lifecycles_at:
-            for subject in (Subject.BASELINE_LOCAL, Subject.PROJECT):
-                await self._measure(Kind.LIFECYCLE, subject, concurrency)
+            with phase(f"lifecycles c={concurrency}, rounds"):
+                await self.lifecycle_rounds(concurrency, FOCUSED_SUBJECTS)
 
-    async def concurrent(self) -> None:
-        for subject in (Subject.BASELINE_ACTIVITY, Subject.BASELINE_LOCAL, Subject.PROJECT):
-            await self._measure(Kind.PLACEMENT, subject, PLACEMENT_CONCURRENCY)
-        for concurrency in LIFECYCLE_CONCURRENCY:
+    async def concurrent(self, phase: Phases) -> None:
+        with phase(f"placement c={PLACEMENT_CONCURRENCY}"):
             for subject in (Subject.BASELINE_ACTIVITY, Subject.BASELINE_LOCAL, Subject.PROJECT):
-                await self._measure(Kind.LIFECYCLE, subject, concurrency)
+                await self._measure(Kind.PLACEMENT, subject, PLACEMENT_CONCURRENCY)
+        for concurrency in LIFECYCLE_CONCURRENCY:
+            if concurrency == ROUNDS_CONCURRENCY:
+                with phase(f"lifecycles c={concurrency}, rounds"):
+                    await self.lifecycle_rounds(concurrency, ROUND_SUBJECTS)
+                continue
+            with phase(f"lifecycles c={concurrency}"):
+                for subject in (Subject.BASELINE_ACTIVITY, Subject.BASELINE_LOCAL, Subject.PROJECT):
+                    await self._measure(Kind.LIFECYCLE, subject, concurrency)
 
 
 async def run(plan: Plan, say: Say) -> BenchResult:
@@ -225,8 +364,11 @@ async def run(plan: Plan, say: Say) -> BenchResult:
     storm: Storm | None = None
     workers: Workers | None = None
     open_orders: OpenOrders | None = None
+    phase = Phases()
     with tempfile.TemporaryDirectory(prefix="orderflow-bench-") as tmp:
+        stack_up = time.monotonic()
         async with running_stack(Path(tmp), say, max_cached_workflows=plan.max_cached_workflows) as stack:
+            phase.add("stack up", stack_up)
             async with aiohttp.ClientSession(
                 base_url=stack.api_url,
                 headers=stack.auth_headers,
@@ -237,32 +379,45 @@ async def run(plan: Plan, say: Say) -> BenchResult:
             ) as http:
                 variants = demo_variants()
                 rest = Rest(http, [variant for variant, _ in variants])
-                say(f"receiving extra stock for {len(variants)} demo SKUs")
-                units = plan.orders * 70 + (plan.open_orders + plan.storm + 50 * int(plan.kill_run_s)) // len(variants)
-                await rest.receive_stock([sku for _, sku in variants], units + STOCK_MARGIN)
                 runner = Runner(plan, stack, rest, say)
-                await runner.warm_up()
+                with phase("stock and warm-up"):
+                    say(f"receiving extra stock for {len(variants)} demo SKUs")
+                    units = plan.orders * 70 + (plan.open_orders + plan.storm + 50 * int(plan.kill_run_s)) // len(
+                        variants
+                    )
+                    await rest.receive_stock([sku for _, sku in variants], units + STOCK_MARGIN)
+                    await runner.warm_up()
                 if plan.lifecycles_at:
-                    await runner.focused()
+                    await runner.focused(phase)
                 else:
-                    await runner.placements_one_at_a_time()
-                    await runner.concurrent()
-                if plan.storm:
-                    storm = await runner.storm()
+                    with phase("placement c=1"):
+                        await runner.placements_one_at_a_time()
+                    await runner.concurrent(phase)
                 if plan.kill_run_s:
-                    workers = await runner.workers()
-                if plan.open_orders:
-                    open_orders = await runner.open_orders()
-                say("reading workflow histories")
-                times = {
-                    str(subject): await breakdown(stack.client, workflow_ids[-HISTORIES:])
-                    for subject, workflow_ids in runner.history_ids.items()
-                    if workflow_ids
-                }
+                    with phase("more workers"):
+                        workers = await runner.workers()
+                if plan.storm and plan.open_orders >= plan.storm:
+                    open_orders, storm = await runner.open_orders_and_storm(phase)
+                else:
+                    if plan.storm:
+                        with phase("expiry storm"):
+                            storm = await runner.storm()
+                    if plan.open_orders:
+                        with phase("open orders"):
+                            open_orders = await runner.open_orders()
+                with phase("histories"):
+                    say("reading workflow histories")
+                    times = {
+                        str(subject): await breakdown(stack.client, workflow_ids[-HISTORIES:])
+                        for subject, workflow_ids in runner.history_ids.items()
+                        if workflow_ids
+                    }
                 rss = stack.peak_rss()
                 if any(m.errors for m in runner.measurements):
                     for name in ("worker", "api"):
                         say(f"last lines of the {name} log:\n{log_tail(stack.log_dir / f'{name}.log')}")
+            stack_down = time.monotonic()
+        phase.add("stack down", stack_down)
     result = BenchResult(
         started_at=started_at,
         finished_at=datetime.now(UTC),
@@ -284,6 +439,8 @@ async def run(plan: Plan, say: Say) -> BenchResult:
         open_orders=open_orders,
         storm=storm,
         workers=workers,
+        rounds=runner.rounds,
+        phases=phase.done,
         notes=[
             "Baselines are driven through the Temporal client from the harness process; the project through "
             "its REST API (uvicorn, a separate process). Every process, the harness included, shares the "
@@ -291,7 +448,9 @@ async def run(plan: Plan, say: Say) -> BenchResult:
             "Percentiles are nearest-rank: with under 100 operations p99 is the slowest one.",
             "The placement rows for 10 and 50 lines compare with the baseline's placement: it runs the same "
             "three activities whatever the number of lines.",
-            f"Lifecycle throughput runs do max({plan.orders}, {plan.min_per_slot} x concurrency) lifecycles.",
+            f"Lifecycle throughput runs do max({plan.orders}, {plan.min_per_slot} x concurrency) lifecycles; at "
+            f"c={ROUNDS_CONCURRENCY}, {plan.rounds} interleaved rounds of max({plan.orders}/{plan.rounds}, "
+            f"{plan.min_per_slot} x concurrency) per subject, and the ratios are the median of the rounds' ratios.",
             "Placement-only runs stay open (waiting for payment) until the stack stops: the peak RSS of both "
             "workers includes their cached runs (about the same number for each).",
         ],

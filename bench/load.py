@@ -32,6 +32,15 @@ class Sample:
     elapsed: float = 0.0
     truncated: bool = False  # the deadline ended the run before `count` operations were done
 
+    def add(self, other: "Sample") -> None:
+        """Take in the operations of another run of the same operation (one round of several)."""
+        self.latencies += other.latencies
+        self.spans += other.spans
+        self.errors += other.errors
+        self.error_samples = (self.error_samples + other.error_samples)[:MAX_ERROR_SAMPLES]
+        self.elapsed += other.elapsed
+        self.truncated = self.truncated or other.truncated
+
     def fail(self, error: BaseException) -> None:
         self.errors += 1
         if len(self.error_samples) < MAX_ERROR_SAMPLES:

@@ -1,6 +1,8 @@
 """The figures of one run (written as JSON), the issue's three targets, and the printed table."""
 
 import math
+import statistics
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -17,6 +19,17 @@ class Subject(StrEnum):
     PROJECT = "project"  # the real thing, over REST
     BASELINE_ACTIVITY = "baseline_activity"  # bare workflow, ordinary activities, through the Temporal client
     BASELINE_LOCAL = "baseline_local"  # bare workflow, local activities
+    # bare workflow with OrderWorkflow's durability rule: an action's first step ordinary, every other step local
+    BASELINE_DURABLE = "baseline_durable"
+
+
+LABELS = {
+    Subject.PROJECT: "project (REST)",
+    Subject.BASELINE_ACTIVITY: "floor, ordinary activities",
+    Subject.BASELINE_LOCAL: "floor, local activities",
+    Subject.BASELINE_DURABLE: "floor, durability rule",
+}
+FLOORS = (Subject.BASELINE_ACTIVITY, Subject.BASELINE_LOCAL, Subject.BASELINE_DURABLE)
 
 
 class Kind(StrEnum):
@@ -115,7 +128,8 @@ class RssPoint(BaseModel):
 
 class OpenOrders(BaseModel):
     requested: int
-    placed: int
+    placed: int  # orders open at the last RSS reading (the expiry storm's included)
+    storm_orders: int = 0  # the last of them: the expiry storm's, placed once pay / cancel were measured
     errors: int
     error_samples: list[str]
     open_before: int  # orders earlier phases left open (placement-only measurements)
@@ -136,6 +150,7 @@ class StormSide(BaseModel):
     errors: int
     error_samples: list[str]
     placing_s: float
+    wait_s: float | None = None  # end of placing (and of what ran before the deadline) -> the first deadline
     first_deadline: datetime | None
     deadline_spread_s: float | None  # last deadline - first deadline
     in_one_second: int | None = None  # the most deadlines within any one second
@@ -176,6 +191,51 @@ class Workers(BaseModel):
     kill: KillRun | None
 
 
+class RoundRatio(BaseModel):
+    """The project's lifecycles/s over one floor's, taken round by round: the median and the spread."""
+
+    floor: Subject
+    median: float | None
+    low: float | None
+    high: float | None
+
+
+class Rounds(BaseModel):
+    """Lifecycles at one concurrency in interleaved rounds: each subject once per round, always in the same order,
+    so a change of the machine's speed during the run reaches every subject alike instead of one of them."""
+
+    concurrency: int
+    per_round: int  # lifecycles per subject per round
+    rates: dict[Subject, list[float]]  # lifecycles/s of each round, per subject
+    ratios: list[RoundRatio]  # project / each floor
+
+
+def round_ratios(rates: Mapping[Subject, Sequence[float]]) -> list[RoundRatio]:
+    """project / floor for each floor measured, from the ratios of the rounds (a round without a rate skipped)."""
+    project = rates.get(Subject.PROJECT, ())
+    ratios = []
+    for floor in FLOORS:
+        if floor not in rates:
+            continue
+        per_round = [mine / theirs for mine, theirs in zip(project, rates[floor], strict=True) if mine and theirs]
+        ratios.append(
+            RoundRatio(
+                floor=floor,
+                median=round(statistics.median(per_round), 3) if per_round else None,
+                low=round(min(per_round), 3) if per_round else None,
+                high=round(max(per_round), 3) if per_round else None,
+            )
+        )
+    return ratios
+
+
+class Phase(BaseModel):
+    """How long one phase of the run took, in wall-clock seconds."""
+
+    name: str
+    seconds: float
+
+
 class Target(BaseModel):
     id: TargetId
     name: str
@@ -209,10 +269,26 @@ class BenchResult(BaseModel):
     open_orders: OpenOrders | None = None
     storm: Storm | None = None
     workers: Workers | None = None
+    rounds: list[Rounds] = []  # lifecycles in interleaved rounds (c=20; each --lifecycles-at C)
+    phases: list[Phase] = []  # in the order they ran
 
     def get(self, kind: Kind, subject: Subject, concurrency: int, lines: int = 1) -> Measurement | None:
         wanted = key(kind, subject, concurrency, lines)
         return next((m for m in self.measurements if m.key == wanted), None)
+
+    def round_ratio(self, floor: Subject, concurrency: int) -> RoundRatio | None:
+        found = next((r for r in self.rounds if r.concurrency == concurrency), None)
+        return next((ratio for ratio in found.ratios if ratio.floor is floor), None) if found else None
+
+    def lifecycle_ratio(self, floor: Subject, concurrency: int) -> float | None:
+        """Project / floor lifecycles per second: the median of the rounds where there were rounds."""
+        ratio = self.round_ratio(floor, concurrency)
+        if ratio is not None:
+            return ratio.median
+        return _ratio(
+            _rate(self.get(Kind.LIFECYCLE, Subject.PROJECT, concurrency)),
+            _rate(self.get(Kind.LIFECYCLE, floor, concurrency)),
+        )
 
 
 def _p50(measurement: Measurement | None) -> float | None:
@@ -240,8 +316,6 @@ def evaluate_targets(result: BenchResult) -> list[Target]:
     """The issue's three targets, from the figures of this run."""
     post = result.get(Kind.PLACEMENT, Subject.PROJECT, 1)
     base_place = result.get(Kind.PLACEMENT, Subject.BASELINE_ACTIVITY, 1)
-    life = result.get(Kind.LIFECYCLE, Subject.PROJECT, 20)
-    base_life = result.get(Kind.LIFECYCLE, Subject.BASELINE_ACTIVITY, 20)
     fifty = result.get(Kind.PLACEMENT, Subject.PROJECT, 1, 50)
     specs = [
         (
@@ -254,7 +328,7 @@ def evaluate_targets(result: BenchResult) -> list[Target]:
         (
             TargetId.LIFECYCLE_C20,
             "lifecycle throughput at c=20 >= 1.0 x baseline (ordinary activities)",
-            _ratio(_rate(life), _rate(base_life)),
+            result.lifecycle_ratio(Subject.BASELINE_ACTIVITY, 20),
             1.0,
             False,
         ),
@@ -311,15 +385,17 @@ def table(result: BenchResult) -> str:
         local: float | None,
         digits: int = 1,
         target: tuple[str, Target] | None = None,
+        ratios: tuple[float | None, float | None] | None = None,
     ) -> None:
+        x_act, x_local = ratios if ratios is not None else (_ratio(value, act), _ratio(value, local))
         rows.append(
             (
                 label,
                 _num(value, digits),
                 _num(act, digits),
-                _times(_ratio(value, act)),
+                _times(x_act),
                 _num(local, digits),
-                _times(_ratio(value, local)),
+                _times(x_local),
                 target[0] if target else "",
                 _verdict(target[1]) if target else "",
             )
@@ -355,6 +431,10 @@ def table(result: BenchResult) -> str:
             _rate(local),
             digits=2,
             target=goal,
+            ratios=(
+                result.lifecycle_ratio(Subject.BASELINE_ACTIVITY, concurrency),
+                result.lifecycle_ratio(Subject.BASELINE_LOCAL, concurrency),
+            ),
         )
     act_place = result.get(Kind.PLACEMENT, Subject.BASELINE_ACTIVITY, 1)
     local_place = result.get(Kind.PLACEMENT, Subject.BASELINE_LOCAL, 1)
@@ -392,12 +472,18 @@ def details(result: BenchResult) -> str:
     """What the table does not show: errors, where the time goes, CPU per order, the machine's load."""
     out = [
         "project: REST API + worker on PostgreSQL; base: act. / base: local: the bare workflow with ordinary / local "
-        "activities; x: project / baseline (for orders/s higher is better, for ms and MiB lower)"
+        "activities; x: project / baseline (for orders/s higher is better, for ms and MiB lower; for lifecycles "
+        "measured in rounds, the median of the rounds' ratios)"
     ]
     failed = [m for m in result.measurements if m.errors or m.truncated]
     for m in failed:
         out.append(f"! {m.key}: {m.ok}/{m.requested} ok, {m.errors} errors{' (deadline hit)' if m.truncated else ''}")
         out += [f"    {sample}" for sample in m.error_samples]
+    if result.storm is not None and (result.storm.project.wait_s or 0.0) < 0:
+        out.append(
+            f"! expiry storm: what ran before the first deadline (open orders' RSS and placement) ended "
+            f"{-(result.storm.project.wait_s or 0.0):.1f}s after it"
+        )
     for subject, times in result.breakdown.items():
         out.append(f"time per step, from {times.workflows} histories of {subject} c=1 lifecycles (server clock):")
         for name, step in times.activities.items():
@@ -422,6 +508,15 @@ def details(result: BenchResult) -> str:
                 f"{name} {1000 * s / life.ok:.0f}" for name, s in life.cpu_s.items() if 1000 * s / life.ok >= 0.5
             )
             out.append(f"CPU ms per lifecycle, {subject} c={concurrency}: {per_order}")
+    for rounds in result.rounds:
+        rates = "; ".join(
+            f"{subject} {', '.join(f'{rate:.2f}' for rate in per_round)}" for subject, per_round in rounds.rates.items()
+        )
+        out.append(f"lifecycles/s per round at c={rounds.concurrency} ({rounds.per_round} per round): {rates}")
+    if result.phases:
+        out.append(
+            "phases (wall-clock s): " + ", ".join(f"{phase.name} {phase.seconds:.0f}" for phase in result.phases)
+        )
     machine = result.machine
     out.append(
         f"machine: {machine.cpus} CPUs, load average {machine.load_average_before[0]:.2f} before, "
@@ -481,6 +576,34 @@ def per_core(measurement: Measurement) -> tuple[float | None, float | None]:
     worker_ms = sum(ms for name, ms in per.items() if name.startswith("worker"))
     stack_ms = sum(ms for name, ms in per.items() if name not in ("harness", "other", "baseline_worker"))
     return (round(1000 / worker_ms, 1) if worker_ms else None, round(1000 / stack_ms, 1) if stack_ms else None)
+
+
+def round_rows(result: BenchResult) -> list[tuple[str, str, str]]:
+    """(figure, value, comparison) rows of the interleaved rounds: the project against each floor."""
+    rows: list[tuple[str, str, str]] = []
+    for rounds in result.rounds:
+        c = rounds.concurrency
+        project = _rate(result.get(Kind.LIFECYCLE, Subject.PROJECT, c))
+        for ratio in rounds.ratios:
+            rows.append(
+                (
+                    f"lifecycle c={c} / {LABELS[ratio.floor]}, median of {len(rounds.rates[ratio.floor])} rounds",
+                    f"{_times(ratio.median)} ({_num(ratio.low, 2)}-{_num(ratio.high, 2)})",
+                    f"{_num(project, 2)} against {_num(_rate(result.get(Kind.LIFECYCLE, ratio.floor, c)), 2)} "
+                    "orders/s over all rounds",
+                )
+            )
+    return rows
+
+
+def phase_rows(result: BenchResult) -> list[tuple[str, str, str]]:
+    """Where the run's wall-clock time went, phase by phase."""
+    total = sum(phase.seconds for phase in result.phases)
+    return [
+        (f"phase: {phase.name}", f"{phase.seconds:.0f} s", f"{100 * phase.seconds / total:.0f}% of {total:.0f} s")
+        for phase in result.phases
+        if total
+    ]
 
 
 def scale_rows(result: BenchResult) -> list[tuple[str, str, str]]:
@@ -570,7 +693,7 @@ def scale_rows(result: BenchResult) -> list[tuple[str, str, str]]:
 
 
 def scale_table(result: BenchResult) -> str:
-    rows = scale_rows(result)
+    rows = round_rows(result) + scale_rows(result) + phase_rows(result)
     if not rows:
         return "(no scale phases in this run)"
     header = ("scale figure", "project", "against")
@@ -589,10 +712,11 @@ def markdown(result: BenchResult) -> str:
         project = result.get(Kind.LIFECYCLE, Subject.PROJECT, concurrency)
         act = result.get(Kind.LIFECYCLE, Subject.BASELINE_ACTIVITY, concurrency)
         local = result.get(Kind.LIFECYCLE, Subject.BASELINE_LOCAL, concurrency)
+        x_act = _times(result.lifecycle_ratio(Subject.BASELINE_ACTIVITY, concurrency))
+        x_local = _times(result.lifecycle_ratio(Subject.BASELINE_LOCAL, concurrency))
         out.append(
             f"| lifecycle over REST, c={concurrency} | {_num(_rate(project), 2)} orders/s | floor, ordinary "
-            f"activities {_num(_rate(act), 2)} ({_times(_ratio(_rate(project), _rate(act)))}); local "
-            f"{_num(_rate(local), 2)} ({_times(_ratio(_rate(project), _rate(local)))}) |"
+            f"activities {_num(_rate(act), 2)} ({x_act}); local {_num(_rate(local), 2)} ({x_local}) |"
         )
     post = result.get(Kind.PLACEMENT, Subject.PROJECT, 1)
     act_post = result.get(Kind.PLACEMENT, Subject.BASELINE_ACTIVITY, 1)
@@ -600,9 +724,12 @@ def markdown(result: BenchResult) -> str:
         f"| `POST /api/orders` p50, c=1 | {_num(_p50(post))} ms | floor, ordinary activities "
         f"{_num(_p50(act_post))} ms ({_times(_ratio(_p50(post), _p50(act_post)))}) |"
     )
-    out += [f"| {figure} | {value} | {against} |" for figure, value, against in scale_rows(result)]
+    out += [f"| {figure} | {value} | {against} |" for figure, value, against in round_rows(result) + scale_rows(result)]
     for target in result.targets:
         out.append(f"| target: {target.name} | {_num(target.measured, 2)} | {_verdict(target)} |")
+    if result.phases:
+        phases = ", ".join(f"{phase.name} {phase.seconds:.0f}" for phase in result.phases)
+        out.append(f"| run time, by phase (s) | {sum(p.seconds for p in result.phases):.0f} s | {phases} |")
     return "\n".join(out)
 
 

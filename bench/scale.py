@@ -1,6 +1,7 @@
 """The hard moments of a shop: thousands of open orders, an expiry storm, and a worker dying under load.
 
-- Open orders: N orders placed and left waiting for payment; worker and Temporal RSS at 100, 1,000 and N open;
+- Open orders: N orders placed (through the Temporal client, as the API starts them) and left waiting for
+  payment; worker and Temporal RSS at 100, 1,000 and N open;
   placement with N open; pay and cancel on runs the worker has evicted from its cache (replayed from their
   history on demand) against runs it still holds.
 - Expiry storm: N orders whose payment deadlines fall within one second (see `place_aligned`), then the time
@@ -23,7 +24,15 @@ from sqlalchemy import text
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from bench.drivers import STORM_EMAIL_ADDRESS, BaselineExpiries, DirectOrders, Placed, Rest
+from bench.drivers import (
+    CUSTOMER_EMAIL_ADDRESS,
+    STORM_EMAIL_ADDRESS,
+    BaselineExpiries,
+    DirectOrders,
+    Placed,
+    Rest,
+    UnexpectedResponse,
+)
 from bench.load import Sample, drive, interleave, progress, timed
 from bench.report import (
     Invariants,
@@ -37,6 +46,7 @@ from bench.report import (
     Workers,
 )
 from bench.servers import Say, Stack
+from contracts.order import OrderStatus
 from stack.db import create_engine
 from stack.invariants import Expectations, check_invariants
 
@@ -45,7 +55,11 @@ OPEN_CONCURRENCY = 20
 RSS_CHECKPOINTS = (100, 1000)
 STORM_CONCURRENCY = 20
 MIN_RATE = 2.0  # placements/s the storm's target assumes at least, however slow the earlier measurement was
-MIN_LEAD = 2.0  # seconds an order's timer must still have when it is placed; later, the storm stops placing
+MIN_LEAD = 1.0  # seconds an order's timer must still have when it is placed; later, the storm stops placing
+# The storm's deadline leaves this much more than the placing time its rate hint predicts: the hint (the c=20
+# placement rate measured earlier) was within 5-10% of the storm's own rate, and every second of margin is a second
+# of waiting, twice per run.
+PLACING_MARGIN = 1.2
 POLL_INTERVAL = 0.25
 STORM_TIMEOUT = 300.0  # seconds after the first deadline before a storm is given up as unfinished
 VISIBILITY_TIMEOUT = 60.0  # seconds for a closed run to show as closed in visibility
@@ -73,79 +87,152 @@ async def invariants(stack: Stack, expected: Expectations) -> Invariants:
 # --- open orders -------------------------------------------------------------------------------------
 
 
-async def open_orders(
-    stack: Stack, rest: Rest, *, count: int, samples: int, max_cached: int, deadline: float, say: Say
-) -> OpenOrders:
-    open_before = len(rest.placed) - len(rest.shipped)
-    first = len(rest.placed)
-    rss = [RssPoint(open_orders=0, worker_mib=_mib(stack.rss("worker")), temporal_mib=_mib(stack.rss("temporal")))]
-    errors = 0
-    error_samples: list[str] = []
-    done = 0
-    for checkpoint in sorted({c for c in RSS_CHECKPOINTS if c < count} | {count}):
-        say(f"open orders: placing {done + 1}..{checkpoint} at c={OPEN_CONCURRENCY}")
+class OpenPhase:
+    """The open-orders phase, in steps, so that the expiry storm's orders can be its last open orders.
+
+    Alone (no storm): `fill` N, `read_rss`, `placement_with_open`, `pay_and_cancel`. With a storm of S orders:
+    `fill` N - S (plus the orders `pay_and_cancel` cancels), `pay_and_cancel`, then the storm places its S orders
+    and, before their deadline, `read_rss` at N open and `placement_with_open` (see `storm(between=...)`).
+    """
+
+    def __init__(self, stack: Stack, rest: Rest, *, samples: int, max_cached: int, deadline: float, say: Say) -> None:
+        self.stack = stack
+        self.rest = rest
+        self.samples = samples
+        self.max_cached = max_cached
+        self.deadline = deadline
+        self.say = say
+        self.open_before = len(rest.placed) - len(rest.shipped)
+        self.first = len(rest.placed)
+        self.cancelled = 0
+        self.errors = 0
+        self.error_samples: list[str] = []
+        self.rss = [
+            RssPoint(open_orders=0, worker_mib=_mib(stack.rss("worker")), temporal_mib=_mib(stack.rss("temporal")))
+        ]
+        self.with_open: Measurement | None = None
+        self.evicted_vs_cached: tuple[Measurement, Measurement, Measurement, Measurement] | None = None
+        self.evicted_available = False
+        self.rate: float | None = None  # orders/s `fill` placed at: the storm's orders are placed the same way
+        # Placed as the storm's orders are, straight through the Temporal client with the API's own start (the
+        # same run, input and search attributes as POST /api/orders, and the API's payment timeout): the API's
+        # share of a placement is measured by `placement_with_open`, and would only slow the filling up.
+        self.direct = DirectOrders(stack.client, stack.settings, rest.variants, customer_email=CUSTOMER_EMAIL_ADDRESS)
+
+    @property
+    def placed(self) -> list[str]:
+        return self.rest.placed[self.first :]
+
+    async def _place(self, index: int) -> None:
+        placed = await self.direct.place_order(index, self.stack.settings.payment_timeout_seconds)
+        if placed.status is not OrderStatus.PENDING_PAYMENT:
+            raise UnexpectedResponse(f"placed order is {placed.status}")
+        self.rest.record(placed.model_dump(mode="json", by_alias=True))
+
+    def read_rss(self, open_orders: int) -> None:
+        self.rss.append(
+            RssPoint(
+                open_orders=open_orders,
+                worker_mib=_mib(self.stack.rss("worker")),
+                temporal_mib=_mib(self.stack.rss("temporal")),
+            )
+        )
+
+    async def fill(self, count: int) -> None:
+        """Place `count` open orders, reading the RSS at each checkpoint on the way."""
+        done = 0
+        for checkpoint in sorted({c for c in RSS_CHECKPOINTS if c < count} | {count}):
+            self.say(f"open orders: placing {done + 1}..{checkpoint} at c={OPEN_CONCURRENCY}")
+            sample = await drive(
+                self._place,
+                count=checkpoint - done,
+                concurrency=OPEN_CONCURRENCY,
+                deadline=self.deadline,
+                first=self.first + done,
+                label=f"open orders to {checkpoint}",
+            )
+            self.errors += sample.errors
+            self.error_samples += sample.error_samples
+            if sample.elapsed > 0 and sample.latencies:
+                self.rate = len(sample.latencies) / sample.elapsed  # of the last (largest) step
+            done = checkpoint
+            if checkpoint < count:
+                self.read_rss(len(self.placed))
+
+    async def placement_with_open(self, open_orders: int) -> None:
+        """POST /api/orders at c=20 with `open_orders` open."""
+        self.say(f"placement at c={OPEN_CONCURRENCY} with {open_orders} orders open: {self.samples} placements")
         sample = await drive(
-            rest.place,
-            count=checkpoint - done,
+            self.rest.place,
+            count=self.samples,
             concurrency=OPEN_CONCURRENCY,
-            deadline=deadline,
-            first=first + done,
-            label=f"open orders to {checkpoint}",
+            deadline=self.deadline,
+            first=len(self.rest.placed),
         )
-        errors += sample.errors
-        error_samples += sample.error_samples
-        done = checkpoint
-        placed = len(rest.placed) - first
-        rss.append(
-            RssPoint(open_orders=placed, worker_mib=_mib(stack.rss("worker")), temporal_mib=_mib(stack.rss("temporal")))
+        self.with_open = Measurement.of(
+            sample, kind=Kind.PLACEMENT, subject=Subject.PROJECT, concurrency=OPEN_CONCURRENCY, requested=self.samples
         )
-    phase = rest.placed[first:]
 
-    say(f"placement at c={OPEN_CONCURRENCY} with {len(phase)} orders open: {samples} placements")
-    sample = await drive(
-        rest.place, count=samples, concurrency=OPEN_CONCURRENCY, deadline=deadline, first=first + count
-    )
-    with_open = Measurement.of(
-        sample, kind=Kind.PLACEMENT, subject=Subject.PROJECT, concurrency=OPEN_CONCURRENCY, requested=samples
-    )
+    async def pay_and_cancel(self) -> None:
+        """Pay and cancel, one at a time and interleaved, orders whose runs were evicted and orders still cached."""
+        # The worker's cache is LRU: the first orders of the phase were evicted once `max_cached` newer runs came
+        # in, the newest ones are still held. Each evicted run that is paid or cancelled comes back into the cache
+        # and pushes out the least recently used, far from the newest `2 * samples`.
+        samples = self.samples
+        phase = self.placed
+        self.evicted_available = len(phase) - 2 * samples >= self.max_cached  # runs placed after the evicted ones
+        evicted = phase[: 2 * samples]
+        cached = self.rest.placed[-2 * samples :]
+        self.say(f"creating {2 * samples} payments (unmeasured), then pay / cancel on evicted and on cached runs")
+        rest = self.rest
+        payments = {
+            order_id: await rest.create_payment(rest.orders[order_id]) for order_id in evicted[::2] + cached[::2]
+        }
 
-    # The worker's cache is LRU: the first orders of the phase were evicted once `max_cached` newer runs came in,
-    # the newest ones are still held. Each evicted run that is paid or cancelled comes back into the cache and
-    # pushes out the least recently used, far from the newest `2 * samples`.
-    evicted_available = len(phase) + samples - 2 * samples >= max_cached  # runs placed after the evicted ones
-    evicted = phase[: 2 * samples]
-    cached = rest.placed[-2 * samples :]
-    say(f"creating {2 * samples} payments (unmeasured), then pay / cancel on evicted and on cached runs")
-    payments = {order_id: await rest.create_payment(rest.orders[order_id]) for order_id in evicted[::2] + cached[::2]}
+        def pay(orders: list[str]) -> Callable[[int], Awaitable[None]]:
+            return lambda index: rest.succeed_payment(payments[orders[2 * index]], index)
 
-    def pay(orders: list[str]) -> Callable[[int], Awaitable[None]]:
-        return lambda index: rest.succeed_payment(payments[orders[2 * index]], index)
+        def cancel(orders: list[str]) -> Callable[[int], Awaitable[None]]:
+            return lambda index: rest.cancel(orders[2 * index + 1])
 
-    def cancel(orders: list[str]) -> Callable[[int], Awaitable[None]]:
-        return lambda index: rest.cancel(orders[2 * index + 1])
+        kinds = [pay(evicted), pay(cached), cancel(evicted), cancel(cached)]
+        results = [Sample() for _ in kinds]
+        await interleave(
+            kinds, results, rounds=samples, deadline=self.deadline, label="pay / cancel, evicted vs cached"
+        )
+        self.cancelled += len(results[2].latencies) + len(results[3].latencies)
 
-    kinds = [pay(evicted), pay(cached), cancel(evicted), cancel(cached)]
-    results = [Sample() for _ in kinds]
-    await interleave(kinds, results, rounds=samples, deadline=deadline, label="pay / cancel, evicted vs cached")
+        def measured(result: Sample) -> Measurement:
+            return Measurement.of(
+                result, kind=Kind.PLACEMENT, subject=Subject.PROJECT, concurrency=1, requested=samples
+            )
 
-    def measured(result: Sample) -> Measurement:
-        return Measurement.of(result, kind=Kind.PLACEMENT, subject=Subject.PROJECT, concurrency=1, requested=samples)
+        self.evicted_vs_cached = (
+            measured(results[0]),
+            measured(results[1]),
+            measured(results[2]),
+            measured(results[3]),
+        )
 
-    return OpenOrders(
-        requested=count,
-        placed=len(phase),
-        errors=errors,
-        error_samples=error_samples[:5],
-        open_before=open_before,
-        max_cached_workflows=max_cached,
-        rss=rss,
-        placement_with_open=with_open,
-        pay_evicted=measured(results[0]),
-        pay_cached=measured(results[1]),
-        cancel_evicted=measured(results[2]),
-        cancel_cached=measured(results[3]),
-        evicted_available=evicted_available,
-    )
+    def result(self, requested: int, storm_orders: int = 0) -> OpenOrders:
+        assert self.with_open is not None and self.evicted_vs_cached is not None
+        pay_evicted, pay_cached, cancel_evicted, cancel_cached = self.evicted_vs_cached
+        return OpenOrders(
+            requested=requested,
+            placed=self.rss[-1].open_orders,
+            storm_orders=storm_orders,
+            errors=self.errors,
+            error_samples=self.error_samples[:5],
+            open_before=self.open_before,
+            max_cached_workflows=self.max_cached,
+            rss=self.rss,
+            placement_with_open=self.with_open,
+            pay_evicted=pay_evicted,
+            pay_cached=pay_cached,
+            cancel_evicted=cancel_evicted,
+            cancel_cached=cancel_cached,
+            evicted_available=self.evicted_available,
+        )
 
 
 # --- expiry storm ------------------------------------------------------------------------------------
@@ -159,7 +246,7 @@ class Aligned:
 
 
 async def place_aligned(
-    place: PlaceWithTimeout, *, count: int, rate_hint: float, deadline: float, label: str
+    place: PlaceWithTimeout, *, count: int, rate_hint: float, deadline: float, label: str, then_s: float = 0.0
 ) -> Aligned:
     """Place `count` runs whose timers all fire within one second.
 
@@ -167,10 +254,11 @@ async def place_aligned(
     fires at t + latency + timeout. With timeout = round(target - t - latency), the latency estimated from the
     runs placed just before, every deadline falls in [target - 0.5 s, target + 0.5 s), give or take the
     latency's jitter, at the placing rate of an ordinary burst. The target leaves room for placing everything at
-    `rate_hint` runs/s (the c=20 placement rate measured earlier in the run), with a margin.
+    `rate_hint` runs/s (the c=20 placement rate measured earlier in the run), with a margin, and `then_s` seconds
+    for what has to run after placing and before the first deadline.
     """
     placing_time = count / max(MIN_RATE, rate_hint)
-    target = math.ceil(time.time() + placing_time * 1.5 + 2 * MIN_LEAD)
+    target = math.ceil(time.time() + placing_time * PLACING_MARGIN + 2 * MIN_LEAD + then_s)
     sample = Sample()
     placed: list[Placed] = []
     latencies: list[float] = [0.1]  # seconds from a call to its run's timer start, recent ones
@@ -185,7 +273,7 @@ async def place_aligned(
             while next_index < count:
                 now = time.time()
                 timeout = round(target - now - statistics.median(latencies[-20:]))
-                if timeout < MIN_LEAD or time.perf_counter() > stop_at:
+                if timeout < MIN_LEAD + then_s or time.perf_counter() > stop_at:  # then_s: kept for what follows
                     sample.truncated = True
                     return
                 index = next_index
@@ -246,6 +334,15 @@ def left_curve(first: datetime, ends: Sequence[datetime | None]) -> list[tuple[f
     ]
 
 
+@dataclass
+class Between:
+    """What runs after the project's storm orders are placed and before their first deadline, and the seconds the
+    deadline leaves for it: the open-orders phase's last figures, when the storm's orders are its last open orders."""
+
+    run: Callable[[int], Awaitable[None]]  # called with the number of storm orders placed
+    seconds: float
+
+
 async def _storm_side(
     stack: Stack,
     subject: Subject,
@@ -257,9 +354,17 @@ async def _storm_side(
     left: Callable[[list[Placed]], Awaitable[tuple[int, int]]],
     query: str,
     say: Say,
+    between: Between | None = None,
 ) -> StormSide:
     say(f"expiry storm, {subject}: placing {count} runs with their deadlines in one second")
-    aligned = await place_aligned(place, count=count, rate_hint=rate_hint, deadline=deadline, label=f"storm {subject}")
+    aligned = await place_aligned(
+        place,
+        count=count,
+        rate_hint=rate_hint,
+        deadline=deadline,
+        label=f"storm {subject}",
+        then_s=between.seconds if between is not None else 0.0,
+    )
     placed = aligned.placed
     side = StormSide(
         subject=subject,
@@ -286,9 +391,13 @@ async def _storm_side(
     side.in_one_second = in_one_second([run.payment_deadline for run in placed])
     say(
         f"expiry storm, {subject}: {len(placed)} placed in {aligned.sample.elapsed:.1f}s, deadlines within "
-        f"{side.deadline_spread_s:.2f}s; waiting {max(0.0, first.timestamp() - time.time()):.1f}s for the first"
+        f"{side.deadline_spread_s:.2f}s"
     )
-    await asyncio.sleep(max(0.0, first.timestamp() - time.time()))
+    if between is not None:
+        await between.run(len(placed))
+    side.wait_s = round(first.timestamp() - time.time(), 2)
+    say(f"expiry storm, {subject}: waiting {max(0.0, side.wait_s):.1f}s for the first deadline")
+    await asyncio.sleep(max(0.0, side.wait_s))
     before = stack.cpu_seconds()
     polled: list[tuple[float, int]] = []
     with progress(f"storm {subject}: runs expiring", len(placed)) as tick:
@@ -323,6 +432,7 @@ async def storm(
     rate_hint: tuple[float, float],
     deadline: float,
     say: Say,
+    between: Between | None = None,
 ) -> tuple[StormSide, StormSide, Invariants]:
     """The project's storm, then the floor's; returns both and the invariant check after the project's."""
     since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # storm runs start after this
@@ -357,8 +467,11 @@ async def storm(
             rate_hint=rate_hint[0],
             deadline=deadline,
             left=project_left,
-            query=f"WorkflowType = 'OrderWorkflow' AND TaskQueue = '{stack.task_queue}' AND StartTime >= '{since}'",
+            # closed runs only: the open orders' runs stay open, and listing them would only slow the reading
+            query=f"WorkflowType = 'OrderWorkflow' AND TaskQueue = '{stack.task_queue}' AND StartTime >= '{since}' "
+            "AND ExecutionStatus != 'Running'",
             say=say,
+            between=between,
         )
     finally:
         await engine.dispose()
@@ -451,6 +564,7 @@ async def workers(
     stack: Stack,
     rest: Rest,
     *,
+    one: Measurement | None,
     count: int,
     kill_run_s: float,
     kill_at_s: float,
@@ -478,7 +592,8 @@ async def workers(
             cpu_s=cpu,
         )
 
-    one = await measure("one worker")
+    if one is None:  # else: the c=50 lifecycles measured just before, on the one worker there was
+        one = await measure("one worker")
     say("starting a second order worker on the task queue")
     second = await stack.start_worker()
     two = await measure("two workers")

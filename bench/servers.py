@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,10 +108,11 @@ class Stack:
         child.proc.kill()
         child.proc.wait(STOP_TIMEOUT)
 
-    def stop_extra_workers(self) -> None:
+    def stop_extra_workers(self) -> list[subprocess.Popen[bytes]]:
+        """Marks the extra workers stopped; returns their processes, for `_stop_all`."""
         for child in self.extra_workers:
-            stop_process(child.proc)
             self.final_cpu.setdefault(child.name, 0.0)
+        return [child.proc for child in self.extra_workers]
 
     def rss(self, name: str) -> int | None:
         """Resident memory of one process now, in bytes."""
@@ -294,14 +296,16 @@ async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int |
     sampler: asyncio.Task[None] | None = None
     stack: Stack | None = None
     try:
-        say("starting embedded PostgreSQL")
+        port, ui_port, api_port = free_port(), free_port(), free_port()
+        # Temporal comes up while PostgreSQL is created and migrated: neither waits for the other.
+        say(f"starting the in-memory Temporal dev server on {HOST}:{port}, and embedded PostgreSQL")
+        dev_server = temporal.start_dev_server(port=port, ui_port=ui_port, log_file=work_dir / "temporal.log")
         pg = await asyncio.to_thread(postgres.start, work_dir / "postgres", keep_data=False)
         await postgres.create_database(pg.dsn(), DATABASE)
         database_url = pg.url(DATABASE)
         say("applying migrations")
         await asyncio.to_thread(migrate.upgrade, database_url)
 
-        port, ui_port, api_port = free_port(), free_port(), free_port()
         secrets = {"APP_SECRET": new_secret(), "PAYLOAD_KEYS": str(PayloadKey.generate("bench"))}
         settings = Settings(
             app_secret=secrets["APP_SECRET"],
@@ -313,8 +317,6 @@ async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int |
             api_host=HOST,
             api_port=api_port,
         )
-        say(f"starting the in-memory Temporal dev server on {settings.temporal_address}")
-        dev_server = temporal.start_dev_server(port=port, ui_port=ui_port, log_file=work_dir / "temporal.log")
         client = await temporal.wait_until_reachable(settings, timeout=READY_TIMEOUT)
         await temporal.ensure_search_attributes(client)
 
@@ -391,11 +393,20 @@ async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int |
     finally:
         if sampler is not None:
             sampler.cancel()
-        if stack is not None:
-            stack.stop_extra_workers()
-        for child in reversed(children):
-            stop_process(child.proc)
-        if dev_server is not None:
-            stop_process(dev_server)
-        if pg is not None:
-            pg.stop()
+        # The workers and the API first (they still talk to Temporal and PostgreSQL while they shut down), then
+        # Temporal and PostgreSQL; each group at once, as their shutdowns are mostly waiting.
+        extra = stack.stop_extra_workers() if stack is not None else []
+        _stop_all([*extra, *(child.proc for child in children)])
+        if dev_server is not None or pg is not None:
+            with ThreadPoolExecutor() as pool:
+                stopping = [pool.submit(stop_process, dev_server)] if dev_server is not None else []
+                if pg is not None:
+                    pg.stop()
+                for future in stopping:
+                    future.result()
+
+
+def _stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every process, then wait for each (SIGKILL after the usual timeout)."""
+    with ThreadPoolExecutor() as pool:
+        list(pool.map(stop_process, procs))  # list: an error of one stop is raised here

@@ -16,8 +16,9 @@ import psutil
 import pytest
 
 from bench.__main__ import arguments, plan_of
+from bench.baseline import StepMode, runs_locally
 from bench.load import Sample, drive, percentile
-from bench.report import BenchResult, Kind, Subject, TargetId
+from bench.report import BenchResult, Kind, Subject, TargetId, round_ratios
 from bench.scale import in_one_second, kill_figures, left_curve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,6 +79,36 @@ def test_kill_figures_find_the_dip_and_the_recovery() -> None:
     assert figures["in_flight_done_s"] == 6.5
 
 
+def test_the_durable_floor_runs_only_an_actions_first_step_as_an_ordinary_activity() -> None:
+    def plan(mode: StepMode, placing: bool) -> list[bool]:
+        return [runs_locally(mode, placing=placing, index=index) for index in range(3)]
+
+    assert plan(StepMode.DURABLE, placing=True) == [True, True, True]
+    assert plan(StepMode.DURABLE, placing=False) == [False, True, True]
+    assert plan(StepMode.LOCAL, placing=False) == plan(StepMode.LOCAL, placing=True) == [True, True, True]
+    assert plan(StepMode.ACTIVITY, placing=False) == plan(StepMode.ACTIVITY, placing=True) == [False, False, False]
+
+
+def test_round_ratios_are_the_median_and_spread_of_the_ratios_of_each_round() -> None:
+    rates = {
+        Subject.BASELINE_LOCAL: [10.0, 20.0, 10.0, 10.0],
+        Subject.PROJECT: [5.0, 6.0, 6.0, 7.0],
+        Subject.BASELINE_DURABLE: [10.0, 0.0, 12.0, 14.0],  # a round without a rate is left out
+    }
+    by_floor = {ratio.floor: ratio for ratio in round_ratios(rates)}
+    assert set(by_floor) == {Subject.BASELINE_LOCAL, Subject.BASELINE_DURABLE}
+    local = by_floor[Subject.BASELINE_LOCAL]
+    assert (local.median, local.low, local.high) == (0.55, 0.3, 0.7)
+    durable = by_floor[Subject.BASELINE_DURABLE]
+    assert (durable.median, durable.low, durable.high) == (0.5, 0.5, 0.5)
+
+
+def test_a_sample_of_rounds_adds_their_operations_and_times() -> None:
+    first = Sample(latencies=[1.0], errors=1, error_samples=["a"], elapsed=2.0)
+    first.add(Sample(latencies=[3.0, 4.0], elapsed=5.0, truncated=True))
+    assert (first.latencies, first.errors, first.elapsed, first.truncated) == ([1.0, 3.0, 4.0], 1, 7.0, True)
+
+
 def _left_behind(mark: str) -> list[str]:
     """Processes that inherited the run's marker variable and are still alive."""
     found = []
@@ -107,21 +138,36 @@ def test_quick_run_measures_everything_and_stops_everything(tmp_path: Path) -> N
 
     result = BenchResult.model_validate(json.loads((tmp_path / "latest.json").read_text()))
     assert len(list(tmp_path.glob("*.json"))) == 2  # the timestamped file and latest.json
+    durable = Subject.BASELINE_DURABLE  # its placement is the local floor's: measured in lifecycles at c=20 only
     expected = (
-        {(Kind.PLACEMENT, subject, 1, 1) for subject in Subject}
+        {(Kind.PLACEMENT, subject, 1, 1) for subject in Subject if subject is not durable}
         | {(Kind.PLACEMENT, Subject.PROJECT, 1, lines) for lines in (10, 50)}
-        | {(Kind.PLACEMENT, subject, 20, 1) for subject in Subject}
-        | {(Kind.LIFECYCLE, subject, c, 1) for subject in Subject for c in (1, 20, 50)}
+        | {(Kind.PLACEMENT, subject, 20, 1) for subject in Subject if subject is not durable}
+        | {(Kind.LIFECYCLE, subject, c, 1) for subject in Subject for c in (1, 20, 50) if subject is not durable}
+        | {(Kind.LIFECYCLE, durable, 20, 1)}
     )
     assert {(m.kind, m.subject, m.concurrency, m.lines) for m in result.measurements} == expected
     for m in result.measurements:
         assert (m.ok, m.errors, m.truncated) == (m.requested, 0, False), m
         assert m.p50_ms is not None and m.throughput_per_s > 0
+    [rounds] = result.rounds
+    assert rounds.concurrency == 20 and set(rounds.rates) == set(Subject)
+    assert all(len(rates) == 2 and all(rate > 0 for rate in rates) for rates in rounds.rates.values())
+    assert {ratio.floor for ratio in rounds.ratios} == set(Subject) - {Subject.PROJECT}
+    for ratio in rounds.ratios:
+        assert ratio.low is not None and ratio.median is not None and ratio.high is not None
+        assert ratio.low <= ratio.median <= ratio.high
+    assert result.get(Kind.LIFECYCLE, Subject.PROJECT, 20).requested == 2 * rounds.per_round  # type: ignore[union-attr]
+    phases = [phase.name for phase in result.phases]
+    assert phases[0] == "stack up" and phases[-1] == "stack down"
+    for name in ("lifecycles c=20, rounds", "more workers", "expiry storm", "open orders"):
+        assert name in phases
+    assert sum(phase.seconds for phase in result.phases) <= result.duration_s + 0.05 * len(phases)  # each rounded
     assert {"worker", "api", "baseline_worker"} <= set(result.peak_rss_mib)
     assert all(value > 0 for value in result.peak_rss_mib.values())
     assert {target.id for target in result.targets} == set(TargetId)
     assert all(target.measured is not None for target in result.targets)
-    assert set(result.breakdown) == set(Subject)
+    assert set(result.breakdown) == set(Subject) - {durable}
 
     open_orders = result.open_orders
     assert open_orders is not None and open_orders.placed == open_orders.requested and open_orders.errors == 0
@@ -158,6 +204,8 @@ def test_quick_run_measures_everything_and_stops_everything(tmp_path: Path) -> N
     table = done.stdout
     for row in ("POST /api/orders p50 c=1", "lifecycle c=20", "placement 50 lines", "peak RSS worker"):
         assert row in table
+    assert "lifecycle c=20 / floor, durability rule, median of 2 rounds" in table
+    assert "phase: expiry storm" in table
     assert sum(line.endswith(("| pass", "| miss")) for line in table.splitlines()) == 3
     for row in ("open orders, worker / Temporal", "storm: first deadline", "2 workers", "SIGKILL 1 of 2 workers"):
         assert row in table
