@@ -30,6 +30,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from bench.baseline import PAYMENT_TIMEOUT_SECONDS
 from stack import migrate, postgres, temporal
 from stack.codec import PayloadKey
 from stack.secrets import new_secret
@@ -316,6 +317,7 @@ async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int |
             temporal_task_queue=f"bench-orders-{uuid.uuid4().hex[:8]}",
             api_host=HOST,
             api_port=api_port,
+            payment_timeout_seconds=PAYMENT_TIMEOUT_SECONDS,
         )
         client = await temporal.wait_until_reachable(settings, timeout=READY_TIMEOUT)
         await temporal.ensure_search_attributes(client)
@@ -331,6 +333,7 @@ async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int |
             API_HOST=HOST,
             API_PORT=str(api_port),
             SEED_DEMO_DATA="true",
+            PAYMENT_TIMEOUT_SECONDS=str(settings.payment_timeout_seconds),
             **secrets,
             AUTH_MODE="token",
             OPERATOR_TOKENS=operator_token,
