@@ -23,12 +23,11 @@ from pathlib import Path
 import aiohttp
 import psutil
 
-from bench.drivers import Rest, demo_variants
-from bench.load import OP_TIMEOUT, drive
+from bench.drivers import Rest, demo_variants, rest_session
+from bench.load import drive
 from bench.servers import HOST, READY_TIMEOUT, Stack, free_port, profiled, running_stack
 from stack.supervisor import stop_process
 
-KEEPALIVE = 2.0  # seconds an idle client connection is kept (below uvicorn's 5 s keep-alive)
 ROUND_DEADLINE = 600.0  # seconds; a round starts no lifecycle after this
 
 
@@ -82,12 +81,7 @@ async def _start_compare(stack: Stack, tree: Path, log: Path) -> tuple[subproces
 
 
 async def _round(api: Api, stack: Stack, first: int, lifecycles: int, concurrency: int) -> None:
-    async with aiohttp.ClientSession(
-        base_url=api.url,
-        headers=stack.auth_headers,
-        timeout=aiohttp.ClientTimeout(total=OP_TIMEOUT),
-        connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=KEEPALIVE),
-    ) as http:
+    async with rest_session(api.url, stack.auth_headers) as http:
         rest = Rest(http, [variant for variant, _ in demo_variants()])
         before = api.cpu_seconds()
         sample = await drive(rest.lifecycle, count=lifecycles, concurrency=concurrency, deadline=ROUND_DEADLINE,

@@ -31,13 +31,11 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-import aiohttp
-
 from bench import scale
 from bench.baseline import StepMode
-from bench.drivers import Baseline, Rest, demo_variants
+from bench.drivers import Baseline, Rest, demo_variants, rest_session
 from bench.history import breakdown
-from bench.load import OP_TIMEOUT, Operation, Sample, drive, interleave
+from bench.load import Operation, Sample, drive, interleave
 from bench.report import (
     MIB,
     BenchResult,
@@ -69,7 +67,6 @@ MODES = {
 }
 HISTORIES = 5  # workflow histories read per subject for the time breakdown
 STOCK_MARGIN = 1000
-KEEPALIVE = 2.0  # seconds an idle client connection is kept
 PROFILED = (Kind.LIFECYCLE, Subject.PROJECT, 20)  # the measurement --profile records flame graphs of
 
 
@@ -369,14 +366,7 @@ async def run(plan: Plan, say: Say) -> BenchResult:
         stack_up = time.monotonic()
         async with running_stack(Path(tmp), say, max_cached_workflows=plan.max_cached_workflows) as stack:
             phase.add("stack up", stack_up)
-            async with aiohttp.ClientSession(
-                base_url=stack.api_url,
-                headers=stack.auth_headers,
-                timeout=aiohttp.ClientTimeout(total=OP_TIMEOUT),
-                # Idle connections are dropped before uvicorn's 5 s keep-alive ends: reusing one the server is
-                # closing fails the request ("Can not write request body").
-                connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=KEEPALIVE),
-            ) as http:
+            async with rest_session(stack.api_url, stack.auth_headers) as http:
                 variants = demo_variants()
                 rest = Rest(http, [variant for variant, _ in variants])
                 runner = Runner(plan, stack, rest, say)

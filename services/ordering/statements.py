@@ -43,38 +43,19 @@ _lines = unnest_rows(
     line_total_amount_minor=BigInteger(),
     inventory_reservation_id=Uuid(),
 )
+# An order line's columns but its order's id, in the table's order (the lines' parameters carry them; the order's
+# id comes from the new order row).
+LINE_FIELDS = tuple(column.key for column in ITEMS.c if column.key != "order_id")
+# The lines' parameters named apart from their columns: `id` and `currency` are the order's own parameters.
+_LINE_PARAMETERS = {"id": "item_id", "currency": "item_currency"}
 # The lines are inserted only alongside a new order row: a repeat (the order exists) writes nothing.
 _new_lines = (
     insert(ITEMS)
     .from_select(
-        [
-            "id",
-            "order_id",
-            "product_id",
-            "product_variant_id",
-            "sku",
-            "product_name",
-            "variant_name",
-            "unit_price_amount_minor",
-            "currency",
-            "quantity",
-            "line_total_amount_minor",
-            "inventory_reservation_id",
-        ],
-        select(
-            _lines.c.item_id,
-            _new_order.c.id,
-            _lines.c.product_id,
-            _lines.c.product_variant_id,
-            _lines.c.sku,
-            _lines.c.product_name,
-            _lines.c.variant_name,
-            _lines.c.unit_price_amount_minor,
-            _lines.c.item_currency,
-            _lines.c.quantity,
-            _lines.c.line_total_amount_minor,
-            _lines.c.inventory_reservation_id,
-        ).select_from(_new_order.join(_lines, true())),
+        ["order_id", *LINE_FIELDS],
+        select(_new_order.c.id, *(_lines.c[_LINE_PARAMETERS.get(name, name)] for name in LINE_FIELDS)).select_from(
+            _new_order.join(_lines, true())
+        ),
     )
     .returning(ITEMS.c.id)
     .cte("new_lines")
@@ -96,19 +77,6 @@ STATUS_HELD = STATUS.with_for_update(read=True)
 
 # The order with its lines (sorted by SKU), one round trip: a row per line (one row with NULL lines when it has
 # none). The line columns are labelled `item_<column>`, the order's keep their names.
-LINE_FIELDS = (
-    "id",
-    "product_id",
-    "product_variant_id",
-    "sku",
-    "product_name",
-    "variant_name",
-    "unit_price_amount_minor",
-    "currency",
-    "quantity",
-    "line_total_amount_minor",
-    "inventory_reservation_id",
-)
 ORDER_FIELDS = tuple(column.key for column in ORDERS.c)
 ORDER_WITH_LINES = (
     select(*ORDERS.c, *(ITEMS.c[name].label(f"item_{name}") for name in LINE_FIELDS))
