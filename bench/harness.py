@@ -49,6 +49,7 @@ from bench.report import (
     Subject,
     Workers,
     evaluate_targets,
+    key,
     round_ratios,
 )
 from bench.servers import Say, Stack, log_tail, profiled, running_stack
@@ -255,8 +256,13 @@ class Runner:
             )
         )
 
+    def _measured(self, kind: Kind, subject: Subject, concurrency: int) -> Measurement | None:
+        """The successful 1-line measurement of `kind` for `subject` at `concurrency` made so far in the run."""
+        wanted = key(kind, subject, concurrency)
+        return next((m for m in self.measurements if m.key == wanted and m.ok), None)
+
     def _rate(self, subject: Subject) -> float:
-        measured = next((m for m in self.measurements if m.key == f"{Kind.PLACEMENT}.{subject}.c20.l1" and m.ok), None)
+        measured = self._measured(Kind.PLACEMENT, subject, PLACEMENT_CONCURRENCY)
         return measured.throughput_per_s if measured else 10.0
 
     async def storm(self, between: scale.Between | None = None, project_rate: float | None = None) -> Storm:
@@ -310,14 +316,7 @@ class Runner:
         return await scale.workers(
             self.stack,
             self.rest,
-            one=next(
-                (
-                    m
-                    for m in self.measurements
-                    if m.key == f"{Kind.LIFECYCLE}.{Subject.PROJECT}.c{scale.WORKER_CONCURRENCY}.l1" and m.ok
-                ),
-                None,
-            ),
+            one=self._measured(Kind.LIFECYCLE, Subject.PROJECT, scale.WORKER_CONCURRENCY),
             count=max(self.plan.orders, self.plan.min_per_slot * scale.WORKER_CONCURRENCY),
             kill_run_s=self.plan.kill_run_s,
             kill_at_s=self.plan.kill_at_s,
