@@ -107,9 +107,8 @@ class OpenPhase:
         self.cancelled = 0
         self.errors = 0
         self.error_samples: list[str] = []
-        self.rss = [
-            RssPoint(open_orders=0, worker_mib=_mib(stack.rss("worker")), temporal_mib=_mib(stack.rss("temporal")))
-        ]
+        self.rss: list[RssPoint] = []
+        self.read_rss(0)
         self.with_open: Measurement | None = None
         self.evicted_vs_cached: tuple[Measurement, Measurement, Measurement, Measurement] | None = None
         self.evicted_available = False
