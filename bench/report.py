@@ -514,9 +514,7 @@ def details(result: BenchResult) -> str:
         )
         out.append(f"lifecycles/s per round at c={rounds.concurrency} ({rounds.per_round} per round): {rates}")
     if result.phases:
-        out.append(
-            "phases (wall-clock s): " + ", ".join(f"{phase.name} {phase.seconds:.0f}" for phase in result.phases)
-        )
+        out.append("phases (wall-clock s): " + _phase_seconds(result.phases))
     machine = result.machine
     out.append(
         f"machine: {machine.cpus} CPUs, load average {machine.load_average_before[0]:.2f} before, "
@@ -594,6 +592,11 @@ def round_rows(result: BenchResult) -> list[tuple[str, str, str]]:
                 )
             )
     return rows
+
+
+def _phase_seconds(phases: Sequence[Phase]) -> str:
+    """`name seconds, ...` of each phase, in the order they ran."""
+    return ", ".join(f"{phase.name} {phase.seconds:.0f}" for phase in phases)
 
 
 def phase_rows(result: BenchResult) -> list[tuple[str, str, str]]:
@@ -728,7 +731,7 @@ def markdown(result: BenchResult) -> str:
     for target in result.targets:
         out.append(f"| target: {target.name} | {_num(target.measured, 2)} | {_verdict(target)} |")
     if result.phases:
-        phases = ", ".join(f"{phase.name} {phase.seconds:.0f}" for phase in result.phases)
+        phases = _phase_seconds(result.phases)
         out.append(f"| run time, by phase (s) | {sum(p.seconds for p in result.phases):.0f} s | {phases} |")
     return "\n".join(out)
 
