@@ -84,6 +84,9 @@ REJECTED = "Rejected"  # OrderStatus search-attribute value of a run whose order
 # shipment is claimed before the stock is committed, a cancel records Cancelled before it drops pending rows, and
 # a run cancelled from Temporal waits for its in-flight step before it compensates.
 COMPENSATE_FIRST = "compensate-first"
+# Runs before this patch ran an expiry's first step as an ordinary activity; after it, every step of an expiry
+# by the payment timer is local (see run).
+EXPIRE_IN_WORKER = "expire-in-worker"
 
 RELEASE_STOCK = "release stock"
 VOID_ORDER = "void order"
@@ -166,6 +169,9 @@ class OrderWorkflow:
                 if self._continue_as_new_suggested():
                     workflow.continue_as_new(order.model_copy(update={"carried": self._carry_over()}))
                 if not await self._wait_for_request():
+                    # The fired timer is in the history before any step runs, as a run's start is while placing:
+                    # nothing has to be made durable first, so every step can be local (see _activity).
+                    self._accepted_durably = workflow.patched(EXPIRE_IN_WORKER)
                     await self._expire(ExpireOrder(reason="payment timeout"))
                 elif self._requests:
                     await self._serve(self._requests.pop(0))

@@ -17,7 +17,6 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from contracts.order import CancelOrder, MarkPaid, MarkShipped, OrderOutcome, PaymentFailed
-from stack.temporal import ensure_search_attributes
 from tests.environment import TIME_SKIPPING, temporal_environment
 from tests.orders import order_input
 from tests.workflows.fakes import FakeWorld, placed
@@ -63,6 +62,11 @@ async def expired(client: Client, world: FakeWorld) -> Handle:
     return handle  # the payment timer fires while the result is awaited
 
 
+async def expired_in_worker(client: Client, world: FakeWorld) -> Handle:
+    """Recorded after EXPIRE_IN_WORKER: every step of an expiry by the payment timer is a local activity."""
+    return await expired(client, world)
+
+
 async def rejected(client: Client, world: FakeWorld) -> Handle:
     handle = await _start(client, world, quantity=50)
     try:
@@ -103,6 +107,7 @@ SCENARIOS: dict[str, Callable[[Client, FakeWorld], Awaitable[Handle]]] = {
     "shipped": shipped,
     "cancelled_after_payment": cancelled_after_payment,
     "expired": expired,
+    "expired_in_worker": expired_in_worker,
     "rejected": rejected,
     "signalled_through": signalled_through,
     "paid_then_cancelled": paid_then_cancelled,
@@ -111,8 +116,7 @@ SCENARIOS: dict[str, Callable[[Client, FakeWorld], Awaitable[Handle]]] = {
 
 
 async def main(names: list[str]) -> None:
-    async with temporal_environment(TIME_SKIPPING) as env:
-        await ensure_search_attributes(env.client)
+    async with temporal_environment(TIME_SKIPPING) as env:  # registers the search attributes
         world = FakeWorld()
         async with Worker(
             env.client,

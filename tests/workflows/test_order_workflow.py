@@ -3,7 +3,8 @@
 import uuid
 
 import pytest
-from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowFailureError, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -139,6 +140,49 @@ async def test_operator_expire_is_idempotent_until_the_run_ends(harness: Harness
     order = await handle.execute_update(OrderWorkflow.expire, ExpireOrder())
     assert order.status is OrderStatus.EXPIRED
     assert harness.world.calls.count(activity_name(InventorySteps.release_by_keys)) == 1
+
+
+LOCAL_ACTIVITY = "core_local_activity"  # the marker name sdk-core records a local activity's result under
+
+
+def steps_after(history: WorkflowHistory, event_type: EventType.ValueType) -> list[str]:
+    """The steps that follow the last `event_type` in `history`: "activity" for an ordinary activity scheduled,
+    "local" for a local activity's recorded result."""
+    events = list(history.events)
+    last = max(n for n, event in enumerate(events) if event.event_type == event_type)
+    steps = []
+    for event in events[last + 1 :]:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            steps.append("activity")
+        elif event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY:
+            steps.append("local")
+    return steps
+
+
+async def test_a_payment_timeout_runs_every_expiry_step_in_the_worker(harness: Harness) -> None:
+    """The fired timer is in the history before any step runs: nothing has to be made durable first."""
+    arm = harness.world.add_product("ARM-BLK", stock=5)
+    handle = await harness.start((arm.product_variant_id, 2))
+    await placed(handle)
+
+    assert (await handle.result()).status is OrderStatus.EXPIRED
+
+    # release by keys, cancel pending payments, record Expired
+    assert steps_after(await handle.fetch_history(), EventType.EVENT_TYPE_TIMER_FIRED) == ["local"] * 3
+    assert harness.world.reserved("Released") == 2
+
+
+async def test_an_operator_expiry_runs_its_first_step_as_an_ordinary_activity(harness: Harness) -> None:
+    """The durability rule for updates: the accepted update is in the history before a step commits anything."""
+    arm = harness.world.add_product("ARM-BLK", stock=5)
+    handle = await harness.start((arm.product_variant_id, 1))
+    await placed(handle)
+
+    await handle.execute_update(OrderWorkflow.expire, ExpireOrder())
+
+    # the last update accepted is the expiry (placing's wait_placed may be in the history before it)
+    steps = steps_after(await handle.fetch_history(), EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+    assert steps == ["activity", "local", "local"]  # release by keys; cancel pending payments, record Expired
 
 
 async def test_insufficient_stock_refuses_the_order_and_leaves_nothing_reserved(harness: Harness) -> None:
