@@ -57,6 +57,7 @@ from stack.settings import Settings
 
 LINE_COUNTS = (1, 10, 50)
 PLACEMENT_CONCURRENCY = 20
+UNMEASURED_RATE = 10.0  # placements/s assumed for the project where its placement at c=20 was not measured
 LIFECYCLE_CONCURRENCY = (1, 20, 50)
 ROUNDS_CONCURRENCY = 20  # lifecycles at this concurrency run in interleaved rounds, every floor against the project
 ROUND_SUBJECTS = (Subject.BASELINE_ACTIVITY, Subject.BASELINE_LOCAL, Subject.BASELINE_DURABLE, Subject.PROJECT)
@@ -261,16 +262,20 @@ class Runner:
         wanted = key(kind, subject, concurrency)
         return next((m for m in self.measurements if m.key == wanted and m.ok), None)
 
-    def _rate(self, subject: Subject) -> float:
+    def _rate(self, subject: Subject) -> float | None:
+        """The placement rate at c=20 measured earlier in the run (not in a run of only --lifecycles-at)."""
         measured = self._measured(Kind.PLACEMENT, subject, PLACEMENT_CONCURRENCY)
-        return measured.throughput_per_s if measured else 10.0
+        return measured.throughput_per_s if measured else None
 
     async def storm(self, between: scale.Between | None = None, project_rate: float | None = None) -> Storm:
         project, baseline, checked = await scale.storm(
             self.stack,
             self.rest.variants,
             count=self.plan.storm,
-            rate_hint=(project_rate or self._rate(Subject.PROJECT), self._rate(Subject.BASELINE_LOCAL)),
+            rate_hint=(
+                project_rate or self._rate(Subject.PROJECT) or UNMEASURED_RATE,
+                self._rate(Subject.BASELINE_LOCAL),
+            ),
             deadline=max(self.plan.deadline, self.plan.storm / 2),
             say=self.say,
             between=between,
@@ -306,7 +311,9 @@ class Runner:
             open_phase.read_rss(open_now)
             await open_phase.placement_with_open(open_now)
 
-        between = scale.Between(with_storm_open, seconds=1.0 + 1.5 * self.plan.orders / self._rate(Subject.PROJECT))
+        between = scale.Between(
+            with_storm_open, seconds=1.0 + 1.5 * self.plan.orders / (self._rate(Subject.PROJECT) or UNMEASURED_RATE)
+        )
         with phase("expiry storm"):
             # the open orders were placed just before, the same way: their rate predicts the storm's best
             storm = await self.storm(between, project_rate=open_phase.rate)

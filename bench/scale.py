@@ -428,12 +428,16 @@ async def storm(
     variants: list[UUID],
     *,
     count: int,
-    rate_hint: tuple[float, float],
+    rate_hint: tuple[float, float | None],
     deadline: float,
     say: Say,
     between: Between | None = None,
 ) -> tuple[StormSide, StormSide, Invariants]:
-    """The project's storm, then the floor's; returns both and the invariant check after the project's."""
+    """The project's storm, then the floor's; returns both and the invariant check after the project's.
+
+    `rate_hint`: the placement rates measured earlier in the run, the project's and the floor's; without the
+    floor's, the rate the project's storm orders were placed at stands in (the floor places faster).
+    """
     since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # storm runs start after this
     engine = create_engine(stack.database_url, pool_size=1)
     try:
@@ -495,7 +499,7 @@ async def storm(
         Subject.BASELINE_ACTIVITY,
         BaselineExpiries(stack.client, stack.baseline_task_queue).place,
         count=count,
-        rate_hint=rate_hint[1],
+        rate_hint=rate_hint[1] or project.placed / max(project.placing_s, 1.0),
         deadline=deadline,
         left=baseline_left,
         query=baseline_query,
