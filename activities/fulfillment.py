@@ -32,6 +32,7 @@ class FulfillmentActivities(FulfillmentSteps):
                 )
 
     async def cancel_pending(self, request: OrderRef) -> int:
-        """Cancel the order's pending shipments; returns how many changed (0 on a repeat)."""
-        async with self.sessionmaker.begin() as session:
+        """Cancel the order's pending shipments; returns how many changed (0 on a repeat). One statement, in
+        autocommit."""
+        async with autocommit(self.sessionmaker) as session:
             return len(await FulfillmentStore(session).cancel_pending_for_order(request.order_id))

@@ -32,11 +32,13 @@ class PaymentActivities(PaymentSteps):
                 )
 
     async def cancel_pending(self, request: OrderRef) -> int:
-        """Cancel the order's pending payments; returns how many changed (0 on a repeat)."""
-        async with self.sessionmaker.begin() as session:
+        """Cancel the order's pending payments; returns how many changed (0 on a repeat). One statement, in
+        autocommit."""
+        async with autocommit(self.sessionmaker) as session:
             return len(await PaymentStore(session).cancel_pending_for_order(request.order_id))
 
     async def refund(self, request: OrderRef) -> int:
-        """Refund the order's succeeded payments; returns how many changed (0 on a repeat)."""
-        async with self.sessionmaker.begin() as session:
+        """Refund the order's succeeded payments; returns how many changed (0 on a repeat). One statement, in
+        autocommit."""
+        async with autocommit(self.sessionmaker) as session:
             return len(await PaymentStore(session).refund_succeeded_for_order(request.order_id))

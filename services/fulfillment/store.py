@@ -198,7 +198,7 @@ class FulfillmentStore:
             .where(Shipment.order_id == order_id, Shipment.status == ShipmentStatus.PENDING.value)
             .values(status=ShipmentStatus.CANCELLED.value, cancelled_at=now, updated_at=now)
             .returning(Shipment)
-            .execution_options(populate_existing=True)
+            .execution_options(populate_existing=True, synchronize_session=False)  # as PaymentStore._transition_all
         )
         return [_details(s) for s in sorted(changed.all(), key=lambda s: (s.created_at, s.id))]
 
