@@ -2,7 +2,7 @@
 recently closed run (exit 0); a deliberately incompatible variant of the workflow fails them (exit 1, with ids).
 
 The runs are the recorded-history scenarios (tests/workflows/record_histories.py), played on the session's dev
-server with the stand-in activities; on a dev server the `expired` scenario stays open (its payment timer is not
+server with the stand-in activities; on a dev server the `expired` scenarios stay open (their payment timer is not
 skipped), so the set has open and closed runs.
 """
 
@@ -25,7 +25,7 @@ from stack import replay_check
 from stack.replay_check import replay_runs, runs_query
 from tests.conftest import PAYLOAD_KEYS
 from tests.workflows.fakes import FakeWorld
-from tests.workflows.record_histories import SCENARIOS, TASK_QUEUE
+from tests.workflows.record_histories import OPEN_ON_A_DEV_SERVER, SCENARIOS, TASK_QUEUE
 from workflows.order import OrderWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +63,7 @@ async def played(dev_env: WorkflowEnvironment) -> AsyncIterator[dict[str, str]]:
     async with Worker(client, task_queue=TASK_QUEUE, workflows=[OrderWorkflow], activities=world.activities()):
         for name, scenario in SCENARIOS.items():
             handle = await scenario(client, world)
-            if name != "expired":  # its 15-minute payment timer keeps it open here
+            if name not in OPEN_ON_A_DEV_SERVER:
                 await handle.result()
             ids[name] = handle.id
 

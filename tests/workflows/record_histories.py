@@ -103,6 +103,9 @@ async def shipped_by_its_shipment(client: Client, world: FakeWorld) -> Handle:
     return handle
 
 
+# Their 15-minute payment timer ends them on the time-skipping server; on a dev server they stay open.
+OPEN_ON_A_DEV_SERVER = {"expired", "expired_in_worker"}
+
 SCENARIOS: dict[str, Callable[[Client, FakeWorld], Awaitable[Handle]]] = {
     "shipped": shipped,
     "cancelled_after_payment": cancelled_after_payment,
