@@ -28,6 +28,8 @@ import asyncpg
 import httpx
 import pytest
 
+from api.placing import order_start
+from contracts.order import OrderLineInput, OrderStatus, PlaceOrder
 from stack.invariants import Expectations, check_invariants, check_once
 from tests.e2e.drills import (
     MAX_RETRY_INTERVAL,
@@ -46,6 +48,7 @@ from tests.e2e.drills import (
 )
 from tests.e2e.processes import Stack
 from tests.eventually import assert_eventually
+from workflows.order import OrderWorkflow, workflow_id
 
 pytestmark = pytest.mark.e2e
 
@@ -200,6 +203,70 @@ async def test_temporal_restart_while_a_payment_step_runs(stack: Stack, http: ht
     assert phase == "Paid", story
     assert expired.status_code == 400 and answer_error(expired) == "order_cannot_be_expired", story
     assert report.ok, story
+
+
+async def test_worker_sigkilled_while_the_payment_timer_expires_an_order(stack: Stack) -> None:
+    """The payment timer fires and the worker runs the expiry's steps, local activities in one workflow task; it is
+    SIGKILLed while the last one (recording Expired) waits for a row lock the test holds on the order.
+
+    The steps before it have committed (the stock released), but nothing of them is in the history: the restarted
+    worker runs the task again, every step once more. The order must end Expired, its stock released once.
+    """
+    baseline = await check_once(stack.database_url, stack.temporal_client, stack.task_queue, Expectations())
+    variant, _, _ = VARIANTS[0]
+    order = PlaceOrder(
+        order_id=uuid.uuid4(),
+        customer_name="Timer Kill",
+        customer_email="timer@expiry-kill.e2e.test",
+        items=[OrderLineInput(product_variant_id=uuid.UUID(variant), quantity=2)],
+        payment_timeout_seconds=2,
+    )
+    conn = await asyncpg.connect(stack.dsn)
+    try:
+        lock = conn.transaction()
+        await lock.start()
+        await stack.temporal_client.execute_update_with_start_workflow(
+            OrderWorkflow.wait_placed, start_workflow_operation=order_start(order, stack.settings())
+        )
+        await conn.execute("SELECT 1 FROM ordering.orders WHERE id = $1 FOR UPDATE", order.order_id)
+        await _wait_for_lock_waiter(stack.dsn, "ordering.orders")  # the timer fired; Expired waits for the lock
+        released_before_kill = await _reservation_statuses(stack.dsn, order.order_id)
+        stack.kill_worker()
+        await lock.rollback()
+        stack.start_worker()
+    finally:
+        await conn.close()
+
+    outcome = await stack.temporal_client.get_workflow_handle_for(
+        OrderWorkflow.run, workflow_id(order.order_id)
+    ).result()
+    expected = Expectations(statuses={order.order_id: "Expired"}, email_domain="expiry-kill.e2e.test")
+    report = await check_invariants(
+        stack.database_url, stack.temporal_client, stack.task_queue, expected, baseline=baseline, settle_timeout=5.0
+    )
+    reservations = await _reservation_statuses(stack.dsn, order.order_id)
+    story = (
+        f"reservations when the worker was killed: {released_before_kill}; run ended {outcome.status}; "
+        f"reservations now: {reservations}; invariants: {report.details()}"
+    )
+    print(f"[worker killed during a timer's expiry] {story}")
+    assert released_before_kill == ["Released"], story  # the kill came after a committed step
+    assert outcome.status is OrderStatus.EXPIRED, story
+    assert reservations == ["Released"], story
+    assert report.ok, story
+
+
+async def _reservation_statuses(dsn: str, order_id: uuid.UUID) -> list[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT r.status FROM ordering.order_items i "
+            "JOIN inventory.stock_reservations r ON r.id = i.inventory_reservation_id WHERE i.order_id = $1",
+            order_id,
+        )
+    finally:
+        await conn.close()
+    return [row["status"] for row in rows]
 
 
 # --- what the API answers while a dependency restarts -----------------------------------------------------
