@@ -169,8 +169,9 @@ class OrderWorkflow:
                 if self._continue_as_new_suggested():
                     workflow.continue_as_new(order.model_copy(update={"carried": self._carry_over()}))
                 if not await self._wait_for_request():
-                    # The fired timer is in the history before any step runs, as a run's start is while placing:
-                    # nothing has to be made durable first, so every step can be local (see _activity).
+                    # The deadline passed: the fired timer (or, for a continued run, the deadline it was started
+                    # with) is in the history before any step runs, as a run's start is while placing. Nothing has
+                    # to be made durable first, so every step can be local (see _activity).
                     self._accepted_durably = workflow.patched(EXPIRE_IN_WORKER)
                     await self._expire(ExpireOrder(reason="payment timeout"))
                 elif self._requests:
