@@ -267,13 +267,17 @@ class Runner:
         measured = self._measured(Kind.PLACEMENT, subject, PLACEMENT_CONCURRENCY)
         return measured.throughput_per_s if measured else None
 
+    def _project_rate(self) -> float:
+        """The project's placement rate at c=20, or UNMEASURED_RATE where it was not measured."""
+        return self._rate(Subject.PROJECT) or UNMEASURED_RATE
+
     async def storm(self, between: scale.Between | None = None, project_rate: float | None = None) -> Storm:
         project, baseline, checked = await scale.storm(
             self.stack,
             self.rest.variants,
             count=self.plan.storm,
             rate_hint=(
-                project_rate or self._rate(Subject.PROJECT) or UNMEASURED_RATE,
+                project_rate or self._project_rate(),
                 self._rate(Subject.BASELINE_LOCAL),
             ),
             deadline=max(self.plan.deadline, self.plan.storm / 2),
@@ -311,9 +315,7 @@ class Runner:
             open_phase.read_rss(open_now)
             await open_phase.placement_with_open(open_now)
 
-        between = scale.Between(
-            with_storm_open, seconds=1.0 + 1.5 * self.plan.orders / (self._rate(Subject.PROJECT) or UNMEASURED_RATE)
-        )
+        between = scale.Between(with_storm_open, seconds=1.0 + 1.5 * self.plan.orders / self._project_rate())
         with phase("expiry storm"):
             # the open orders were placed just before, the same way: their rate predicts the storm's best
             storm = await self.storm(between, project_rate=open_phase.rate)
