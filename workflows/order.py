@@ -477,8 +477,8 @@ class OrderWorkflow:
         if self._placing or self._accepted_durably:
             # Each step is one short PostgreSQL transaction: a local activity runs it in this worker, without a
             # task-queue round trip. That is safe while placing (driven by the run's own durable start; a replay
-            # runs the idempotent steps again and a client retry rejoins by order id) and once the action being
-            # served is durably accepted.
+            # runs the idempotent steps again and a client retry rejoins by order id), once the action being
+            # served is durably accepted, and for an expiry by the payment deadline (already in the history).
             return await workflow.execute_local_activity_method(
                 step,
                 arg,
