@@ -5,9 +5,9 @@ Shared by the workflow, its activities, the API and the tests. Field names go on
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import assert_never
 from uuid import UUID
 
 from contracts.wire import UtcDateTime, WireModel
@@ -26,6 +26,8 @@ TERMINAL_STATUSES = frozenset({OrderStatus.CANCELLED, OrderStatus.SHIPPED, Order
 
 
 class OrderAction(StrEnum):
+    """An action on a placed order; its value is its REST path segment (`POST /api/orders/{id}/<value>`)."""
+
     PAY = "mark-paid"
     SHIP = "mark-shipped"
     CANCEL = "cancel"
@@ -38,78 +40,69 @@ class Verdict(StrEnum):
     REFUSE = "refuse"
 
 
-def for_every_action(values: dict[OrderAction, str]) -> dict[OrderAction, str]:
-    """`values`, refused at import if an action has none."""
-    if set(values) != set(OrderAction):
-        raise ValueError(f"no value for {set(OrderAction) - set(values)}")
-    return values
+class Caller(StrEnum):
+    """Who may ask for an action over the API."""
+
+    ANYONE = "anyone"  # the customer, who knows the order's id (the seed's cancel)
+    OPERATOR = "operator"  # an operator token
 
 
-REFUSAL_CODES = for_every_action(
-    {
-        OrderAction.PAY: "order_cannot_be_marked_paid",
-        OrderAction.SHIP: "order_cannot_be_marked_shipped",
-        OrderAction.CANCEL: "order_cannot_be_cancelled",
-        OrderAction.EXPIRE: "order_cannot_be_expired",
-    }
-)
-# A payment succeeds only by moving its order from PendingPayment to Paid: a second payment (the order is already
-# Paid or Shipped) is refused with this code and stays Pending, so money taken never exceeds the order's total.
-ORDER_ALREADY_PAID = "order_already_paid"
+class StockState(StrEnum):
+    """What an order's stock reservations are once an action has applied."""
 
-_A, _N, _R = Verdict.APPLY, Verdict.NOOP, Verdict.REFUSE
-# The seed's state machine (contract 5.5), with one change beyond it: a Paid order that has not shipped can be
-# cancelled (its reservations are released and its payments refunded). One column per action, in this order:
-_COLUMNS = (OrderAction.PAY, OrderAction.SHIP, OrderAction.CANCEL, OrderAction.EXPIRE)
-_ROWS: dict[OrderStatus, tuple[Verdict, Verdict, Verdict, Verdict]] = {
-    #                          PAY  SHIP CANCEL EXPIRE
-    OrderStatus.DRAFT:           (_R, _R, _R, _R),  # never produced
-    OrderStatus.PENDING_PAYMENT: (_A, _R, _A, _A),
-    OrderStatus.PAID:            (_N, _A, _A, _R),
-    OrderStatus.SHIPPED:         (_N, _N, _R, _R),
-    OrderStatus.CANCELLED:       (_R, _R, _R, _R),
-    OrderStatus.EXPIRED:         (_R, _R, _R, _N),
-}  # fmt: skip
+    ACTIVE = "Active"
+    COMMITTED = "Committed"
+    RELEASED = "Released"
 
 
-def transition_table(
-    columns: tuple[OrderAction, ...], rows: Mapping[OrderStatus, tuple[Verdict, ...]]
-) -> dict[tuple[OrderStatus, OrderAction], Verdict]:
-    """Every (status, action) cell of the table; refuses a table that leaves a status or an action out."""
-    if set(columns) != set(OrderAction) or len(columns) != len(OrderAction):
-        raise ValueError(f"the table needs one column per action, has {columns}")
-    if set(rows) != set(OrderStatus):
-        raise ValueError(f"the table needs one row per status, lacks {set(OrderStatus) - set(rows)}")
-    short = [status for status, verdicts in rows.items() if len(verdicts) != len(columns)]
-    if short:
-        raise ValueError(f"rows without one verdict per action: {short}")
-    return {
-        (status, action): verdict
-        for status, verdicts in rows.items()
-        for action, verdict in zip(columns, verdicts, strict=True)
-    }
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    label: str
+    default: str = ""
 
 
-_RULES = transition_table(_COLUMNS, _ROWS)  # checked once, at import: a missing cell fails every process at start
+@dataclass(frozen=True)
+class ConsoleButton:
+    """How the operator console offers an action on the order page, in the statuses where it applies."""
+
+    label: str
+    notice: str  # shown once it worked
+    style: str = ""  # the button's class: "danger", "secondary"
+    path: str = ""  # the console's form path segment, when not the action's own
+    fields: tuple[FormField, ...] = ()
+    label_in: Mapping[OrderStatus, str] = field(default_factory=dict)  # a status's own wording of the label
+
+    def label_for(self, status: OrderStatus) -> str:
+        return self.label_in.get(status, self.label)
 
 
-def decide(action: OrderAction, status: OrderStatus) -> Verdict:
-    """What `action` does to an order in `status`."""
-    return _RULES[status, action]
+@dataclass(frozen=True)
+class ActionSpec:
+    """Everything about one order action: its rule, its refusal, its message, its route, its console button.
 
+    The transition table, the refusal codes, `action_of`, the REST routes, the console's buttons and the
+    invariant checks all read these; adding an action is one entry here plus its step in the workflow.
+    """
 
-_ACTION_WORDS = for_every_action(
-    {
-        OrderAction.PAY: "marked as paid",
-        OrderAction.SHIP: "marked as shipped",
-        OrderAction.CANCEL: "cancelled",
-        OrderAction.EXPIRE: "expired",
-    }
-)
+    action: OrderAction
+    sent: "OrderActionMessage"  # the message a REST call or console button sends; its class names the action
+    update: str  # the `OrderWorkflow` update that asks for it
+    applies_from: frozenset[OrderStatus]
+    to: OrderStatus  # the status it leaves the order in when it applies
+    noop_in: frozenset[OrderStatus]  # already done: success, nothing changes; every other status refuses
+    refusal_code: str
+    words: str  # "An order in status X cannot be <words>"
+    caller: Caller
+    route_name: str  # the REST handler's name: its OpenAPI operation id and summary
+    route_doc: str
+    stock: StockState | None = None  # what the action does to the reserved stock; None leaves it as it was
+    console: ConsoleButton | None = None
 
-
-def refusal_message(action: OrderAction, status: OrderStatus) -> str:
-    return f"An order in status {status.value} cannot be {_ACTION_WORDS[action]}"
+    def verdict(self, status: OrderStatus) -> Verdict:
+        if status in self.applies_from:
+            return Verdict.APPLY
+        return Verdict.NOOP if status in self.noop_in else Verdict.REFUSE
 
 
 def order_stock_key(order_id: UUID, line: int) -> str:
@@ -269,19 +262,147 @@ OrderActionMessage = MarkPaid | MarkShipped | CancelOrder | ExpireOrder
 """What an order action carries: the message of the workflow update (or signal) that asks for it."""
 
 
+# --- the actions ----------------------------------------------------------------------------------
+
+_S = OrderStatus
+# The seed's state machine (contract 5.5), with one change beyond it: a Paid order that has not shipped can be
+# cancelled (its reservations are released and its payments refunded).
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec(
+        action=OrderAction.PAY,
+        sent=MarkPaid(),
+        update="mark_paid",
+        applies_from=frozenset({_S.PENDING_PAYMENT}),
+        to=_S.PAID,
+        noop_in=frozenset({_S.PAID, _S.SHIPPED}),
+        refusal_code="order_cannot_be_marked_paid",
+        words="marked as paid",
+        caller=Caller.OPERATOR,
+        route_name="mark_order_paid",
+        route_doc="PendingPayment -> Paid; stock stays reserved. A no-op on Paid and Shipped orders.",
+    ),
+    ActionSpec(
+        action=OrderAction.SHIP,
+        sent=MarkShipped(),
+        update="mark_shipped",
+        applies_from=frozenset({_S.PAID}),
+        to=_S.SHIPPED,
+        noop_in=frozenset({_S.SHIPPED}),
+        refusal_code="order_cannot_be_marked_shipped",
+        words="marked as shipped",
+        caller=Caller.OPERATOR,
+        route_name="mark_order_shipped",
+        route_doc="Paid -> Shipped: every reservation is committed. A no-op on Shipped orders.",
+        stock=StockState.COMMITTED,
+        # the console ships through a shipment, so that the carrier and tracking number are kept
+        console=ConsoleButton(
+            label="Create shipment and ship",
+            notice="The order was shipped.",
+            path="ship",
+            fields=(FormField("carrier", "Carrier", "DHL"), FormField("tracking_number", "Tracking number")),
+        ),
+    ),
+    ActionSpec(
+        action=OrderAction.CANCEL,
+        sent=CancelOrder(),
+        update="cancel",
+        applies_from=frozenset({_S.PENDING_PAYMENT, _S.PAID}),
+        to=_S.CANCELLED,
+        noop_in=frozenset(),
+        refusal_code="order_cannot_be_cancelled",
+        words="cancelled",
+        caller=Caller.ANYONE,
+        route_name="cancel_order",
+        route_doc="PendingPayment or Paid (not shipped) -> Cancelled: stock released, payments refunded.\n\n"
+        "Strict, as the seed's: cancelling a cancelled order is refused, except for a retry with the same\n"
+        "`Idempotency-Key`, which gets the first attempt's outcome.",
+        stock=StockState.RELEASED,
+        console=ConsoleButton(
+            label="Cancel order",
+            notice="The order was cancelled.",
+            style="danger",
+            label_in={_S.PAID: "Cancel order and refund"},
+        ),
+    ),
+    ActionSpec(
+        action=OrderAction.EXPIRE,
+        sent=ExpireOrder(reason="operator"),
+        update="expire",
+        applies_from=frozenset({_S.PENDING_PAYMENT}),
+        to=_S.EXPIRED,
+        noop_in=frozenset({_S.EXPIRED}),
+        refusal_code="order_cannot_be_expired",
+        words="expired",
+        caller=Caller.OPERATOR,
+        route_name="expire_order",
+        route_doc="PendingPayment -> Expired: stock released. Expiring an expired order is a no-op.",
+        stock=StockState.RELEASED,
+        console=ConsoleButton(label="Expire now", notice="The order was expired.", style="secondary"),
+    ),
+)
+
+
+def specs_by_action(specs: Sequence[ActionSpec]) -> dict[OrderAction, ActionSpec]:
+    """The specs by action, refused at import unless there is exactly one per action and each is consistent."""
+    by_action = {spec.action: spec for spec in specs}
+    if len(by_action) != len(specs) or set(by_action) != set(OrderAction):
+        raise ValueError(f"one spec per action is needed, got {[spec.action for spec in specs]}")
+    for spec in specs:
+        if spec.applies_from & spec.noop_in:
+            raise ValueError(f"{spec.action}: both applies and is a no-op in {spec.applies_from & spec.noop_in}")
+    if len({type(spec.sent) for spec in specs}) != len(specs):
+        raise ValueError("each action needs its own message class")
+    return by_action
+
+
+SPECS = specs_by_action(ACTIONS)  # checked once, at import: a malformed spec fails every process at start
+_ACTION_OF_MESSAGE = {type(spec.sent): spec.action for spec in ACTIONS}
+
+REFUSAL_CODES = {spec.action: spec.refusal_code for spec in ACTIONS}
+# A payment succeeds only by moving its order from PendingPayment to Paid: a second payment (the order is already
+# Paid or Shipped) is refused with this code and stays Pending, so money taken never exceeds the order's total.
+ORDER_ALREADY_PAID = "order_already_paid"
+
+
+def transition_table(specs: Sequence[ActionSpec]) -> dict[tuple[OrderStatus, OrderAction], Verdict]:
+    """Every (status, action) cell: each spec's column."""
+    return {(status, spec.action): spec.verdict(status) for spec in specs for status in OrderStatus}
+
+
+_RULES = transition_table(ACTIONS)
+
+
+def decide(action: OrderAction, status: OrderStatus) -> Verdict:
+    """What `action` does to an order in `status`."""
+    return _RULES[status, action]
+
+
+def refusal_message(action: OrderAction, status: OrderStatus) -> str:
+    return f"An order in status {status.value} cannot be {SPECS[action].words}"
+
+
 def action_of(message: OrderActionMessage) -> OrderAction:
     """The action a message asks for."""
-    match message:
-        case MarkPaid():
-            return OrderAction.PAY
-        case MarkShipped():
-            return OrderAction.SHIP
-        case CancelOrder():
-            return OrderAction.CANCEL
-        case ExpireOrder():
-            return OrderAction.EXPIRE
-        case _:
-            assert_never(message)
+    return _ACTION_OF_MESSAGE[type(message)]
+
+
+def stock_by_status(specs: Sequence[ActionSpec]) -> dict[OrderStatus, StockState]:
+    """What an order's reservations are in each status it can reach: Active once placed, then as each action
+    that applies leaves them (an action that does not touch the stock keeps its source status's)."""
+    found = {OrderStatus.PENDING_PAYMENT: StockState.ACTIVE}
+    reached = [OrderStatus.PENDING_PAYMENT]
+    while reached:
+        source = reached.pop()
+        for spec in specs:
+            if source not in spec.applies_from:
+                continue
+            stock = spec.stock or found[source]
+            if spec.to not in found:
+                found[spec.to] = stock
+                reached.append(spec.to)
+            elif found[spec.to] is not stock:
+                raise ValueError(f"{spec.to} is reached with {found[spec.to]} and with {stock} reservations")
+    return found
 
 
 # --- activities ---------------------------------------------------------------------------------

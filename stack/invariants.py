@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from contracts.order import ACTIONS, TERMINAL_STATUSES, stock_by_status
 from stack.db import create_engine, create_sessionmaker
 from stack.stock_invariants import assert_stock_invariants, repeated_movements
 from workflows.order import REJECTED, workflow_id
@@ -37,14 +38,8 @@ from workflows.search_attributes import ORDER_STATUS
 SETTLE_TIMEOUT = 30.0
 SETTLE_INTERVAL = 0.5
 
-RESERVATION_STATUS_FOR_ORDER = {
-    "PendingPayment": "Active",
-    "Paid": "Active",
-    "Shipped": "Committed",
-    "Cancelled": "Released",
-    "Expired": "Released",
-}
-TERMINAL = {"Shipped", "Cancelled", "Expired"}
+RESERVATION_STATUS_FOR_ORDER = {status.value: stock.value for status, stock in stock_by_status(ACTIONS).items()}
+TERMINAL = {status.value for status in TERMINAL_STATUSES}
 
 
 @dataclass

@@ -1,20 +1,27 @@
 """The order's transition table (contracts.order.decide): every action in every status, as the seed's state
 machine (contract 5.5) says, plus this project's one change (a Paid order can be cancelled)."""
 
+from dataclasses import replace
+
 import pytest
 
 from contracts.order import (
+    ACTIONS,
     REFUSAL_CODES,
+    SPECS,
     CancelOrder,
     ExpireOrder,
     MarkPaid,
     MarkShipped,
     OrderAction,
     OrderStatus,
+    StockState,
     Verdict,
     action_of,
     decide,
     refusal_message,
+    specs_by_action,
+    stock_by_status,
     transition_table,
 )
 
@@ -48,23 +55,44 @@ def test_every_refusal_has_a_code_and_a_message() -> None:
         assert refusal_message(action, status).startswith(f"An order in status {status.value} cannot be ")
 
 
-def test_a_table_without_a_status_is_refused() -> None:
-    columns = (PAY, SHIP, CANCEL, EXPIRE)
-    rows: dict[OrderStatus, tuple[Verdict, ...]] = {status: (R, R, R, R) for status in OrderStatus}
-    del rows[S.EXPIRED]
-    with pytest.raises(ValueError, match="one row per status"):
-        transition_table(columns, rows)
+def test_a_spec_per_action_is_required() -> None:
+    with pytest.raises(ValueError, match="one spec per action"):
+        specs_by_action(ACTIONS[:-1])
+    with pytest.raises(ValueError, match="one spec per action"):
+        specs_by_action((*ACTIONS, ACTIONS[0]))
 
 
-def test_a_table_without_an_action_is_refused() -> None:
-    with pytest.raises(ValueError, match="one column per action"):
-        transition_table((PAY, SHIP, CANCEL), {status: (R, R, R) for status in OrderStatus})
+def test_an_action_that_applies_and_is_a_no_op_in_one_status_is_refused() -> None:
+    pay = replace(SPECS[PAY], noop_in=frozenset({S.PENDING_PAYMENT}))
+    with pytest.raises(ValueError, match="both applies and is a no-op"):
+        specs_by_action([pay if spec.action is PAY else spec for spec in ACTIONS])
 
 
-def test_a_row_without_a_verdict_per_action_is_refused() -> None:
-    rows = {status: (R, R, R, R) for status in OrderStatus} | {S.PAID: (N, A, A)}
-    with pytest.raises(ValueError, match="one verdict per action"):
-        transition_table((PAY, SHIP, CANCEL, EXPIRE), rows)
+def test_two_actions_with_one_message_class_are_refused() -> None:
+    expire = replace(SPECS[EXPIRE], sent=CancelOrder())
+    with pytest.raises(ValueError, match="its own message class"):
+        specs_by_action([expire if spec.action is EXPIRE else spec for spec in ACTIONS])
+
+
+def test_the_table_is_the_specs_columns() -> None:
+    assert transition_table(ACTIONS) == {(status, action): verdict for (status, action), verdict in EXPECTED.items()}
+
+
+def test_the_stock_of_each_reachable_status() -> None:
+    """What the invariant checks expect of an order's reservations, derived from the actions."""
+    assert stock_by_status(ACTIONS) == {
+        S.PENDING_PAYMENT: StockState.ACTIVE,
+        S.PAID: StockState.ACTIVE,
+        S.SHIPPED: StockState.COMMITTED,
+        S.CANCELLED: StockState.RELEASED,
+        S.EXPIRED: StockState.RELEASED,
+    }
+
+
+def test_a_status_reached_with_two_stock_states_is_refused() -> None:
+    shelve = replace(SPECS[SHIP], action=EXPIRE, sent=ExpireOrder(), to=S.CANCELLED)  # Paid -> Cancelled, committed
+    with pytest.raises(ValueError, match="is reached with"):
+        stock_by_status([*ACTIONS, shelve])
 
 
 def test_each_message_asks_for_its_action() -> None:
