@@ -25,6 +25,7 @@ COPY activities/ activities/
 COPY contracts/ contracts/
 COPY services/ services/
 COPY stack/ stack/
+COPY usecases/ usecases/
 COPY workflows/ workflows/
 COPY README.md worker.py alembic.ini ./
 COPY migrations/ migrations/

@@ -1,74 +1,14 @@
-"""`Idempotency-Key` on the API's POST routes (the IETF draft, as Stripe applies it).
+"""The `Idempotency-Key` header of the API's POST routes, read into a `usecases.idempotency.KeyedRequest`."""
 
-A key belongs to one route (its `scope`, e.g. `POST /api/orders`) and is bound to the fingerprint of the request
-that first used it: the request's path and its canonical JSON body. What a key derives — an order, payment or
-shipment id, a Temporal update id — comes from a keyed hash with a server secret (`APP_SECRET`, the same on every
-replica and across restarts), so nobody else can compute it from the key, and keys of different routes can never
-name the same thing. The claims themselves are kept by `services.ordering.idempotency.IdempotencyStore`.
-"""
-
-import hashlib
-import hmac
-import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Annotated, TypeVar
-from uuid import UUID
+from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import Route
 
-from api.order_workflows import OrderWorkflows
-from services.ordering.idempotency import IdempotencyStore
-from stack.secrets import derive_key
 from stack.settings import Settings
+from usecases.idempotency import KeyedRequest, keyed_request
 
 KEY_MAX_LENGTH = 200
-
-
-@dataclass(frozen=True)
-class KeyedRequest:
-    """A request that carries an `Idempotency-Key`, with everything derived from the key."""
-
-    scope: str  # the route: method and path template
-    path: str  # the request's own path (its ids are part of the fingerprint)
-    key_digest: bytes
-    _secret: bytes
-    _key: str
-
-    def fingerprint(self, body: BaseModel | None) -> bytes:
-        """SHA-256 of the path and the body as canonical JSON (sorted keys; absent, null and `{}` alike)."""
-        fields = body.model_dump(mode="json", by_alias=True, exclude_none=True) if body is not None else {}
-        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(f"{self.path}\n{canonical}".encode()).digest()
-
-    def derived_id(self, attempt: int = 0) -> UUID:
-        """The id of what the key creates; `attempt` > 0 after earlier attempts were given up."""
-        return UUID(bytes=self._mac("id", str(attempt))[:16], version=4)
-
-    def update_id(self) -> str:
-        """The Temporal update id of a keyed action: a retry is deduplicated by Temporal, even after a 503."""
-        return "idempotency-" + self._mac("update", self.path).hex()[:40]
-
-    def _mac(self, purpose: str, *parts: str) -> bytes:
-        message = "\n".join((purpose, self.scope, self._key, *parts)).encode()
-        return hmac.new(self._secret, message, hashlib.sha256).digest()
-
-
-def keyed_request(settings: Settings, scope: str, path: str, key: str) -> KeyedRequest:
-    secret = derive_key(settings, "idempotency")
-    digest = hmac.new(secret, f"key\n{scope}\n{key}".encode(), hashlib.sha256).digest()
-    return KeyedRequest(scope=scope, path=path, key_digest=digest, _secret=secret, _key=key)
-
-
-PLACE_ORDER_SCOPE = "POST /api/orders"
-
-
-def first_order_id(settings: Settings, key: str) -> UUID:
-    """The id of the order `POST /api/orders` with `Idempotency-Key: key` places (unless placing is given up)."""
-    return keyed_request(settings, PLACE_ORDER_SCOPE, "/api/orders", key).derived_id()
 
 
 async def get_keyed_request(
@@ -92,49 +32,4 @@ async def get_keyed_request(
     return keyed_request(settings, f"{request.method} {template}", request.url.path, key)
 
 
-Made = TypeVar("Made")
-
-
-async def claim_create(
-    session: AsyncSession,
-    keyed: KeyedRequest | None,
-    body: BaseModel,
-    made: Callable[[UUID], Awaitable[Made | None]],
-) -> tuple[UUID | None, Made | None]:
-    """For a create with a key: the id to create under, and what the key's first request made if this is a retry
-    (422 if the key was used for another request). Without a key: (None, None), the store picks the id."""
-    if keyed is None:
-        return None, None
-    claim = await IdempotencyStore(session).claim(
-        keyed.scope, keyed.key_digest, keyed.fingerprint(body), keyed.derived_id()
-    )
-    if claim.first_use or claim.resource_id is None:
-        return claim.resource_id, None
-    return claim.resource_id, await made(claim.resource_id)
-
-
-@dataclass(frozen=True)
-class ActionKey:
-    """A keyed action's claim: the Temporal update id its attempts share, and whether this is a retry."""
-
-    update_id: str
-    retry: bool
-
-
-async def claim_action(orders: OrderWorkflows, keyed: KeyedRequest | None, body: BaseModel | None) -> ActionKey | None:
-    """Bind the key of an action to its request (422 if it was used for another one)."""
-    if keyed is None:
-        return None
-    fingerprint = keyed.fingerprint(body)
-    claim = await orders.write(
-        lambda session: IdempotencyStore(session).claim(keyed.scope, keyed.key_digest, fingerprint)
-    )
-    return ActionKey(update_id=keyed.update_id(), retry=not claim.first_use)
-
-
-def update_id_of(key: ActionKey | None) -> str | None:
-    return key.update_id if key is not None else None
-
-
-# The default (None) is for calls of a route's function from Python (the web pages): FastAPI always resolves it.
 Idempotency = Annotated[KeyedRequest | None, Depends(get_keyed_request)]

@@ -21,7 +21,6 @@ from temporalio.service import RPCError
 
 from api.auth import operator_token_valid
 from api.deps import AppSettings, Orders, SessionMaker
-from api.web import actions
 from api.web.chart import minute_chart
 from api.web.pages import PageRoute, Redirect, Refused, render, see_other
 from api.web.session import (
@@ -36,7 +35,7 @@ from api.web.session import (
     issue,
     verify,
 )
-from contracts.order import OrderAction, OrderStatus, Verdict, decide
+from contracts.order import ACTIONS, SPECS, ActionSpec, ConsoleButton, FormField, OrderAction, OrderStatus, Verdict
 from services.catalog.schemas import AddProductVariantRequest, CreateProductRequest
 from services.catalog.store import CatalogStore
 from services.errors import DomainError
@@ -46,6 +45,8 @@ from services.ordering.store import OrderFilter, OrderingStore
 from services.paging import MAX_LIMIT, PageRequest
 from services.payment.store import PaymentStore
 from stack.settings import Settings
+from usecases.orders import act
+from usecases.shipments import ship_order as ship_through_shipment
 
 router = APIRouter(prefix="/ops", route_class=PageRoute, include_in_schema=False)
 
@@ -55,10 +56,31 @@ MOVEMENTS_SHOWN = 50
 # The console is not paged yet: it shows a list endpoint's largest page.
 ALL = PageRequest(limit=MAX_LIMIT)
 
-NOTICES = {
-    "shipped": "The order was shipped.",
-    "cancelled": "The order was cancelled.",
-    "expired": "The order was expired.",
+
+@dataclass(frozen=True)
+class Button:
+    """An action's form on the order page: it posts to `/ops/orders/{id}/<path>`."""
+
+    path: str
+    label: str
+    style: str
+    fields: tuple[FormField, ...]
+
+
+def _path(spec: ActionSpec, button: ConsoleButton) -> str:
+    return button.path or spec.action.value
+
+
+def buttons(status: OrderStatus) -> builtins.list[Button]:
+    """The console's buttons for an order in `status`: every action that applies in it and has one."""
+    return [
+        Button(_path(spec, spec.console), spec.console.label_for(status), spec.console.style, spec.console.fields)
+        for spec in ACTIONS
+        if spec.console is not None and spec.verdict(status) is Verdict.APPLY
+    ]
+
+
+NOTICES = {_path(spec, spec.console): spec.console.notice for spec in ACTIONS if spec.console is not None} | {
     "received": "The stock was received.",
     "product": "The product was created as a Draft: add a variant, then publish it.",
     "variant": "The variant was added.",
@@ -378,9 +400,7 @@ async def order_page(
         state=state,
         events=events,
         temporal_url=temporal_url,
-        can_ship=decide(OrderAction.SHIP, order.status) is Verdict.APPLY,
-        can_cancel=decide(OrderAction.CANCEL, order.status) is Verdict.APPLY,
-        can_expire=decide(OrderAction.EXPIRE, order.status) is Verdict.APPLY,
+        buttons=buttons(order.status),
         error=error,
     )
 
@@ -403,17 +423,17 @@ async def ship_order(
     carrier: Annotated[str, Form()] = "",
     tracking_number: Annotated[str, Form()] = "",
 ) -> Response:
-    return await _order_action(order_id, "shipped", actions.ship(orders, order_id, carrier, tracking_number))
+    """The console ships through a shipment (`ConsoleButton.path` of the ship action), keeping its carrier."""
+    return await _order_action(order_id, "ship", ship_through_shipment(orders, order_id, carrier, tracking_number))
 
 
-@router.post("/orders/{order_id}/cancel")
-async def cancel_order(order_id: UUID, _: OperatorForm, orders: Orders) -> Response:
-    return await _order_action(order_id, "cancelled", actions.cancel(orders, order_id))
-
-
-@router.post("/orders/{order_id}/expire")
-async def expire_order(order_id: UUID, _: OperatorForm, orders: Orders) -> Response:
-    return await _order_action(order_id, "expired", actions.expire(orders, order_id))
+@router.post("/orders/{order_id}/{action}")
+async def act_on_order(order_id: UUID, action: OrderAction, _: OperatorForm, orders: Orders) -> Response:
+    """An action whose console button posts to the action's own path."""
+    spec = SPECS[action]
+    if spec.console is None or spec.console.path:
+        raise Refused(404, "Not found", "There is no such page.")
+    return await _order_action(order_id, action.value, act(orders, spec, order_id, None))
 
 
 # --- stock ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The storefront at `/`: products, cart (its id in a cookie), checkout, and the live order page with payment.
 
-Reads go through the stores, every change to an order through `api.web.actions` (the REST handlers' code).
+Reads go through the stores, every change to an order through the use cases the REST routes adapt too.
 """
 
 from dataclasses import dataclass
@@ -12,10 +12,9 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse
 
 from api.deps import Orders, SessionMaker
-from api.web import actions
-from api.web.cards import card_outcome
+from api.web.cards import card_outcome, one_payer_at_a_time, pay
 from api.web.pages import PageRoute, Refused, render, see_other
-from contracts.order import TERMINAL_STATUSES, OrderAction, OrderDetails, OrderStatus, Verdict, decide
+from contracts.order import SPECS, TERMINAL_STATUSES, OrderAction, OrderDetails, OrderStatus, Verdict, decide
 from services.cart.schemas import AddCartItemRequest, CartDto, UpdateCartItemRequest
 from services.cart.store import CartStore
 from services.catalog.models import ProductStatus
@@ -28,6 +27,7 @@ from services.inventory.store import InventoryStore
 from services.paging import MAX_LIMIT, PageRequest
 from services.payment.schemas import PaymentDetailsDto, PaymentStatus
 from services.payment.store import PaymentStore
+from usecases.orders import CheckoutRequest, act, checkout_cart
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -213,7 +213,8 @@ async def place_order(
         error = DomainError("cart_empty", "Your cart is empty.")
     else:
         try:
-            order = await actions.checkout(orders, cart.id, customer_name, customer_email)
+            body = CheckoutRequest(customer_name=customer_name, customer_email=customer_email)
+            order = await checkout_cart(orders, cart.id, body, None)
             return see_other(f"/orders/{order.id}")
         except DomainError as refused:
             error = refused
@@ -313,12 +314,12 @@ async def pay_order(
 ) -> Response:
     try:
         outcome = card_outcome(card_number)
-        async with actions.one_payer_at_a_time(sessionmaker, order_id):
+        async with one_payer_at_a_time(sessionmaker, order_id):
             view = await _order_view(orders, sessionmaker, order_id)
             if not view.can_pay:
                 raise DomainError("order_not_payable", f"This order is {view.order.status.value}: nothing to pay.")
             digits = "".join(ch for ch in card_number if ch.isdigit())
-            await actions.pay(orders, view.order, outcome, digits[-4:])
+            await pay(orders, view.order, outcome, digits[-4:])
     except DomainError as error:
         view = await _order_view(orders, sessionmaker, order_id)
         return render(request, "shop_order.html", {"view": view, "error": error}, status_code=400)
@@ -328,7 +329,7 @@ async def pay_order(
 @router.post("/orders/{order_id}/cancel")
 async def cancel_order(order_id: UUID, request: Request, orders: Orders, sessionmaker: SessionMaker) -> Response:
     try:
-        await actions.cancel(orders, order_id)
+        await act(orders, SPECS[OrderAction.CANCEL], order_id, None)
     except DomainError as error:
         if error.status_code == 404:
             raise

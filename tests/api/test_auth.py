@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from contracts.order import ACTIONS
+from contracts.order import Caller as ActionCaller
 from stack.settings import Settings
 from tests.conftest import asgi_client
 from tests.operator import OPERATOR_TOKEN
@@ -78,11 +80,14 @@ ROUTES: dict[tuple[str, str], Caller] = {
     ("GET", "/api/orders"): OPERATOR,
     ("POST", "/api/orders"): PUBLIC,
     ("GET", "/api/orders/{order_id}"): PUBLIC,
-    ("POST", "/api/orders/{order_id}/cancel"): PUBLIC,
     ("GET", "/api/orders/{order_id}/workflow"): OPERATOR,
-    ("POST", "/api/orders/{order_id}/expire"): OPERATOR,
-    ("POST", "/api/orders/{order_id}/mark-paid"): OPERATOR,
-    ("POST", "/api/orders/{order_id}/mark-shipped"): OPERATOR,
+    # the actions on an order: each spec says who may ask for it
+    **{
+        ("POST", f"/api/orders/{{order_id}}/{spec.action.value}"): OPERATOR
+        if spec.caller is ActionCaller.OPERATOR
+        else PUBLIC
+        for spec in ACTIONS
+    },
     # payments: a customer starts one for an order awaiting payment; the provider's side is the operators'
     ("GET", "/api/payments"): OPERATOR,
     ("POST", "/api/payments"): PUBLIC,
@@ -116,8 +121,7 @@ ROUTES: dict[tuple[str, str], Caller] = {
     ("GET", "/ops/orders"): CONSOLE,
     ("GET", "/ops/orders/{order_id}"): CONSOLE,
     ("POST", "/ops/orders/{order_id}/ship"): CONSOLE,
-    ("POST", "/ops/orders/{order_id}/cancel"): CONSOLE,
-    ("POST", "/ops/orders/{order_id}/expire"): CONSOLE,
+    ("POST", "/ops/orders/{order_id}/{action}"): CONSOLE,
     ("GET", "/ops/stock"): CONSOLE,
     ("POST", "/ops/stock/receipts"): CONSOLE,
     ("GET", "/ops/catalog"): CONSOLE,
@@ -167,6 +171,12 @@ def _ids(path: str) -> list[str]:
 def test_every_route_has_a_decision() -> None:
     """A route the app serves that is not in ROUTES (or a decision for a route that is gone) fails here."""
     assert _served(_app()) == set(ROUTES)
+
+
+def test_cancelling_is_the_one_action_a_customer_may_ask_for() -> None:
+    """As the seed's contract says; every other action on an order is an operator's."""
+    public = {path for (method, path), caller in ROUTES.items() if caller is PUBLIC and method == "POST"}
+    assert {path for path in public if path.startswith("/api/orders/{order_id}/")} == {"/api/orders/{order_id}/cancel"}
 
 
 def test_the_schema_documents_the_bearer_scheme_and_the_401_of_operator_routes_only() -> None:

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from api.idempotency import first_order_id, keyed_request
 from contracts.activities import OrderingSteps, activity_name
 from services.payment.models import Payment
 from stack.settings import Settings
@@ -23,6 +22,7 @@ from tests.demo import ARM_BLK, NOTE_A5
 from tests.http import ok, place, refused, stock
 from tests.orders import order_input
 from tests.workflows.fakes import FakeWorld
+from usecases.idempotency import first_order_id, keyed_request
 from workflows.order import OrderWorkflow, workflow_id
 
 Json = dict[str, Any]

@@ -102,3 +102,13 @@ def test_each_message_asks_for_its_action() -> None:
         CANCEL,
         EXPIRE,
     ]
+
+
+def test_each_spec_names_the_workflow_update_that_takes_its_message() -> None:
+    from temporalio.workflow import _Definition
+
+    from workflows.order import OrderWorkflow
+
+    updates = _Definition.must_from_class(OrderWorkflow).updates
+    for spec in ACTIONS:
+        assert updates[spec.update].arg_types == [type(spec.sent)], spec.action

@@ -72,7 +72,7 @@ async def test_an_operator_ships_a_paid_order_and_a_form_without_csrf_is_refused
     shipped = await web.post(
         f"/ops/orders/{order_id}/ship", data={"carrier": "DHL", "tracking_number": "TRK1", "csrf": _csrf(page.text)}
     )
-    assert shipped.status_code == 303 and shipped.headers["location"].endswith("done=shipped")
+    assert shipped.status_code == 303 and shipped.headers["location"].endswith("done=ship")
     assert (await _json(web, f"/api/orders/{order_id}"))["status"] == "Shipped"
     after = await web.get(f"/ops/orders/{order_id}")
     assert "Shipped (DHL, TRK1)" in after.text and "Stock committed: 2 × ARM-BLK" in after.text
