@@ -78,7 +78,7 @@ class OrderPlacementFailed(DomainError):
     """Placing kept failing for a reason that is not the request's (a bug, a long outage) and was given up.
 
     Not sticky: a retry with the same Idempotency-Key places the order again, in a new run (see
-    api/routes/orders.py). `earlier` says the run had already given up before this request came.
+    usecases/orders.py). `earlier` says the run had already given up before this request came.
     """
 
     status_code = 503

@@ -104,6 +104,25 @@ async def test_operator_cancels_and_expires(web: httpx.AsyncClient) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in reflected.text and "<script>alert" not in reflected.text
 
 
+async def test_the_order_page_offers_the_buttons_of_the_actions_that_apply_and_no_other(
+    web: httpx.AsyncClient,
+) -> None:
+    await login(web)
+    order_id = await place_order(web)
+    page = await web.get(f"/ops/orders/{order_id}")
+    forms = set(re.findall(rf'action="/ops/orders/{order_id}/([a-z-]+)"', page.text))
+    assert forms == {"cancel", "expire"}  # PendingPayment: not shippable, and mark-paid has no button
+    csrf = _csrf(page.text)
+    for path in ("mark-paid", "no-such-action"):  # no button, no page
+        refused = await web.post(f"/ops/orders/{order_id}/{path}", data={"csrf": csrf})
+        assert refused.status_code == 404, path
+    assert (await _json(web, f"/api/orders/{order_id}"))["status"] == "PendingPayment"
+    await pay(web, order_id, GOOD_CARD)
+    paid = await web.get(f"/ops/orders/{order_id}")
+    assert set(re.findall(rf'action="/ops/orders/{order_id}/([a-z-]+)"', paid.text)) == {"ship", "cancel"}
+    assert "Cancel order and refund" in paid.text
+
+
 async def test_dashboard_counts_orders_by_status_and_charts_the_hour(web: httpx.AsyncClient) -> None:
     await login(web)
     paid = await place_order(web)
