@@ -77,16 +77,7 @@ ACTIVITY_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=10),
 )
-SECOND_PAYMENT_REFUSED = "second-payment-refused"  # workflow.patched id: see _pay
 REJECTED = "Rejected"  # OrderStatus search-attribute value of a run whose order could not be placed
-# Runs started before this patch keep their old command order when replayed (tests/workflows/histories); runs
-# started after it: the release is pushed before the allocation and the refund before a payment succeeds, a
-# shipment is claimed before the stock is committed, a cancel records Cancelled before it drops pending rows, and
-# a run cancelled from Temporal waits for its in-flight step before it compensates.
-COMPENSATE_FIRST = "compensate-first"
-# Runs before this patch ran an expiry's first step as an ordinary activity; after it, every step of an expiry
-# by the payment timer is local (see run).
-EXPIRE_IN_WORKER = "expire-in-worker"
 
 RELEASE_STOCK = "release stock"
 VOID_ORDER = "void order"
@@ -147,12 +138,10 @@ class OrderWorkflow:
             VOID_ORDER: self._void_order,
             REFUND_PAYMENTS: self._refund_payments,
         }
-        self._compensate_first = False  # set in run: see COMPENSATE_FIRST
 
     @workflow.run
     async def run(self, order: PlaceOrder) -> OrderOutcome:
         """Place the order, then serve payment, shipment, cancel and expiry until it is finished."""
-        self._compensate_first = workflow.patched(COMPENSATE_FIRST)
         try:
             if order.carried is not None:
                 self._take_over(order.carried)
@@ -162,7 +151,7 @@ class OrderWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return OrderOutcome(order_id=self._order_id, status=None, rejection=self._rejection)
             while not self._finished():
-                if self._compensate_first and workflow.cancellation_reason() is not None:
+                if workflow.cancellation_reason() is not None:
                     # Cancelled while a step was in flight: the step was waited for (it may have taken a payment)
                     # and its action finished; now the order is cancelled and gives everything back.
                     raise asyncio.CancelledError()
@@ -172,7 +161,7 @@ class OrderWorkflow:
                     # The deadline passed: the fired timer (or, for a continued run, the deadline it was started
                     # with) is in the history before any step runs, as a run's start is while placing. Nothing has
                     # to be made durable first, so every step can be local (see _activity).
-                    self._accepted_durably = workflow.patched(EXPIRE_IN_WORKER)
+                    self._accepted_durably = True
                     await self._expire(ExpireOrder(reason="payment timeout"))
                 elif self._requests:
                     await self._serve(self._requests.pop(0))
@@ -206,9 +195,8 @@ class OrderWorkflow:
                 )
 
             self._stock_keys = stock_keys(order.order_id, len(order.items))
-            if self._compensate_first:
-                # an allocation that runs out of attempts may still have committed one of them: release by key
-                self._push_compensation(RELEASE_STOCK)
+            # an allocation that runs out of attempts may still have committed one of them: release by key
+            self._push_compensation(RELEASE_STOCK)
             self._reservation_ids = await self._placing_step(
                 InventorySteps.allocate,
                 AllocateStock(
@@ -220,7 +208,6 @@ class OrderWorkflow:
                 ),
                 attempts,
             )
-            self._push_compensation(RELEASE_STOCK)
 
             details = placed_order(order, snapshots, self._reservation_ids, workflow.now(), workflow.uuid4)
             # a recording that runs out of attempts may still have committed one of them: void it, then release
@@ -348,16 +335,15 @@ class OrderWorkflow:
         """PendingPayment -> Paid. The payment succeeds first; the stock stays reserved until shipment.
 
         A payment succeeds only by paying the order: on an order already Paid (or Shipped) it is refused and stays
-        Pending, so no second payment is taken. (Runs from before this rule replay without the refusal.)
+        Pending, so no second payment is taken.
         """
-        if message.payment_id is not None and verdict is not Verdict.APPLY and workflow.patched(SECOND_PAYMENT_REFUSED):
+        if message.payment_id is not None and verdict is not Verdict.APPLY:
             raise ApplicationError(
                 f"Order {self._order_id} is already paid; the payment was not taken", type=ORDER_ALREADY_PAID
             )
         if message.payment_id is not None:
-            if self._compensate_first:
-                # a cancel that interrupts the step must refund a payment that succeeded all the same
-                self._push_compensation(REFUND_PAYMENTS)
+            # a cancel that interrupts the step must refund a payment that succeeded all the same
+            self._push_compensation(REFUND_PAYMENTS)
             await self._activity(
                 PaymentSteps.mark_succeeded,
                 SucceedPayment(payment_id=message.payment_id, provider_reference=message.provider_reference),
@@ -369,23 +355,16 @@ class OrderWorkflow:
     async def _ship(self, message: MarkShipped, verdict: Verdict) -> None:
         """Paid -> Shipped: the shipment is claimed (Pending -> Shipped, refused if it was cancelled), then every
         reservation is committed (on-hand decreases once) and the order is Shipped."""
-        if self._compensate_first and message.shipment_id is not None:
-            await self._mark_shipment_shipped(message)
+        if message.shipment_id is not None:
+            await self._activity(
+                FulfillmentSteps.mark_shipped,
+                ShipShipment(
+                    shipment_id=message.shipment_id, carrier=message.carrier, tracking_number=message.tracking_number
+                ),
+            )
         if verdict is Verdict.APPLY:
-            if self._compensate_first:
-                self._shipping = True
+            self._shipping = True
             await self._commit_stock()
-        if not self._compensate_first and message.shipment_id is not None:
-            await self._mark_shipment_shipped(message)
-
-    async def _mark_shipment_shipped(self, message: MarkShipped) -> None:
-        assert message.shipment_id is not None
-        await self._activity(
-            FulfillmentSteps.mark_shipped,
-            ShipShipment(
-                shipment_id=message.shipment_id, carrier=message.carrier, tracking_number=message.tracking_number
-            ),
-        )
 
     async def _commit_stock(self) -> None:
         await self._activity(InventorySteps.commit, Reservations(reservation_ids=self._reservation_ids))
@@ -395,14 +374,11 @@ class OrderWorkflow:
     async def _cancel(self, message: CancelOrder) -> None:
         """PendingPayment or Paid -> Cancelled: refund and release in reverse, drop pending payments/shipments."""
         await self._compensate()
-        if self._compensate_first:
-            # Cancelled is recorded first: a shipment created concurrently either saw the order Paid, committed
-            # before this status (its row lock) and is cancelled below, or sees Cancelled and is refused.
-            await self._transition(OrderStatus.CANCELLED)
+        # Cancelled is recorded first: a shipment created concurrently either saw the order Paid, committed
+        # before this status (its row lock) and is cancelled below, or sees Cancelled and is refused.
+        await self._transition(OrderStatus.CANCELLED)
         await self._activity(PaymentSteps.cancel_pending, OrderRef(order_id=self._order_id))
         await self._activity(FulfillmentSteps.cancel_pending, OrderRef(order_id=self._order_id))
-        if not self._compensate_first:
-            await self._transition(OrderStatus.CANCELLED)
 
     async def _expire(self, message: ExpireOrder) -> None:
         """PendingPayment -> Expired (payment timeout or an operator): release the stock, drop pending payments."""
@@ -429,11 +405,8 @@ class OrderWorkflow:
             _count("compensation", step=name)
 
     async def _release_stock(self) -> None:
-        if self._compensate_first:
-            # by the order's keys: also releases an allocation whose answer (the reservation ids) was lost
-            await self._activity(InventorySteps.release_by_keys, ReleaseByKeys(idempotency_keys=self._stock_keys))
-        else:
-            await self._activity(InventorySteps.release, Reservations(reservation_ids=self._reservation_ids))
+        # by the order's keys: also releases an allocation whose answer (the reservation ids) was lost
+        await self._activity(InventorySteps.release_by_keys, ReleaseByKeys(idempotency_keys=self._stock_keys))
 
     async def _void_order(self) -> None:
         await self._activity(OrderingSteps.void, OrderRef(order_id=self._order_id))
@@ -469,11 +442,7 @@ class OrderWorkflow:
         retry_policy = replace(ACTIVITY_RETRY, maximum_attempts=attempts)
         # A run cancelled from Temporal waits for the step in flight to end before it compensates, or a payment
         # could succeed after the refunds ran.
-        cancellation = (
-            ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
-            if self._compensate_first
-            else ActivityCancellationType.TRY_CANCEL
-        )
+        cancellation = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
         if self._placing or self._accepted_durably:
             # Each step is one short PostgreSQL transaction: a local activity runs it in this worker, without a
             # task-queue round trip. That is safe while placing (driven by the run's own durable start; a replay
