@@ -387,6 +387,7 @@ async def order_page(
         state=state,
         events=events,
         temporal_url=temporal_url,
+        codec_endpoint=f"{str(request.base_url).rstrip('/')}{CODEC_PATH}",
         can_ship=decide(OrderAction.SHIP, order.status) is Verdict.APPLY,
         can_cancel=decide(OrderAction.CANCEL, order.status) is Verdict.APPLY,
         can_expire=decide(OrderAction.EXPIRE, order.status) is Verdict.APPLY,
