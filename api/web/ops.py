@@ -25,6 +25,8 @@ from api.web import actions
 from api.web.chart import minute_chart
 from api.web.pages import PageRoute, Redirect, Refused, render, see_other
 from api.web.session import (
+    CODEC_COOKIE,
+    CODEC_PATH,
     LOGIN_COOKIE,
     LOGIN_TTL,
     SESSION_COOKIE,
@@ -85,16 +87,22 @@ def _safe_next(target: str | None) -> str:
     return "/ops"
 
 
+# The session goes to the console's pages and, for Temporal Web's codec calls, to the codec server; each cookie
+# only to its own path. SameSite=Strict: Temporal Web on the same host name is same-site, any other site is not.
+_SESSION_PATHS = {SESSION_COOKIE: "/ops", CODEC_COOKIE: CODEC_PATH}
+
+
 def _session_cookie(response: Response, token: str, request: Request) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(SESSION_TTL.total_seconds()),
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/ops",
-    )
+    for name, path in _SESSION_PATHS.items():
+        response.set_cookie(
+            name,
+            token,
+            max_age=int(SESSION_TTL.total_seconds()),
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path=path,
+        )
 
 
 @dataclass(frozen=True)
@@ -190,7 +198,8 @@ async def login(
 @router.post("/logout")
 async def logout(_: OperatorForm) -> Response:
     response = see_other("/ops/login")
-    response.delete_cookie(SESSION_COOKIE, path="/ops")
+    for name, path in _SESSION_PATHS.items():
+        response.delete_cookie(name, path=path)
     return response
 
 
@@ -378,6 +387,7 @@ async def order_page(
         state=state,
         events=events,
         temporal_url=temporal_url,
+        codec_endpoint=f"{str(request.base_url).rstrip('/')}{CODEC_PATH}",
         can_ship=decide(OrderAction.SHIP, order.status) is Verdict.APPLY,
         can_cancel=decide(OrderAction.CANCEL, order.status) is Verdict.APPLY,
         can_expire=decide(OrderAction.EXPIRE, order.status) is Verdict.APPLY,
