@@ -16,17 +16,10 @@ class FulfillmentActivities(FulfillmentSteps):
     async def mark_shipped(self, request: ShipShipment) -> None:
         """Pending -> Shipped; a shipment that already shipped is left as it is.
 
-        The usual case is one statement, run in autocommit (no BEGIN and COMMIT round trips); a shipment that was
-        not Pending is decided on its locked row in a transaction.
+        In autocommit (no BEGIN and COMMIT round trips): the usual case is one conditional UPDATE, atomic by itself.
         """
         with refusals_as_application_errors():
             async with autocommit(self.sessionmaker) as session:
-                shipped = await FulfillmentStore(session).ship_if_pending(
-                    request.shipment_id, request.carrier, request.tracking_number
-                )
-            if shipped is not None:
-                return
-            async with self.sessionmaker.begin() as session:
                 await FulfillmentStore(session).mark_shipped(
                     request.shipment_id, request.carrier, request.tracking_number, repeat_ok=True
                 )

@@ -31,12 +31,6 @@ class InventoryActivities(InventorySteps):
                 reservations = await InventoryStore(session).allocate_many(lines)
         return [reservation.id for reservation in reservations]
 
-    async def release(self, request: Reservations) -> None:
-        """Release reservations; already released ones are left as they are."""
-        with refusals_as_application_errors():
-            async with self.sessionmaker.begin() as session:
-                await InventoryStore(session).release_many(request.reservation_ids)
-
     async def release_by_keys(self, request: ReleaseByKeys) -> None:
         """Release the active reservations made with these keys; keys without one (or released) are skipped."""
         with refusals_as_application_errors():

@@ -16,17 +16,10 @@ class PaymentActivities(PaymentSteps):
     async def mark_succeeded(self, request: SucceedPayment) -> None:
         """Pending -> Succeeded; a payment that already succeeded is left as it is.
 
-        The usual case is one statement, run in autocommit (no BEGIN and COMMIT round trips); a payment that was
-        not Pending is decided on its locked row in a transaction.
+        In autocommit (no BEGIN and COMMIT round trips): the usual case is one conditional UPDATE, atomic by itself.
         """
         with refusals_as_application_errors():
             async with autocommit(self.sessionmaker) as session:
-                succeeded = await PaymentStore(session).succeed_if_pending(
-                    request.payment_id, request.provider_reference
-                )
-            if succeeded is not None:
-                return
-            async with self.sessionmaker.begin() as session:
                 await PaymentStore(session).mark_succeeded(
                     request.payment_id, request.provider_reference, repeat_ok=True
                 )

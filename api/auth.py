@@ -1,12 +1,14 @@
 """Who may call what: customers are anonymous, operators present a bearer token (`OPERATOR_TOKENS`).
 
-An operator route declares it by depending on `require_operator` (`dependencies=[OPERATOR]` on the route or on
-its router); nothing else decides. The OpenAPI schema follows from that declaration: the dependency brings the
-bearer scheme, and `install` documents the 401 on every operation that has it. `AUTH_MODE=open` lets every
-caller through, as the seed did.
+An operator route declares it by depending on an `OperatorGuard` (`dependencies=[OPERATOR]` on the route or on
+its router); nothing else decides. A guard may admit one more credential besides the token: the codec routes
+admit Temporal Web's calls that carry the console's session (`api.routes.codec`). The OpenAPI schema follows
+from that declaration: the dependency brings the bearer scheme, and `install` documents the 401 on every
+operation that has it. `AUTH_MODE=open` lets every caller through, as the seed did.
 """
 
 import hmac
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
@@ -53,16 +55,26 @@ def unauthorized() -> HTTPException:
     )
 
 
-async def require_operator(request: Request, _scheme: Credentials) -> None:
-    """The operator guard; FastAPI runs it before it binds the route's own parameters.
+class OperatorGuard:
+    """The operator guard of a route: an operator token, or what `also` admits; FastAPI runs it before it binds
+    the route's own parameters."""
 
-    `_scheme` puts the bearer scheme into the OpenAPI schema; the decision reads the header itself, the same
-    way `refuses` does.
-    """
-    if not is_operator(request.app.state.settings, request.headers.get("authorization")):
-        raise unauthorized()
+    def __init__(self, also: Callable[[Request], bool] | None = None) -> None:
+        self.also = also
+
+    def admits(self, request: Request) -> bool:
+        if is_operator(request.app.state.settings, request.headers.get("authorization")):
+            return True
+        return self.also is not None and self.also(request)
+
+    async def __call__(self, request: Request, _scheme: Credentials) -> None:
+        """`_scheme` puts the bearer scheme into the OpenAPI schema; the decision reads the header itself, the
+        same way `refuses` does."""
+        if not self.admits(request):
+            raise unauthorized()
 
 
+require_operator = OperatorGuard()
 OPERATOR = Depends(require_operator)
 
 
@@ -74,17 +86,22 @@ async def _caller_is_operator(request: Request) -> bool:
 CallerIsOperator = Annotated[bool, Depends(_caller_is_operator)]
 
 
-def requires_operator(route: object) -> bool:
-    """Whether `route` (a FastAPI route, or anything else a request matched) is an operator route."""
+def operator_guard(route: object) -> OperatorGuard | None:
+    """The operator guard of `route` (a FastAPI route, or anything else a request matched), if it has one."""
     if not isinstance(route, APIRoute):
-        return False
+        return None
     pending = list(route.dependant.dependencies)
     while pending:
         dependant = pending.pop()
-        if dependant.call is require_operator:
-            return True
+        if isinstance(dependant.call, OperatorGuard):
+            return dependant.call
         pending.extend(dependant.dependencies)
-    return False
+    return None
+
+
+def requires_operator(route: object) -> bool:
+    """Whether `route` (a FastAPI route, or anything else a request matched) is an operator route."""
+    return operator_guard(route) is not None
 
 
 def refuses(request: Request) -> bool:
@@ -93,9 +110,8 @@ def refuses(request: Request) -> bool:
     FastAPI parses a JSON body before it runs any dependency, so a malformed one (not JSON, not UTF-8) would
     otherwise answer 400 before the guard answers 401: the error handlers (errors.py) ask this first.
     """
-    return requires_operator(request.scope.get("route")) and not is_operator(
-        request.app.state.settings, request.headers.get("authorization")
-    )
+    guard = operator_guard(request.scope.get("route"))
+    return guard is not None and not guard.admits(request)
 
 
 def install(app: FastAPI) -> None:

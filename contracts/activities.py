@@ -79,11 +79,6 @@ class InventorySteps(ActivityContract):
     async def allocate(self, request: AllocateStock) -> list[UUID]:
         """Reserve every line, all or nothing; idempotent by each line's key. The reservation ids, in line order."""
 
-    @activity.defn(name="inventory.release")
-    @abstractmethod
-    async def release(self, request: Reservations) -> None:
-        """Release reservations; already released ones are left as they are."""
-
     @activity.defn(name="inventory.release_by_keys")
     @abstractmethod
     async def release_by_keys(self, request: ReleaseByKeys) -> None:

@@ -7,7 +7,9 @@
 2. alembic migrations;
 3. Temporal dev server persisted in .data/temporal.db, Web UI on :8233 (unless TEMPORAL_ADDRESS is set),
    with the custom search attributes registered; payloads are encrypted with PAYLOAD_KEYS and the Web UI
-   decodes them through the API's codec server (/codec);
+   decodes them through the API's codec server (/codec), for an operator logged in to the console. The API,
+   the console and the Web UI are named under one host name (`browser_host`): the console's session cookie
+   and the same-site rule go by host name;
 4. the worker and the API (uvicorn) as child processes, their logs prefixed and streamed; a child that exits is
    restarted with backoff, and one that keeps exiting (a crash loop) stops `make run` with exit code 1;
 5. PostgreSQL and Temporal are watched: when one of them is down (its process exited, or it has not answered
@@ -89,6 +91,12 @@ def prepare_secrets(settings: Settings, env: dict[str, str], data: Path) -> list
     return notes
 
 
+def browser_host(api_host: str) -> str:
+    """The host name a browser uses for the API, the console and Temporal Web alike; a wildcard address is
+    reached through loopback, where the dev server's Web UI listens."""
+    return "127.0.0.1" if api_host in ("", "0.0.0.0", "::") else api_host
+
+
 def _start_temporal_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
     port = int(settings.temporal_address.rsplit(":", 1)[1])
     say(
@@ -100,7 +108,7 @@ def _start_temporal_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
         ui_port=UI_PORT,
         db_file=DATA / "temporal.db",
         log_file=DATA / "temporal.log",
-        codec_endpoint=f"http://{settings.api_host}:{settings.api_port}/codec",
+        codec_endpoint=f"http://{browser_host(settings.api_host)}:{settings.api_port}/codec",
     )
 
 
@@ -146,8 +154,11 @@ async def main() -> int:
         say("applying migrations")
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
 
+        host = browser_host(settings.api_host)
         if "TEMPORAL_ADDRESS" not in os.environ:
             dev_server = _start_temporal_dev_server(settings)
+            if "temporal_ui_url" not in settings.model_fields_set:  # the console's links to runs
+                settings.temporal_ui_url = env["TEMPORAL_UI_URL"] = f"http://{host}:{UI_PORT}"
         client = await temporal.wait_until_reachable(settings)
         added = await temporal.ensure_search_attributes(client)
         if added:
@@ -161,11 +172,11 @@ async def main() -> int:
         for child in children:
             await child.start()
 
-        api = f"http://{settings.api_host}:{settings.api_port}"
-        web = f"http://localhost:{UI_PORT}" if dev_server else f"the Web UI of {settings.temporal_address}"
+        api = f"http://{host}:{settings.api_port}"
+        web = settings.temporal_ui_url if dev_server else f"the Web UI of {settings.temporal_address}"
         say(f"started in {time.monotonic() - started:.1f}s")
         say(f"API:           {api}   (OpenAPI docs: {api}/docs, health: {api}/health)")
-        say(f"Temporal Web:  {web}")
+        say(f"Temporal Web:  {web}   (decodes runs for a console login; an order's console page says how)")
         say(f"Shop:          {api}/")
         say(f"Console:       {api}/ops")
         if settings.seed_compat_ports:

@@ -3,10 +3,12 @@
 The protocol (Temporal's remote codec): `POST {endpoint}/encode` and `POST {endpoint}/decode`, each taking and
 answering a `Payloads` message in protobuf JSON, `{"payloads": [{"metadata": {"encoding": "<base64>"},
 "data": "<base64>"}]}`; Temporal Web adds `X-Namespace` and, when configured to, `Authorization`. Decoded payloads
-hold customer data, so in token mode only operators may call it. Temporal Web calls it from its own origin
-(`TEMPORAL_WEB_ORIGINS`): `install` answers the browser's CORS preflight for these routes only.
+hold customer data, so in token mode only operators may call it: with the operator token, or from Temporal Web
+with the console's session (`temporal_web_session`). Temporal Web calls it from its own origin
+(`TEMPORAL_WEB_ORIGINS`): `web_ui_cors` answers the browser's CORS for these routes only, credentials included.
 """
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -16,13 +18,33 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 from temporalio.api.common.v1 import Payloads
 
-from api.auth import OPERATOR
+from api.auth import OperatorGuard
 from api.errors import responses
+from api.web.session import CODEC_COOKIE, CODEC_PATH, console_key, verify
 from services.errors import DomainError
 from stack.codec import EncryptionCodec, PayloadDecryptionError
 
-PREFIX = "/codec"
-router = APIRouter(prefix=PREFIX, tags=["codec"], dependencies=[OPERATOR])
+PREFIX = CODEC_PATH  # where the console's session cookie for Temporal Web goes
+
+
+def temporal_web_session(request: Request) -> bool:
+    """Whether Temporal Web calls with the session of an operator logged in to the console.
+
+    Temporal Web's "Include cross-origin credentials" makes the browser send the console's `CODEC_COOKIE` with
+    its codec calls. The cookie counts only from Temporal Web's own origins: a page of any other origin that
+    gets the browser to send it is refused here, as CORS already keeps it from reading the answer.
+    """
+    settings = request.app.state.settings
+    if request.headers.get("origin") not in settings.temporal_web_origins:
+        return False
+    try:
+        key = console_key(settings)
+    except RuntimeError:  # no APP_SECRET: no console, so no session either
+        return False
+    return verify(key, request.cookies.get(CODEC_COOKIE), datetime.now(UTC)) is not None
+
+
+router = APIRouter(prefix=PREFIX, tags=["codec"], dependencies=[Depends(OperatorGuard(also=temporal_web_session))])
 
 
 class CodecPayload(BaseModel):
@@ -84,7 +106,7 @@ def web_ui_cors(app: ASGIApp, origins: list[str]) -> CORSMiddleware:
         allow_origins=origins,
         allow_methods=["POST"],
         allow_headers=["Authorization", "Content-Type", "X-Namespace"],
-        allow_credentials=True,  # Temporal Web's "include cross-origin credentials" option
+        allow_credentials=True,  # Temporal Web's "Include cross-origin credentials": the console's session
     )
 
 

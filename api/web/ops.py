@@ -24,6 +24,8 @@ from api.deps import AppSettings, Orders, SessionMaker
 from api.web.chart import minute_chart
 from api.web.pages import PageRoute, Redirect, Refused, render, see_other
 from api.web.session import (
+    CODEC_COOKIE,
+    CODEC_PATH,
     LOGIN_COOKIE,
     LOGIN_TTL,
     SESSION_COOKIE,
@@ -107,16 +109,22 @@ def _safe_next(target: str | None) -> str:
     return "/ops"
 
 
+# The session goes to the console's pages and, for Temporal Web's codec calls, to the codec server; each cookie
+# only to its own path. SameSite=Strict: Temporal Web on the same host name is same-site, any other site is not.
+_SESSION_PATHS = {SESSION_COOKIE: "/ops", CODEC_COOKIE: CODEC_PATH}
+
+
 def _session_cookie(response: Response, token: str, request: Request) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(SESSION_TTL.total_seconds()),
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/ops",
-    )
+    for name, path in _SESSION_PATHS.items():
+        response.set_cookie(
+            name,
+            token,
+            max_age=int(SESSION_TTL.total_seconds()),
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path=path,
+        )
 
 
 @dataclass(frozen=True)
@@ -212,7 +220,8 @@ async def login(
 @router.post("/logout")
 async def logout(_: OperatorForm) -> Response:
     response = see_other("/ops/login")
-    response.delete_cookie(SESSION_COOKIE, path="/ops")
+    for name, path in _SESSION_PATHS.items():
+        response.delete_cookie(name, path=path)
     return response
 
 
@@ -400,6 +409,7 @@ async def order_page(
         state=state,
         events=events,
         temporal_url=temporal_url,
+        codec_endpoint=f"{str(request.base_url).rstrip('/')}{CODEC_PATH}",
         buttons=buttons(order.status),
         error=error,
     )

@@ -17,6 +17,9 @@ from stack.settings import Settings
 
 KEY_PURPOSE = "console-session"
 SESSION_COOKIE = "ops_session"
+# The same session for the codec server (api.routes.codec), at its path only: Temporal Web's calls carry it.
+CODEC_COOKIE = "ops_codec"
+CODEC_PATH = "/codec"
 LOGIN_COOKIE = "ops_login"
 SESSION_TTL = timedelta(hours=8)
 LOGIN_TTL = timedelta(minutes=30)

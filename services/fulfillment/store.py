@@ -1,8 +1,8 @@
 """The fulfillment context's store: shipments and their status machine (contract section 7.4).
 
 Pending -> Shipped | Cancelled; both are terminal. Whether the order may ship (it must be Paid) is asked of
-the order workflow by the caller, never here. Single-shipment transitions lock the row; the per-order cancel
-is a conditional UPDATE.
+the order workflow by the caller, never here. Which settle applies is `decide_settle`'s answer; every transition
+is a conditional UPDATE on `status`, so one that races another either wins or sees the other's result.
 """
 
 import builtins
@@ -10,9 +10,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import DateTime, Row, String, Uuid, bindparam, func, insert, select, update
+from sqlalchemy import DateTime, Row, String, Update, Uuid, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.order import Verdict
 from services.errors import OrderIdRequiredError
 from services.fulfillment.errors import (
     ShipmentCannotBeCancelledError,
@@ -43,6 +44,22 @@ def normalize_shipping(carrier: str | None, tracking_number: str | None) -> tupl
     )
 
 
+def decide_settle(shipment_id: UUID, status: ShipmentStatus, target: ShipmentStatus, *, repeat_ok: bool) -> Verdict:
+    """What settling a shipment in `status` as `target` (Shipped or Cancelled) does.
+
+    A Pending shipment moves (APPLY). One that is `target` already is left as it is (NOOP) when `repeat_ok` (an
+    activity retried after it committed); every other status is refused, as `shipment_cannot_be_shipped` or
+    `shipment_cannot_be_cancelled` by the target.
+    """
+    if status == ShipmentStatus.PENDING:
+        return Verdict.APPLY
+    if repeat_ok and status == target:
+        return Verdict.NOOP
+    if target == ShipmentStatus.CANCELLED:
+        raise ShipmentCannotBeCancelledError(shipment_id, status)
+    raise ShipmentCannotBeShippedError(shipment_id, status)
+
+
 def _details(shipment: Shipment | Row[Any]) -> ShipmentDetailsDto:
     return ShipmentDetailsDto.model_validate(shipment)
 
@@ -53,23 +70,28 @@ _SHIPMENT_ID = bindparam("shipment_id", type_=Uuid())
 # The API's reads and inserts of one shipment, built once on the table (plain rows, no per-call ORM work).
 _BY_ID = select(_SHIPMENTS).where(_SHIPMENTS.c.id == _SHIPMENT_ID)
 _INSERT = insert(_SHIPMENTS)
-# Pending -> Shipped in one statement, built once; a blank carrier or tracking number (NULL) keeps the stored one.
-_SHIP_IF_PENDING = (
-    update(_SHIPMENTS)
-    .where(
-        _SHIPMENTS.c.id == _SHIPMENT_ID,
-        _SHIPMENTS.c.status == ShipmentStatus.PENDING.value,
+
+
+def _settle_statement(target: ShipmentStatus, stamp: str, **values: object) -> Update:
+    """Pending -> `target` in one statement (the APPLY case of `decide_settle`), built once on the table."""
+    return (
+        update(_SHIPMENTS)
+        .where(_SHIPMENTS.c.id == _SHIPMENT_ID, _SHIPMENTS.c.status == ShipmentStatus.PENDING.value)
+        .values(status=target.value, updated_at=_NOW, **{stamp: _NOW}, **values)
+        .returning(*_SHIPMENTS.c)
     )
-    .values(
-        status=ShipmentStatus.SHIPPED.value,
+
+
+_SETTLE = {
+    # a blank carrier or tracking number (NULL) keeps the stored one
+    ShipmentStatus.SHIPPED: _settle_statement(
+        ShipmentStatus.SHIPPED,
+        "shipped_at",
         carrier=func.coalesce(bindparam("new_carrier", type_=String()), _SHIPMENTS.c.carrier),
         tracking_number=func.coalesce(bindparam("new_tracking_number", type_=String()), _SHIPMENTS.c.tracking_number),
-        shipped_at=_NOW,
-        updated_at=_NOW,
-    )
-    .returning(*_SHIPMENTS.c)
-)
-
+    ),
+    ShipmentStatus.CANCELLED: _settle_statement(ShipmentStatus.CANCELLED, "cancelled_at"),
+}
 
 SHIPMENTS = Keyset("shipments", desc(Shipment.created_at), desc(Shipment.id))
 
@@ -144,51 +166,14 @@ class FulfillmentStore:
         An already Shipped shipment is returned unchanged when `repeat_ok` (an activity retried after it
         committed), else refused as `shipment_cannot_be_shipped`, as is a Cancelled one.
         """
-        shipped = await self.ship_if_pending(shipment_id, carrier, tracking_number)
-        if shipped is not None:  # the usual case, one statement; otherwise decide on the locked row
-            return shipped
         new_carrier, new_tracking_number = normalize_shipping(carrier, tracking_number)
-        now = utcnow()
-        shipment = await self._lock(shipment_id)
-        if repeat_ok and shipment.status == ShipmentStatus.SHIPPED:
-            return _details(shipment)
-        if shipment.status != ShipmentStatus.PENDING:
-            raise ShipmentCannotBeShippedError(shipment_id, shipment.status)
-        shipment.status = ShipmentStatus.SHIPPED.value
-        shipment.carrier = new_carrier or shipment.carrier
-        shipment.tracking_number = new_tracking_number or shipment.tracking_number
-        shipment.shipped_at = now
-        shipment.updated_at = now
-        await self._session.flush()
-        return _details(shipment)
-
-    async def ship_if_pending(
-        self, shipment_id: UUID, carrier: str | None, tracking_number: str | None
-    ) -> ShipmentDetailsDto | None:
-        """`mark_shipped`'s usual case as one statement: a Pending shipment -> Shipped, else None (not Pending, or
-        unknown) and nothing changed. Atomic by itself, so it may run without a transaction around it."""
-        new_carrier, new_tracking_number = normalize_shipping(carrier, tracking_number)
-        params = {
-            "shipment_id": shipment_id,
-            "new_carrier": new_carrier,
-            "new_tracking_number": new_tracking_number,
-            "now": utcnow(),
-        }
-        row = (await self._session.execute(_SHIP_IF_PENDING, params)).one_or_none()
-        return None if row is None else _details(row)
+        values = {"new_carrier": new_carrier, "new_tracking_number": new_tracking_number}
+        return await self._settle(shipment_id, ShipmentStatus.SHIPPED, values, repeat_ok)
 
     async def cancel(self, shipment_id: UUID) -> ShipmentDetailsDto:
         """Pending -> Cancelled, setting `cancelledAt`. Strict: a Shipped or Cancelled shipment is refused
         as `shipment_cannot_be_cancelled`. The order is untouched."""
-        shipment = await self._lock(shipment_id)
-        if shipment.status != ShipmentStatus.PENDING:
-            raise ShipmentCannotBeCancelledError(shipment_id, shipment.status)
-        now = utcnow()
-        shipment.status = ShipmentStatus.CANCELLED.value
-        shipment.cancelled_at = now
-        shipment.updated_at = now
-        await self._session.flush()
-        return _details(shipment)
+        return await self._settle(shipment_id, ShipmentStatus.CANCELLED, {}, repeat_ok=False)
 
     async def cancel_pending_for_order(self, order_id: UUID) -> builtins.list[ShipmentDetailsDto]:
         """Every Pending shipment of the order -> Cancelled; returns those it changed (none on a repeat)."""
@@ -209,13 +194,22 @@ class FulfillmentStore:
         )
         return SHIPMENTS.page([ShipmentListItemDto.model_validate(s) for s in shipments], page)
 
-    async def _lock(self, shipment_id: UUID) -> Shipment:
-        shipment = await self._session.scalar(
-            select(Shipment)
-            .where(Shipment.id == shipment_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+    async def _settle(
+        self, shipment_id: UUID, target: ShipmentStatus, values: dict[str, str | None], repeat_ok: bool
+    ) -> ShipmentDetailsDto:
+        """Settle one shipment as `decide_settle` says, in at most two statements and no lock of our own.
+
+        The usual case (Pending) is the conditional UPDATE alone, atomic by itself, so the caller may run this in
+        autocommit. When it changed nothing the shipment was not Pending, and no shipment ever returns to
+        Pending: the decision on the row as read then is final.
+        """
+        params = {"shipment_id": shipment_id, "now": utcnow(), **values}
+        row = (await self._session.execute(_SETTLE[target], params)).one_or_none()
+        if row is not None:
+            return _details(row)
+        shipment = await self.get(shipment_id)
         if shipment is None:
             raise ShipmentNotFoundError(shipment_id)
+        verdict = decide_settle(shipment_id, shipment.status, target, repeat_ok=repeat_ok)
+        assert verdict is Verdict.NOOP, "a shipment never returns to Pending"
         return shipment

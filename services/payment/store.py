@@ -1,8 +1,8 @@
 """The payment context's store: payment records and their status machine (contract section 6.4).
 
 Pending -> Succeeded | Failed | Cancelled, and Succeeded -> Refunded (our extension, for a paid order that
-is cancelled). Single-payment transitions lock the row; bulk transitions per order are conditional UPDATEs,
-so a transition that races another one either wins or sees the other's result, never overwrites it.
+is cancelled). Which settle applies is `decide_settle`'s answer; every transition is a conditional UPDATE on
+`status`, so a transition that races another one either wins or sees the other's result, never overwrites it.
 """
 
 import builtins
@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import DateTime, String, Uuid, bindparam, insert, select, update
+from sqlalchemy import DateTime, String, Update, Uuid, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.order import Verdict
 from services.errors import OrderIdRequiredError
 from services.paging import FIRST_PAGE, Keyset, PageRequest, PageResult, desc
 from services.payment.errors import (
@@ -61,6 +62,19 @@ def check_amount_due(amount_minor: int, currency: str, due: AmountDue) -> None:
         raise PaymentCurrencyMismatchError(currency, due.currency)
 
 
+def decide_settle(payment_id: UUID, status: PaymentStatus, target: PaymentStatus, *, repeat_ok: bool) -> Verdict:
+    """What settling a payment in `status` as `target` (Succeeded or Failed) does.
+
+    A Pending payment moves (APPLY). One that is `target` already is left as it is (NOOP) when `repeat_ok` (an
+    activity retried after it committed); every other status is refused as `payment_not_pending`.
+    """
+    if status == PaymentStatus.PENDING:
+        return Verdict.APPLY
+    if repeat_ok and status == target:
+        return Verdict.NOOP
+    raise PaymentNotPendingError(payment_id, status)
+
+
 def _details(payment: Payment) -> PaymentDetailsDto:
     return PaymentDetailsDto.model_validate(payment)
 
@@ -76,21 +90,26 @@ _NOW = bindparam("now", type_=DateTime(timezone=True))
 _PAYMENT_ID = bindparam("payment_id", type_=Uuid())
 _BY_ID = select(_PAYMENTS).where(_PAYMENTS.c.id == _PAYMENT_ID)  # the API reads a payment before and after acting
 _INSERT = insert(_PAYMENTS)
-# Pending -> Succeeded in one statement, built once on the table (no per-call construction or ORM work).
-_SUCCEED_IF_PENDING = (
-    update(_PAYMENTS)
-    .where(
-        _PAYMENTS.c.id == _PAYMENT_ID,
-        _PAYMENTS.c.status == PaymentStatus.PENDING.value,
+
+
+def _settle_statement(target: PaymentStatus, stamp: str, **values: object) -> Update:
+    """Pending -> `target` in one statement (the APPLY case of `decide_settle`), built once on the table."""
+    return (
+        update(_PAYMENTS)
+        .where(_PAYMENTS.c.id == _PAYMENT_ID, _PAYMENTS.c.status == PaymentStatus.PENDING.value)
+        .values(status=target.value, updated_at=_NOW, **{stamp: _NOW}, **values)
+        .returning(*_PAYMENTS.c)
     )
-    .values(
-        status=PaymentStatus.SUCCEEDED.value,
-        provider_reference=bindparam("new_reference", type_=String()),
-        succeeded_at=_NOW,
-        updated_at=_NOW,
-    )
-    .returning(*_PAYMENTS.c)
-)
+
+
+_SETTLE = {
+    PaymentStatus.SUCCEEDED: _settle_statement(
+        PaymentStatus.SUCCEEDED, "succeeded_at", provider_reference=bindparam("reference", type_=String())
+    ),
+    PaymentStatus.FAILED: _settle_statement(
+        PaymentStatus.FAILED, "failed_at", failure_reason=bindparam("reason", type_=String())
+    ),
+}
 
 
 class PaymentStore:
@@ -172,32 +191,8 @@ class PaymentStore:
         An already Succeeded payment is returned unchanged when `repeat_ok` (an activity retried after it
         committed), else refused as `payment_not_pending` like every other status.
         """
-        succeeded = await self.succeed_if_pending(payment_id, provider_reference)
-        if succeeded is not None:  # the usual case, one statement; otherwise decide on the locked row
-            return succeeded
         reference = normalize_provider_reference(provider_reference)
-        now = utcnow()
-        payment = await self._lock(payment_id)
-        if repeat_ok and payment.status == PaymentStatus.SUCCEEDED:
-            return _details(payment)
-        self._require_pending(payment)
-        payment.status = PaymentStatus.SUCCEEDED.value
-        payment.provider_reference = reference
-        payment.succeeded_at = now
-        payment.updated_at = now
-        await self._session.flush()
-        return _details(payment)
-
-    async def succeed_if_pending(self, payment_id: UUID, provider_reference: str | None) -> PaymentDetailsDto | None:
-        """`mark_succeeded`'s usual case as one statement: a Pending payment -> Succeeded, else None (not Pending,
-        or unknown) and nothing changed. Atomic by itself, so it may run without a transaction around it."""
-        params = {
-            "payment_id": payment_id,
-            "new_reference": normalize_provider_reference(provider_reference),
-            "now": utcnow(),
-        }
-        row = (await self._session.execute(_SUCCEED_IF_PENDING, params)).one_or_none()
-        return None if row is None else PaymentDetailsDto.model_validate(row)
+        return await self._settle(payment_id, PaymentStatus.SUCCEEDED, {"reference": reference}, repeat_ok)
 
     async def mark_failed(
         self, payment_id: UUID, failure_reason: str | None, *, repeat_ok: bool = False
@@ -208,17 +203,7 @@ class PaymentStore:
         `payment_not_pending` like every other status.
         """
         reason = optional_text(failure_reason, "failure_reason", max_length=FAILURE_REASON_MAX, wording=BY_FIELD_NAME)
-        payment = await self._lock(payment_id)
-        if repeat_ok and payment.status == PaymentStatus.FAILED:
-            return _details(payment)
-        self._require_pending(payment)
-        now = utcnow()
-        payment.status = PaymentStatus.FAILED.value
-        payment.failure_reason = reason
-        payment.failed_at = now
-        payment.updated_at = now
-        await self._session.flush()
-        return _details(payment)
+        return await self._settle(payment_id, PaymentStatus.FAILED, {"reason": reason}, repeat_ok)
 
     async def cancel_pending_for_order(self, order_id: UUID) -> list[PaymentDetailsDto]:
         """Every Pending payment of the order -> Cancelled; returns those it changed (none on a repeat)."""
@@ -235,18 +220,25 @@ class PaymentStore:
         )
         return PAYMENTS.page([PaymentListItemDto.model_validate(p) for p in payments], page)
 
-    async def _lock(self, payment_id: UUID) -> Payment:
-        payment = await self._session.scalar(
-            select(Payment).where(Payment.id == payment_id).with_for_update().execution_options(populate_existing=True)
-        )
+    async def _settle(
+        self, payment_id: UUID, target: PaymentStatus, values: dict[str, str | None], repeat_ok: bool
+    ) -> PaymentDetailsDto:
+        """Settle one payment as `decide_settle` says, in at most two statements and no lock of our own.
+
+        The usual case (Pending) is the conditional UPDATE alone, atomic by itself, so the caller may run this in
+        autocommit. When it changed nothing the payment was not Pending, and no payment ever returns to Pending:
+        the decision on the row as read then is final.
+        """
+        params = {"payment_id": payment_id, "now": utcnow(), **values}
+        row = (await self._session.execute(_SETTLE[target], params)).one_or_none()
+        if row is not None:
+            return PaymentDetailsDto.model_validate(row)
+        payment = await self.get(payment_id)
         if payment is None:
             raise PaymentNotFoundError(payment_id)
+        verdict = decide_settle(payment_id, payment.status, target, repeat_ok=repeat_ok)
+        assert verdict is Verdict.NOOP, "a payment never returns to Pending"
         return payment
-
-    @staticmethod
-    def _require_pending(payment: Payment) -> None:
-        if payment.status != PaymentStatus.PENDING:
-            raise PaymentNotPendingError(payment.id, payment.status)
 
     async def _transition_all(
         self, order_id: UUID, source: PaymentStatus, target: PaymentStatus, stamp: str

@@ -161,6 +161,11 @@ class Stack:
     def open_base_url(self) -> str:
         return f"http://127.0.0.1:{self.open_api_port}"
 
+    @property
+    def ui_url(self) -> str:
+        """The dev server's Temporal Web, under the API's host name (`stack.run.browser_host`)."""
+        return f"http://127.0.0.1:{self.ui_port}"
+
     def http_client(self, timeout: httpx.Timeout | float) -> httpx.AsyncClient:
         """A client of the (token-mode) API that presents the operator token."""
         return httpx.AsyncClient(base_url=self.base_url, timeout=timeout, headers=OPERATOR_HEADERS)
@@ -201,7 +206,8 @@ class Stack:
             PYTHONUNBUFFERED="1",
             APP_SECRET=APP_SECRET,
             PAYLOAD_KEYS=PAYLOAD_KEYS,
-            TEMPORAL_UI_URL=f"http://127.0.0.1:{self.ui_port}",  # the console links runs to this dev server's UI
+            TEMPORAL_UI_URL=self.ui_url,  # the console links runs to this dev server's UI
+            TEMPORAL_WEB_ORIGINS=self.ui_url,  # which calls the codec server from there
         )
         return env
 
@@ -272,7 +278,11 @@ class Stack:
 
     def _start_dev_server(self) -> None:
         self.dev_server = temporal.start_dev_server(
-            port=self.temporal_port, ui_port=self.ui_port, db_file=self.db_file, log_file=self.temporal_log
+            port=self.temporal_port,
+            ui_port=self.ui_port,
+            db_file=self.db_file,
+            log_file=self.temporal_log,
+            codec_endpoint=f"{self.base_url}/codec",  # as `make run` does
         )
 
     def _stop_dev_server(self) -> None:

@@ -159,16 +159,9 @@ class FakeInventory(InventorySteps):
         self.world.answer()
         return ids
 
-    async def release(self, request: Reservations) -> None:
-        self.world.step()
-        self._release(request.reservation_ids)
-
     async def release_by_keys(self, request: ReleaseByKeys) -> None:
         self.world.step()
-        self._release([self.world.keys[key] for key in request.idempotency_keys if key in self.world.keys])
-
-    def _release(self, reservation_ids: list[UUID]) -> None:
-        for reservation_id in reservation_ids:
+        for reservation_id in [self.world.keys[key] for key in request.idempotency_keys if key in self.world.keys]:
             sku, qty, status = self.world.reservations[reservation_id]
             if status == "Active":
                 self.world.reservations[reservation_id] = (sku, qty, "Released")

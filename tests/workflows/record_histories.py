@@ -1,10 +1,10 @@
 """Record the histories that `test_replay.py` replays: `python -m tests.workflows.record_histories`.
 
-Run it (and commit the JSON files) only when a workflow change is meant to be incompatible with runs already in
-flight — then version the change with `workflow.patched` instead, if old runs must go on. The scenarios run on
-the time-skipping server with the stand-in activities, so recording needs no database. Name scenarios to record
-only those (`python -m tests.workflows.record_histories shipped_by_its_shipment`): a new scenario is recorded
-without re-recording the histories of older code, which keep proving that runs started before still replay.
+The scenarios run on the time-skipping server with the stand-in activities, so recording needs no database. Until
+the first release no run is in flight anywhere: a change to the workflow's commands re-records every history
+(and commits the JSON files). From the first release on, a recorded history stands for runs in flight and is
+re-recorded only as docs/deploy.md's versioning policy allows. Name scenarios to record only those
+(`python -m tests.workflows.record_histories shipped_by_its_shipment`), e.g. a new one.
 """
 
 import asyncio
@@ -62,11 +62,6 @@ async def expired(client: Client, world: FakeWorld) -> Handle:
     return handle  # the payment timer fires while the result is awaited
 
 
-async def expired_in_worker(client: Client, world: FakeWorld) -> Handle:
-    """Recorded after EXPIRE_IN_WORKER: every step of an expiry by the payment timer is a local activity."""
-    return await expired(client, world)
-
-
 async def rejected(client: Client, world: FakeWorld) -> Handle:
     handle = await _start(client, world, quantity=50)
     try:
@@ -85,7 +80,7 @@ async def signalled_through(client: Client, world: FakeWorld) -> Handle:
 
 
 async def paid_then_cancelled(client: Client, world: FakeWorld) -> Handle:
-    """Recorded after COMPENSATE_FIRST: refund pushed before the payment, release by keys, Cancelled first."""
+    """Two lines paid, a failed payment signalled, then cancelled: refund, release by keys, Cancelled first."""
     handle = await _start(client, world, quantity=2)
     await placed(handle)
     await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
@@ -95,7 +90,7 @@ async def paid_then_cancelled(client: Client, world: FakeWorld) -> Handle:
 
 
 async def shipped_by_its_shipment(client: Client, world: FakeWorld) -> Handle:
-    """Recorded after COMPENSATE_FIRST: the shipment is claimed before the stock is committed."""
+    """The shipment is claimed before the stock is committed."""
     handle = await _start(client, world)
     await placed(handle)
     await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
@@ -104,13 +99,12 @@ async def shipped_by_its_shipment(client: Client, world: FakeWorld) -> Handle:
 
 
 # Their 15-minute payment timer ends them on the time-skipping server; on a dev server they stay open.
-OPEN_ON_A_DEV_SERVER = {"expired", "expired_in_worker"}
+OPEN_ON_A_DEV_SERVER = {"expired"}
 
 SCENARIOS: dict[str, Callable[[Client, FakeWorld], Awaitable[Handle]]] = {
     "shipped": shipped,
     "cancelled_after_payment": cancelled_after_payment,
     "expired": expired,
-    "expired_in_worker": expired_in_worker,
     "rejected": rejected,
     "signalled_through": signalled_through,
     "paid_then_cancelled": paid_then_cancelled,

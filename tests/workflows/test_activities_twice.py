@@ -101,7 +101,7 @@ async def test_release_and_commit_twice_move_stock_once(demo: async_sessionmaker
     lines = [StockLine(sku="ARM-BLK", quantity=1, idempotency_key=f"k-{uuid.uuid4()}-{n}") for n in range(2)]
     to_release, to_commit = await env.run(inventory.allocate, AllocateStock(reference="ORDER-2", lines=lines))
 
-    await twice(demo, inventory.release, Reservations(reservation_ids=[to_release]))
+    await twice(demo, inventory.release_by_keys, ReleaseByKeys(idempotency_keys=[lines[0].idempotency_key]))
     await twice(demo, inventory.commit, Reservations(reservation_ids=[to_commit]))
 
     with pytest.raises(ApplicationError) as refused:  # a domain refusal is final, not retried

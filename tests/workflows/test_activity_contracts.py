@@ -55,7 +55,7 @@ def test_implementation_has_the_contract_names_and_types(implementation: Callabl
 
 def test_worker_and_fakes_register_every_declared_activity_once() -> None:
     declared = _declared_activities()
-    assert len(set(declared)) == len(declared) == 13
+    assert len(set(declared)) == len(declared) == 12
     worker = [activity_name(step) for step in build_activities(async_sessionmaker())]
     fakes = [activity_name(step) for step in FakeWorld().activities()]
     assert sorted(worker) == sorted(fakes) == sorted(declared)
@@ -67,7 +67,6 @@ def test_activity_names_are_those_of_the_recorded_histories() -> None:
         [
             "catalog.load_snapshots",
             "inventory.allocate",
-            "inventory.release",
             "inventory.release_by_keys",
             "inventory.commit",
             "ordering.record_order",
@@ -83,16 +82,16 @@ def test_activity_names_are_those_of_the_recorded_histories() -> None:
 
 
 def test_an_implementation_cannot_rename_an_activity() -> None:
-    with pytest.raises(TypeError, match="inventory.release"):
+    with pytest.raises(TypeError, match="inventory.commit"):
 
         class Renamed(InventorySteps):  # noqa: F841 - refused at class creation
-            @activity.defn(name="inventory.free")
-            async def release(self, request: Reservations) -> None: ...
+            @activity.defn(name="inventory.consume")
+            async def commit(self, request: Reservations) -> None: ...
 
 
 def test_an_implementation_missing_an_activity_cannot_be_built() -> None:
     class Partial(InventorySteps):
-        async def release(self, request: Reservations) -> None: ...
+        async def commit(self, request: Reservations) -> None: ...
 
     with pytest.raises(TypeError, match="abstract"):
         Partial()  # type: ignore[abstract]
