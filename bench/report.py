@@ -113,7 +113,7 @@ class TargetId(StrEnum):
 
 
 class Invariants(BaseModel):
-    """One reading of `stack.invariants` after a phase: the whole database and every order run."""
+    """One reading of `tooling.invariants` after a phase: the whole database and every order run."""
 
     ok: bool
     summary: str

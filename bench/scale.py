@@ -48,7 +48,7 @@ from bench.report import (
 from bench.servers import Say, Stack
 from contracts.order import OrderStatus
 from stack.db import create_engine
-from stack.invariants import Expectations, check_invariants
+from tooling.invariants import Expectations, check_invariants
 
 MIB = 1024 * 1024
 OPEN_CONCURRENCY = 20

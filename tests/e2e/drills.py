@@ -25,13 +25,13 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from api.idempotency import first_order_id
-from stack.invariants import Expectations, InvariantReport, check_invariants, check_once, stock_totals
 from stack.settings import Settings
 from tests.conftest import APP_SECRET
 from tests.demo import VARIANTS as DEMO_VARIANTS
 from tests.e2e.conftest import HTTP_TIMEOUT
 from tests.e2e.processes import Stack
 from tests.http import Json
+from tooling.invariants import Expectations, InvariantReport, check_invariants, check_once, stock_totals
 from workflows.order import workflow_id
 
 CONCURRENCY = 10
