@@ -32,8 +32,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from bench import scale
-from bench.baseline import StepMode
-from bench.drivers import Baseline, Rest, demo_variants, rest_session
+from bench.drivers import Direct, Rest, demo_variants, rest_session
+from bench.floor import StepMode
 from bench.history import breakdown
 from bench.load import Operation, Sample, drive, interleave
 from bench.report import (
@@ -52,8 +52,9 @@ from bench.report import (
     key,
     round_ratios,
 )
-from bench.servers import Say, Stack, log_tail, profiled, running_stack
+from bench.servers import Say, Stack, profiled, running_stack
 from stack.settings import Settings
+from tooling.processes import tail
 
 LINE_COUNTS = (1, 10, 50)
 PLACEMENT_CONCURRENCY = 20
@@ -124,8 +125,8 @@ class Runner:
         self.stack = stack
         self.rest = rest
         self.say = say
-        self.subjects: dict[Subject, Baseline] = {
-            subject: Baseline(stack.client, stack.baseline_task_queue, mode) for subject, mode in MODES.items()
+        self.subjects = {
+            subject: Direct(stack.client, stack.floor_settings(mode), rest.variants) for subject, mode in MODES.items()
         }
         self.measurements: list[Measurement] = []
         self.rounds: list[Rounds] = []
@@ -137,7 +138,7 @@ class Runner:
     def _placement(self, subject: Subject, lines: int = 1) -> Operation:
         if subject is Subject.PROJECT:
             return lambda index: self.rest.place(index, lines)
-        return self.subjects[subject].place
+        return self.subjects[subject].placement
 
     async def warm_up(self) -> None:
         self.say(f"warming up ({self.plan.warmup} unmeasured lifecycles each, one order of each size)")
@@ -374,7 +375,7 @@ async def run(plan: Plan, say: Say) -> BenchResult:
         stack_up = time.monotonic()
         async with running_stack(Path(tmp), say, max_cached_workflows=plan.max_cached_workflows) as stack:
             phase.add("stack up", stack_up)
-            async with rest_session(stack.api_url, stack.auth_headers) as http:
+            async with rest_session(stack.procs.base_url, stack.procs.auth_headers) as http:
                 variants = demo_variants()
                 rest = Rest(http, [variant for variant, _ in variants])
                 runner = Runner(plan, stack, rest, say)
@@ -413,7 +414,7 @@ async def run(plan: Plan, say: Say) -> BenchResult:
                 rss = stack.peak_rss()
                 if any(m.errors for m in runner.measurements):
                     for name in ("worker", "api"):
-                        say(f"last lines of the {name} log:\n{log_tail(stack.log_dir / f'{name}.log')}")
+                        say(f"last lines of the {name} log:\n{tail(stack.procs.children[name].log)}")
             stack_down = time.monotonic()
         phase.add("stack down", stack_down)
     result = BenchResult(

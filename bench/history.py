@@ -13,6 +13,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
+LOCAL_ACTIVITY_MARKER = "core_local_activity"  # the marker a local activity leaves in the history
+
 
 class StepTimes(BaseModel):
     count: int  # over all the workflows read
@@ -48,8 +50,8 @@ async def breakdown(client: Client, workflow_ids: list[str]) -> Breakdown:
                 name = scheduled.activity_task_scheduled_event_attributes.activity_type.name
                 queue[name].append(_ms(started, scheduled))
                 run[name].append(_ms(event, started))
-            elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
-                markers += 1
+            elif event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER:
+                markers += 1  # a patch leaves a marker too: only local activities count
             elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                 done_wft = event.workflow_task_completed_event_attributes
                 scheduled = by_id[done_wft.scheduled_event_id]

@@ -5,8 +5,8 @@
   placement with N open; pay and cancel on runs the worker has evicted from its cache (replayed from their
   history on demand) against runs it still holds.
 - Expiry storm: N orders whose payment deadlines fall within one second (see `place_aligned`), then the time
-  from the first deadline until every run has released its stock and closed; the same for the bare expiry
-  workflow (`bench.baseline.BaselineExpiryWorkflow`); then the invariant check.
+  from the first deadline until every run has released its stock and closed; the same for the floor (the same
+  workflow on no-op steps, `bench.floor`); then the invariant check.
 - More workers: lifecycles at c=50 with one and with two order worker processes, and a run that SIGKILLs the
   second worker mid-load: the dip, the recovery, and the invariant check (nothing lost).
 """
@@ -24,15 +24,8 @@ from sqlalchemy import text
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from bench.drivers import (
-    CUSTOMER_EMAIL_ADDRESS,
-    STORM_EMAIL_ADDRESS,
-    BaselineExpiries,
-    DirectOrders,
-    Placed,
-    Rest,
-    UnexpectedResponse,
-)
+from bench.drivers import STORM_EMAIL_ADDRESS, Direct, Placed, Rest
+from bench.floor import StepMode
 from bench.load import Sample, drive, interleave, progress, timed
 from bench.report import (
     Invariants,
@@ -46,7 +39,6 @@ from bench.report import (
     Workers,
 )
 from bench.servers import Say, Stack
-from contracts.order import OrderStatus
 from stack.db import create_engine
 from tooling.invariants import Expectations, check_invariants
 
@@ -116,16 +108,14 @@ class OpenPhase:
         # Placed as the storm's orders are, straight through the Temporal client with the API's own start (the
         # same run, input and search attributes as POST /api/orders, and the API's payment timeout): the API's
         # share of a placement is measured by `placement_with_open`, and would only slow the filling up.
-        self.direct = DirectOrders(stack.client, stack.settings, rest.variants, customer_email=CUSTOMER_EMAIL_ADDRESS)
+        self.direct = Direct(stack.client, stack.settings, rest.variants)
 
     @property
     def placed(self) -> list[str]:
         return self.rest.placed[self.first :]
 
     async def _place(self, index: int) -> None:
-        placed = await self.direct.place_order(index, self.stack.settings.payment_timeout_seconds)
-        if placed.status is not OrderStatus.PENDING_PAYMENT:
-            raise UnexpectedResponse(f"placed order is {placed.status}")
+        placed = await self.direct.place_order(index)
         self.rest.record(placed.model_dump(mode="json", by_alias=True))
 
     def read_rss(self, open_orders: int) -> None:
@@ -465,7 +455,7 @@ async def storm(
         project = await _storm_side(
             stack,
             Subject.PROJECT,
-            DirectOrders(stack.client, stack.settings, variants).place,
+            Direct(stack.client, stack.settings, variants, customer_email=STORM_EMAIL_ADDRESS).place,
             count=count,
             rate_hint=rate_hint[0],
             deadline=deadline,
@@ -484,7 +474,11 @@ async def storm(
     expected.statuses = dict.fromkeys(placed_ids, "Expired")
     checked = await invariants(stack, expected)
 
-    baseline_query = f"WorkflowType = 'BaselineExpiryWorkflow' AND TaskQueue = '{stack.baseline_task_queue}'"
+    floor = stack.floor_settings(StepMode.DURABLE)
+    since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    baseline_query = (
+        f"WorkflowType = 'OrderWorkflow' AND TaskQueue = '{floor.temporal_task_queue}' AND StartTime >= '{since}'"
+    )
     baseline_query_open = f"{baseline_query} AND ExecutionStatus = 'Running'"
 
     async def baseline_left(placed: list[Placed]) -> tuple[int, int]:
@@ -496,8 +490,8 @@ async def storm(
 
     baseline = await _storm_side(
         stack,
-        Subject.BASELINE_ACTIVITY,
-        BaselineExpiries(stack.client, stack.baseline_task_queue).place,
+        Subject.BASELINE_DURABLE,
+        Direct(stack.client, floor, variants).place,
         count=count,
         rate_hint=rate_hint[1] or project.placed / max(project.placing_s, 1.0),
         deadline=deadline,

@@ -14,12 +14,20 @@ from pathlib import Path
 
 import psutil
 import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from bench.__main__ import arguments, plan_of
-from bench.baseline import StepMode, runs_locally
+from bench.drivers import Direct
+from bench.floor import INTERCEPTORS, StepMode, no_op_activities, task_queue
+from bench.history import LOCAL_ACTIVITY_MARKER
 from bench.load import Sample, drive, percentile
 from bench.report import BenchResult, Kind, Subject, TargetId, round_ratios
 from bench.scale import in_one_second, kill_figures, left_curve
+from contracts.activities import ACTIVITY_CONTRACTS, activity_name
+from tests.conftest import secret_settings
+from workflows.order import OrderWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 600  # seconds; a quick run takes 2-4 minutes (the killed worker's lifecycles wait out 30 s timeouts)
@@ -79,14 +87,34 @@ def test_kill_figures_find_the_dip_and_the_recovery() -> None:
     assert figures["in_flight_done_s"] == 6.5
 
 
-def test_the_durable_floor_runs_only_an_actions_first_step_as_an_ordinary_activity() -> None:
-    def plan(mode: StepMode, placing: bool) -> list[bool]:
-        return [runs_locally(mode, placing=placing, index=index) for index in range(3)]
+def test_the_floor_implements_every_activity_of_the_contracts() -> None:
+    declared = {name for contract in ACTIVITY_CONTRACTS for name in contract.activity_names.values()}
+    assert sorted(activity_name(step) for step in no_op_activities()) == sorted(declared)
 
-    assert plan(StepMode.DURABLE, placing=True) == [True, True, True]
-    assert plan(StepMode.DURABLE, placing=False) == [False, True, True]
-    assert plan(StepMode.LOCAL, placing=False) == plan(StepMode.LOCAL, placing=True) == [True, True, True]
-    assert plan(StepMode.ACTIVITY, placing=False) == plan(StepMode.ACTIVITY, placing=True) == [False, False, False]
+
+async def test_the_floor_is_the_order_workflow_on_no_op_steps_in_each_step_mode(dev_env: WorkflowEnvironment) -> None:
+    """The same lifecycle in each mode: only ordinary activities, only local ones, or the workflow's own mix."""
+    steps: dict[StepMode, tuple[int, int]] = {}  # mode -> (ordinary activities, local activities) of one lifecycle
+    base = f"floor-{uuid.uuid4().hex[:8]}"
+    for mode in StepMode:
+        settings = secret_settings().model_copy(update={"temporal_task_queue": task_queue(base, mode)})
+        async with Worker(
+            dev_env.client,
+            task_queue=settings.temporal_task_queue,
+            workflows=[OrderWorkflow],
+            activities=no_op_activities(),
+            interceptors=INTERCEPTORS[mode],
+        ):
+            floor = Direct(dev_env.client, settings, [uuid.uuid4()])
+            await floor.lifecycle(0)
+        history = await dev_env.client.get_workflow_handle(floor.started[0]).fetch_history()
+        scheduled = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+        markers = [e for e in history.events if e.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER]
+        steps[mode] = (len(scheduled), len(markers))
+    ordinary, local = steps[StepMode.DURABLE]
+    assert ordinary > 0 and local > 0
+    assert steps[StepMode.ACTIVITY] == (ordinary + local, 0)
+    assert steps[StepMode.LOCAL] == (0, ordinary + local)
 
 
 def test_round_ratios_are_the_median_and_spread_of_the_ratios_of_each_round() -> None:
