@@ -72,7 +72,7 @@ class Rest:
 
     http: aiohttp.ClientSession
     variants: list[UUID]
-    placed: list[str] = field(default_factory=list)  # order ids, for the history breakdown
+    placed: list[str] = field(default_factory=list)  # order ids, in placing order
     shipped: list[str] = field(default_factory=list)  # order ids of the lifecycles that completed
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # every placed order as the API answered
     pending: dict[str, str] = field(default_factory=dict)  # order id -> the status its pending action leads to
@@ -194,7 +194,6 @@ class Direct:
     settings: Settings  # whose task queue, and the secret its customer references are keyed with
     variants: list[UUID]
     customer_email: str = CUSTOMER_EMAIL_ADDRESS
-    started: list[str] = field(default_factory=list)  # workflow ids, for the history breakdown
 
     async def place_order(self, index: int, timeout_seconds: int | None = None, lines: int = 1) -> OrderDetails:
         """Place one order of `lines` lines from variant `index` on (round-robin); answers it as the API would."""
@@ -213,7 +212,6 @@ class Direct:
         )
         if placed.status is not OrderStatus.PENDING_PAYMENT:
             raise UnexpectedResponse(f"placed order is {placed.status}")
-        self.started.append(workflow_id(placed.id))
         return placed
 
     async def place(self, index: int, timeout_seconds: int) -> Placed:
@@ -224,11 +222,12 @@ class Direct:
     async def placement(self, index: int) -> None:
         await self.place_order(index)
 
-    async def lifecycle(self, index: int) -> None:
-        """Place (update-with-start) -> pay (update) -> ship (update), as the API asks the workflow."""
+    async def lifecycle(self, index: int) -> str:
+        """Place (update-with-start) -> pay (update) -> ship (update), as the API asks the workflow; its run's id."""
         placed = await self.place_order(index)
         handle = self.client.get_workflow_handle_for(OrderWorkflow.run, workflow_id(placed.id))
         await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
         shipped = await handle.execute_update(OrderWorkflow.mark_shipped, MarkShipped(shipment_id=uuid.uuid4()))
         if shipped.status is not OrderStatus.SHIPPED:
             raise UnexpectedResponse(f"order is {shipped.status}")
+        return handle.id

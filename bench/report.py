@@ -1,6 +1,6 @@
 """The figures of one run: one model (written as JSON, `bench/results/latest.json`) and its renderings, all from
 the same rows (`rows`): the printed table (`text`), the README's table (`markdown`, `python -m bench.report
-[result.json]`); `details` adds what a table does not show (errors, where the time goes, CPU per order)."""
+[result.json]`); `details` adds what a table does not show (errors, CPU per lifecycle, the machine's load)."""
 
 import math
 import statistics
@@ -11,10 +11,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from bench.history import Breakdown
 from bench.load import Sample, percentile
 
 MIB = 1024 * 1024
+
+
+def mib(value: int | None) -> float | None:
+    return None if value is None else round(value / MIB, 1)
 
 
 class Subject(StrEnum):
@@ -147,15 +150,15 @@ class StormSide(BaseModel):
     error_samples: list[str]
     placing_s: float
     wait_s: float | None = None  # end of placing (and of what ran before the deadline) -> the first deadline
-    first_deadline: datetime | None
-    deadline_spread_s: float | None  # last deadline - first deadline
+    first_deadline: datetime | None = None
+    deadline_spread_s: float | None = None  # last deadline - first deadline
     in_one_second: int | None = None  # the most deadlines within any one second
-    done_s: float | None  # first deadline -> the last run closed (after its release step)
-    settled_s: float | None  # first deadline -> PostgreSQL showed every order Expired and released (polled)
-    runs_left: list[tuple[float, int]]  # (seconds since the first deadline, runs still open), from close times
-    deadlines_ahead: list[tuple[float, int]]  # (seconds since the first deadline, runs whose timer is still ahead)
-    reservations_left: list[tuple[float, int]]  # (seconds, Active reservations of the storm's orders), polled
-    cpu_s: dict[str, float]  # CPU seconds per process from the first deadline until done
+    done_s: float | None = None  # first deadline -> the last run closed (after its release step)
+    settled_s: float | None = None  # first deadline -> PostgreSQL showed every order Expired and released (polled)
+    runs_left: list[tuple[float, int]] = []  # (seconds since the first deadline, runs still open), from close times
+    deadlines_ahead: list[tuple[float, int]] = []  # (seconds since the first deadline, runs whose timer is still ahead)
+    reservations_left: list[tuple[float, int]] = []  # (seconds, Active reservations of the storm's orders), polled
+    cpu_s: dict[str, float] = {}  # CPU seconds per process from the first deadline until done
 
 
 class Storm(BaseModel):
@@ -250,7 +253,6 @@ class BenchResult(BaseModel):
     versions: dict[str, str]
     measurements: list[Measurement]
     peak_rss_mib: dict[str, float]
-    breakdown: dict[str, Breakdown]  # per subject, from workflow histories of the c=1 lifecycles
     notes: list[str]
     open_orders: OpenOrders | None = None
     storm: Storm | None = None
@@ -540,7 +542,7 @@ def markdown(result: BenchResult) -> str:
 
 
 def details(result: BenchResult) -> str:
-    """What the table does not show: errors, where the time goes, CPU per order, the machine's load."""
+    """What the table does not show: errors, CPU per lifecycle and process, the machine's load, the notes."""
     out = [
         "project: REST API + worker on PostgreSQL; floor: the same OrderWorkflow on no-op steps (bench.floor), with "
         "ordinary / local activities / its own rule; (x): project / floor (for orders/s higher is better, for ms "
@@ -557,30 +559,11 @@ def details(result: BenchResult) -> str:
             f"! expiry storm: what ran before the first deadline (open orders' RSS and placement) ended "
             f"{-(result.storm.project.wait_s or 0.0):.1f}s after it"
         )
-    for subject, times in result.breakdown.items():
-        out.append(f"time per step, from {times.workflows} histories of {subject} c=1 lifecycles (server clock):")
-        for name, step in times.activities.items():
-            out.append(f"    {name:<28} queue {step.queue_ms:6.1f} ms   run {step.run_ms:6.1f} ms   (x{step.count})")
-        wft = times.workflow_tasks
-        out.append(
-            f"    {'workflow tasks':<28} queue {wft.queue_ms:6.1f} ms   run {wft.run_ms:6.1f} ms   "
-            f"({wft.count / max(1, times.workflows):.1f} per order)"
-        )
-        if times.local_activities:
-            out.append(
-                f"    {'local activities':<28} {times.local_activities / max(1, times.workflows):.1f} per order, "
-                "run inside the workflow tasks above"
-            )
     for subject in Subject:
         life = result.get(Kind.LIFECYCLE, subject, 20)
         if life is not None and life.cpu_s and life.ok:
             per_order = ", ".join(f"{name} {ms:.0f}" for name, ms in cpu_per_lifecycle(life).items())
             out.append(f"CPU ms per lifecycle, {subject} c=20: {per_order}")
-    for rounds in result.rounds:
-        rates = "; ".join(
-            f"{subject} {', '.join(f'{rate:.2f}' for rate in per_round)}" for subject, per_round in rounds.rates.items()
-        )
-        out.append(f"lifecycles/s per round at c={rounds.concurrency} ({rounds.per_round} per round): {rates}")
     machine = result.machine
     out.append(
         f"machine: {machine.cpus} CPUs, load average {machine.load_average_before[0]:.2f} before, "

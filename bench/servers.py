@@ -27,11 +27,7 @@ from stack.secrets import new_secret
 from stack.settings import Settings
 from stack.supervisor import STOP_TIMEOUT
 from tooling import processes
-from tooling.processes import StackError
 
-__all__ = ["Say", "Stack", "StackError", "profiled", "running_stack"]
-
-SAMPLE_INTERVAL = 0.25  # seconds between RSS samples
 FLOOR_WORKER = "baseline_worker"  # its name in the results (peak_rss_mib, cpu_s)
 RSS_SAMPLED = ("worker", "api", FLOOR_WORKER, "temporal")
 # The payment timeout of every order a run leaves open, the project's and the floor's: longer than any run, so no
@@ -48,7 +44,6 @@ class Stack:
     procs: processes.Stack
     floor_queue: str  # the floor worker's base task queue; one per step mode (bench.floor.task_queue)
     final_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds of a killed process, read just before
-    rss_samples: dict[str, int] = field(default_factory=dict)  # sampled peak RSS in bytes, per process
 
     @property
     def client(self) -> Client:
@@ -62,14 +57,6 @@ class Stack:
     def floor_settings(self, mode: StepMode) -> Settings:
         """The same, with the floor's task queue of `mode`: what the floor's runs are started with."""
         return self.settings.model_copy(update={"temporal_task_queue": task_queue(self.floor_queue, mode)})
-
-    @property
-    def task_queue(self) -> str:
-        return self.procs.task_queue
-
-    @property
-    def database_url(self) -> str:
-        return self.procs.database_url
 
     @property
     def pids(self) -> dict[str, int]:
@@ -110,20 +97,20 @@ class Stack:
         seconds["other"] = busy - sum(seconds.values())  # everything else on the machine (other test runs)
         return seconds
 
-    def peak_rss(self) -> dict[str, int]:
-        """Peak resident memory in bytes: the kernel's high-water mark (VmHWM), or the sampled peak if larger."""
-        peaks = dict(self.rss_samples)
-        for name in RSS_SAMPLED:
-            hwm = _vm_hwm(self.pids[name])
-            if hwm is not None:
-                peaks[name] = max(peaks.get(name, 0), hwm)
-        return peaks
+    @contextmanager
+    def cpu_used(self) -> Iterator[dict[str, float]]:
+        """CPU seconds each process used while the block ran (`cpu_seconds`' difference), filled in at its end."""
+        used: dict[str, float] = {}
+        before = self.cpu_seconds()
+        try:
+            yield used
+        finally:
+            used.update({name: round(s - before.get(name, 0.0), 3) for name, s in self.cpu_seconds().items()})
 
-    def sample_rss(self) -> None:
-        for name in RSS_SAMPLED:
-            rss = self.rss(name)
-            if rss is not None:
-                self.rss_samples[name] = max(self.rss_samples.get(name, 0), rss)
+    def peak_rss(self) -> dict[str, int]:
+        """Peak resident memory in bytes of each long-lived process: the kernel's high-water mark (VmHWM)."""
+        peaks = {name: _vm_hwm(self.pids[name]) for name in RSS_SAMPLED}
+        return {name: peak for name, peak in peaks.items() if peak is not None}
 
 
 def _tree_cpu_seconds(pid: int) -> float:
@@ -154,19 +141,18 @@ def _vm_hwm(pid: int) -> int | None:
 
 
 @contextmanager
-def profiled(stack: Stack, names: tuple[str, ...], out_dir: Path, say: Say, *, raw: bool = False) -> Iterator[None]:
-    """py-spy flame graphs (`latest-flame-<name>.svg` in `out_dir`) of the named processes while the block runs;
-    with `raw`, collapsed stacks instead (`latest-profile-<name>.txt`, one stack and its sample count a line).
+def profiled(stack: Stack, names: tuple[str, ...], out_dir: Path, say: Say) -> Iterator[None]:
+    """py-spy flame graphs (`latest-flame-<name>.svg` in `out_dir`) of the named processes while the block runs.
 
     py-spy samples without pausing the process (--nonblocking), so the profile costs the stack little.
     """
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {name: out_dir / (f"latest-profile-{name}.txt" if raw else f"latest-flame-{name}.svg") for name in names}
+    paths = {name: out_dir / f"latest-flame-{name}.svg" for name in names}
     recorders = [
         subprocess.Popen(
             [spy, "record", "--nonblocking", "--pid", str(stack.pids[name]), "--output", str(paths[name]),
-             "--format", "raw" if raw else "flamegraph"],
+             "--format", "flamegraph"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -186,12 +172,6 @@ def profiled(stack: Stack, names: tuple[str, ...], out_dir: Path, say: Say, *, r
             say(f"profile of the {name}: {paths[name]}")
 
 
-async def _sample_forever(stack: Stack) -> None:
-    while True:
-        stack.sample_rss()
-        await asyncio.sleep(SAMPLE_INTERVAL)
-
-
 @asynccontextmanager
 async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int | None = None) -> AsyncIterator[Stack]:
     """Start everything under `work_dir`; stop it all (children, Temporal, PostgreSQL) on the way out.
@@ -209,7 +189,6 @@ async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int |
         persist_temporal=False,
         extra_env={} if max_cached_workflows is None else {"MAX_CACHED_WORKFLOWS": str(max_cached_workflows)},
     )
-    sampler: asyncio.Task[None] | None = None
     try:
         stack = Stack(procs, floor_queue=f"bench-floor-{uuid.uuid4().hex[:8]}")
         say("starting the floor's worker")
@@ -220,10 +199,7 @@ async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int |
         )
         for mode in StepMode:
             await procs.wait_polling(task_queue(stack.floor_queue, mode))
-        sampler = asyncio.create_task(_sample_forever(stack))
         yield stack
         procs.check_alive()
     finally:
-        if sampler is not None:
-            sampler.cancel()
         await asyncio.to_thread(procs.close)

@@ -21,7 +21,6 @@ from temporalio.worker import Worker
 from bench.__main__ import arguments, plan_of
 from bench.drivers import Direct
 from bench.floor import INTERCEPTORS, StepMode, no_op_activities, task_queue
-from bench.history import LOCAL_ACTIVITY_MARKER
 from bench.load import Sample, drive, percentile
 from bench.report import BenchResult, Kind, Subject, markdown, round_ratios
 from bench.scale import in_one_second, kill_figures, left_curve
@@ -30,6 +29,7 @@ from tests.conftest import secret_settings
 from workflows.order import OrderWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
+LOCAL_ACTIVITY_MARKER = "core_local_activity"  # the marker a local activity leaves in a history
 RUN_TIMEOUT = 600  # seconds; a quick run takes 2-4 minutes (the killed worker's lifecycles wait out 30 s timeouts)
 
 
@@ -105,9 +105,8 @@ async def test_the_floor_is_the_order_workflow_on_no_op_steps_in_each_step_mode(
             activities=no_op_activities(),
             interceptors=INTERCEPTORS[mode],
         ):
-            floor = Direct(dev_env.client, settings, [uuid.uuid4()])
-            await floor.lifecycle(0)
-        history = await dev_env.client.get_workflow_handle(floor.started[0]).fetch_history()
+            run = await Direct(dev_env.client, settings, [uuid.uuid4()]).lifecycle(0)
+        history = await dev_env.client.get_workflow_handle(run).fetch_history()
         scheduled = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
         markers = [e for e in history.events if e.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER]
         steps[mode] = (len(scheduled), len(markers))
@@ -193,7 +192,6 @@ def test_quick_run_measures_everything_and_stops_everything(tmp_path: Path) -> N
     assert sum(phase.seconds for phase in result.phases) <= result.duration_s + 0.05 * len(phases)  # each rounded
     assert {"worker", "api", "baseline_worker"} <= set(result.peak_rss_mib)
     assert all(value > 0 for value in result.peak_rss_mib.values())
-    assert set(result.breakdown) == set(Subject) - {durable}
 
     open_orders = result.open_orders
     assert open_orders is not None and open_orders.placed == open_orders.requested and open_orders.errors == 0
@@ -245,12 +243,9 @@ def test_the_committed_result_still_renders() -> None:
     assert len(lines) > 20 and all(line.startswith("| ") and line.count(" | ") == 2 for line in lines[2:])
 
 
-def test_lifecycles_at_focuses_the_run_on_lifecycles_unless_a_scale_phase_is_named() -> None:
-    focused = plan_of(arguments(["--lifecycles-at", "20", "--orders", "30"]))
-    assert (focused.lifecycles_at, focused.orders) == ((20,), 30)
-    assert (focused.storm, focused.open_orders, focused.kill_run_s) == (0, 0, 0.0)
-    assert plan_of(arguments(["--lifecycles-at", "20", "--storm", "100"])).storm == 100
-
-    everything = plan_of(arguments([]))
-    assert everything.lifecycles_at == ()
-    assert everything.storm > 0 and everything.open_orders > 0 and everything.kill_run_s > 0
+def test_options_override_the_preset_they_start_from() -> None:
+    quick = plan_of(arguments(["--quick", "--storm", "0", "--no-kill"]))
+    assert (quick.orders, quick.storm, quick.kill_run_s, quick.open_orders) == (3, 0, 0.0, 40)
+    assert plan_of(arguments(["--orders", "30"])).orders == 30
+    with pytest.raises(SystemExit):
+        arguments(["--open-orders", "10", "--storm", "20"])  # the storm's orders are the last open orders
