@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from bench.load import Sample, percentile
 
 MIB = 1024 * 1024
+FLOOR_WORKER = "baseline_worker"  # the floor's worker process, as the results name it (peak_rss_mib, cpu_s)
 
 
 def mib(value: int | None) -> float | None:
@@ -257,7 +258,7 @@ class BenchResult(BaseModel):
     open_orders: OpenOrders | None = None
     storm: Storm | None = None
     workers: Workers | None = None
-    rounds: list[Rounds] = []  # lifecycles in interleaved rounds (c=20; each --lifecycles-at C)
+    rounds: list[Rounds] = []  # lifecycles in interleaved rounds (c=20)
     phases: list[Phase] = []  # in the order they ran
 
     def get(self, kind: Kind, subject: Subject, concurrency: int, lines: int = 1) -> Measurement | None:
@@ -372,7 +373,7 @@ def per_core(measurement: Measurement) -> tuple[float | None, float | None]:
     """Lifecycles/s one core sustains: for the order workers alone, and for the whole stack (no harness)."""
     per = cpu_per_lifecycle(measurement)
     worker_ms = sum(ms for name, ms in per.items() if name.startswith("worker"))
-    stack_ms = sum(ms for name, ms in per.items() if name not in ("harness", "other", "baseline_worker"))
+    stack_ms = sum(ms for name, ms in per.items() if name not in ("harness", "other", FLOOR_WORKER))
     return (round(1000 / worker_ms, 1) if worker_ms else None, round(1000 / stack_ms, 1) if stack_ms else None)
 
 
@@ -390,15 +391,13 @@ def _measured_rows(result: BenchResult) -> list[Row]:
         floors = {floor: _rate(result.get(Kind.LIFECYCLE, floor, concurrency)) for floor in pair}
         ratios = {floor: result.lifecycle_ratio(floor, concurrency) for floor in pair}
         rows.append((f"lifecycle c={concurrency} (orders/s)", _num(value, 2), _floors(value, floors, 2, ratios)))
-    for lines in (1, 10, 50):
+    for lines in (10, 50):  # 1 line: the POST /api/orders rows above
         value = _p50(result.get(Kind.PLACEMENT, Subject.PROJECT, 1, lines))
         floors = {floor: _p50(result.get(Kind.PLACEMENT, floor, 1)) for floor in pair}
-        rows.append(
-            (f"placement {lines} line{'s' if lines > 1 else ''} p50 c=1 (ms)", _num(value), _floors(value, floors, 1))
-        )
+        rows.append((f"placement {lines} lines p50 c=1 (ms)", _num(value), _floors(value, floors, 1)))
     rss = result.peak_rss_mib
     rows.append(("peak RSS worker / API (MiB)", f"{_num(rss.get('worker'), 0)} / {_num(rss.get('api'), 0)}",
-                 f"floor's worker {_num(rss.get('baseline_worker'), 0)}"))  # fmt: skip
+                 f"floor's worker {_num(rss.get(FLOOR_WORKER), 0)}"))  # fmt: skip
     return rows
 
 

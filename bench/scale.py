@@ -15,6 +15,7 @@ import asyncio
 import math
 import statistics
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -527,10 +528,7 @@ async def workers(
     stop = started + kill_run_s
     figures = kill_figures(sample.spans, started=started, kill=killed_at, stop=stop)
     end = max((end for _, end in sample.spans), default=stop)
-    timeline = [
-        (second_from_start, sum(1 for _, e in sample.spans if second_from_start <= e - started < second_from_start + 1))
-        for second_from_start in range(math.ceil(end - started))
-    ]
+    per_second = Counter(int(end - started) for _, end in sample.spans)  # lifecycles completed in each second
     say("more workers: checking the invariants (every completed lifecycle Shipped, nothing lost)")
     # Completed lifecycles are Shipped; one whose pay or ship answered 503 order_action_pending must still get there.
     pending = {order_id: status for order_id, status in rest.pending.items() if order_id not in pending_before}
@@ -549,7 +547,7 @@ async def workers(
         errors=sample.errors,
         pending=len(pending) + rest.pending_placements - pending_placements,
         error_samples=sample.error_samples,
-        timeline=[(float(t), n) for t, n in timeline],
+        timeline=[(float(second), per_second[second]) for second in range(math.ceil(end - started))],
         invariants=checked,
         **figures,
     )

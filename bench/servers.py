@@ -22,13 +22,13 @@ import psutil
 from temporalio.client import Client
 
 from bench.floor import StepMode, task_queue
+from bench.report import FLOOR_WORKER
 from stack.codec import PayloadKey
 from stack.secrets import new_secret
 from stack.settings import Settings
 from stack.supervisor import STOP_TIMEOUT
 from tooling import processes
 
-FLOOR_WORKER = "baseline_worker"  # its name in the results (peak_rss_mib, cpu_s)
 RSS_SAMPLED = ("worker", "api", FLOOR_WORKER, "temporal")
 # The payment timeout of every order a run leaves open, the project's and the floor's: longer than any run, so no
 # order expires unasked while a later phase measures or checks the invariants.
