@@ -192,6 +192,11 @@ class Stack:
         return f"http://{HOST}:{self.open_api_port}"
 
     @property
+    def ui_url(self) -> str:
+        """The dev server's Temporal Web, under the API's host name (`stack.run.browser_host`)."""
+        return f"http://{HOST}:{self.ui_port}"
+
+    @property
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.operator_token}"}
 
@@ -233,7 +238,8 @@ class Stack:
             PYTHONUNBUFFERED="1",
             APP_SECRET=self.app_secret,
             PAYLOAD_KEYS=self.payload_keys,
-            TEMPORAL_UI_URL=f"http://{HOST}:{self.ui_port}",  # the console links runs to this dev server's UI
+            TEMPORAL_UI_URL=self.ui_url,  # the console links runs to this dev server's UI
+            TEMPORAL_WEB_ORIGINS=self.ui_url,  # which calls the codec server from there
             **self.extra_env,
         )
         return env
@@ -343,6 +349,7 @@ class Stack:
             ui_port=self.ui_port,
             db_file=self.root / "temporal.db" if self.persist_temporal else None,
             log_file=self.temporal_log,
+            codec_endpoint=f"{self.base_url}/codec",  # as `make run` does
         )
 
     def _stop_dev_server(self) -> None:
