@@ -11,7 +11,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The dependencies first, in a layer of their own: it is rebuilt only when pyproject.toml changes.
+# The dependencies first, in a layer of their own: it is rebuilt only when pyproject.toml changes. Only the
+# runtime's: no extra, so neither the embedded PostgreSQL and Temporal servers nor the dev tools ship.
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \

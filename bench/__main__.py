@@ -1,6 +1,6 @@
 """`make bench` / `python -m bench [--orders N] [--open-orders N] [--storm N] [--quick] [--out DIR]`.
 
-Brings up a temporary stack (embedded PostgreSQL, in-memory Temporal dev server, worker, API, baseline
+Brings up a temporary stack (embedded PostgreSQL, in-memory Temporal dev server, worker, API, the floor's
 worker), measures, stops it all, prints the tables and writes `<UTC timestamp>.json`, `latest.json` and the
 charts (`latest-concurrency.svg`, `latest-storm.svg`, `latest-kill.svg`). Progress goes to stderr (a bar per
 phase on a terminal), the tables to stdout.
@@ -8,26 +8,24 @@ phase on a terminal), the tables to stdout.
 
 import argparse
 import asyncio
+import dataclasses
 import signal
 import sys
 from pathlib import Path
 
 from bench import harness, report
 from bench.charts import write as report_charts
-from bench.servers import StackError
+from tooling.processes import StackError
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
-DEFAULT_ORDERS = 50
-QUICK_ORDERS = 3
-DEFAULT_OPEN_ORDERS = 5000
-DEFAULT_STORM = 2000
 # The in-flight lifecycles of a killed worker wait out a 30 s activity timeout (the run waits for them after its
-# end); the run is long enough after the kill to see the rate recover, and 6 s before it give the rate before.
-KILL_RUN_S, KILL_AT_S = 36.0, 8.0
-ROUNDS, QUICK_ROUNDS = 4, 2  # interleaved rounds of the c=20 lifecycles
+# end); the kill run is long enough after the kill to see the rate recover, and 6 s before it give the rate before.
+DEFAULT = harness.Plan(orders=50, warmup=5, min_per_slot=2, deadline=120.0, rounds=4, open_orders=5000, storm=2000,
+                       kill_run_s=36.0, kill_at_s=8.0)  # fmt: skip
 # --quick: enough open orders to evict some from a small cache, a small storm, a short kill run
-QUICK_OPEN_ORDERS, QUICK_CACHE, QUICK_STORM = 40, 20, 20
-QUICK_KILL_RUN_S, QUICK_KILL_AT_S = 12.0, 4.0
+QUICK = harness.Plan(orders=3, warmup=1, min_per_slot=0, deadline=30.0, quick=True, rounds=2, open_orders=40,
+                     storm=20, kill_run_s=12.0, kill_at_s=4.0, max_cached_workflows=20)  # fmt: skip
+OVERRIDES = ("orders", "open_orders", "storm", "max_cached_workflows", "deadline")  # options named as Plan's fields
 
 
 def say(message: str) -> None:
@@ -39,16 +37,16 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--orders",
         type=int,
-        help=f"operations per measurement (default {DEFAULT_ORDERS}; a lifecycle throughput run does at least 2 per "
+        help=f"operations per measurement (default {DEFAULT.orders}; a lifecycle throughput run does at least 2 per "
         "concurrency slot unless --quick)",
     )
     parser.add_argument(
         "--open-orders",
         type=int,
-        help=f"orders left open waiting for payment (default {DEFAULT_OPEN_ORDERS}; 0: skip that phase)",
+        help=f"orders left open waiting for payment (default {DEFAULT.open_orders}; 0: skip that phase)",
     )
     parser.add_argument(
-        "--storm", type=int, help=f"orders of the expiry storm (default {DEFAULT_STORM}; 0: skip the storm)"
+        "--storm", type=int, help=f"orders of the expiry storm (default {DEFAULT.storm}; 0: skip the storm)"
     )
     parser.add_argument(
         "--no-kill", action="store_true", help="skip the more-workers phase (a second worker, then SIGKILLed)"
@@ -63,20 +61,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="py-spy flame graphs of the worker and the API during the project's c=20 lifecycles, into --out",
     )
-    parser.add_argument(
-        "--profile-raw",
-        action="store_true",
-        help="with --profile: collapsed stacks (latest-profile-<name>.txt, for grep and sort) instead of SVGs",
-    )
-    parser.add_argument(
-        "--lifecycles-at",
-        type=int,
-        action="append",
-        metavar="C",
-        help="measure only lifecycles at concurrency C (repeatable), the project against the local-activity floor: "
-        "no placement rows, no scale phases unless asked for (for before/after CPU comparisons of a change)",
-    )
-    parser.add_argument("--quick", action="store_true", help=f"tiny counts ({QUICK_ORDERS} per measurement)")
+    parser.add_argument("--quick", action="store_true", help=f"tiny counts ({QUICK.orders} per measurement)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="directory for the JSON results")
     parser.add_argument(
         "--deadline", type=float, default=None, help="seconds after which a measurement starts nothing new"
@@ -84,43 +69,22 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.orders is not None and args.orders < 1:
         parser.error("--orders must be at least 1")
+    plan = plan_of(args)
+    if 0 < plan.open_orders < plan.storm:
+        parser.error("the storm's orders are the last open orders: --open-orders must be 0 or at least --storm")
     for name in ("open_orders", "storm"):
         if getattr(args, name) is not None and getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must not be negative")
-    if any(c < 1 for c in args.lifecycles_at or ()):
-        parser.error("--lifecycles-at must be at least 1")
     return args
 
 
 def plan_of(args: argparse.Namespace) -> harness.Plan:
-    orders = args.orders or (QUICK_ORDERS if args.quick else DEFAULT_ORDERS)
-
-    focused = bool(args.lifecycles_at)  # a focused run has the scale phases only when asked for by name
-
-    def chosen(value: int | None, quick: int, default: int) -> int:
-        if value is not None:
-            return value
-        return 0 if focused else quick if args.quick else default
-
-    kill_run_s, kill_at_s = (QUICK_KILL_RUN_S, QUICK_KILL_AT_S) if args.quick else (KILL_RUN_S, KILL_AT_S)
-    return harness.Plan(
-        orders=orders,
-        warmup=1 if args.quick else 5,
-        min_per_slot=0 if args.quick else 2,
-        deadline=args.deadline or (30.0 if args.quick else 120.0),
-        quick=args.quick,
-        rounds=QUICK_ROUNDS if args.quick else ROUNDS,
-        open_orders=chosen(args.open_orders, QUICK_OPEN_ORDERS, DEFAULT_OPEN_ORDERS),
-        storm=chosen(args.storm, QUICK_STORM, DEFAULT_STORM),
-        kill_run_s=0.0 if args.no_kill or focused else kill_run_s,
-        kill_at_s=kill_at_s,
-        profile_dir=args.out if args.profile else None,
-        profile_raw=args.profile_raw,
-        lifecycles_at=tuple(args.lifecycles_at or ()),
-        max_cached_workflows=args.max_cached_workflows
-        if args.max_cached_workflows is not None
-        else (QUICK_CACHE if args.quick else None),
-    )
+    overrides: dict[str, object] = {name: getattr(args, name) for name in OVERRIDES if getattr(args, name) is not None}
+    if args.no_kill:
+        overrides["kill_run_s"] = 0.0
+    if args.profile:
+        overrides["profile_dir"] = args.out
+    return dataclasses.replace(QUICK if args.quick else DEFAULT, **overrides)  # type: ignore[arg-type]
 
 
 async def main(plan: harness.Plan, out: Path) -> int:
@@ -134,9 +98,7 @@ async def main(plan: harness.Plan, out: Path) -> int:
         # Operations cut short by the interruption leave futures nobody reads; that is expected, not news.
         asyncio.get_running_loop().set_exception_handler(lambda loop, context: None)
         raise
-    print(report.table(result))
-    print()
-    print(report.scale_table(result))
+    print(report.text(result))
     print()
     print(report.details(result))
     path = report.write(result, out)

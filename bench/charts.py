@@ -3,7 +3,7 @@
 - `latest-concurrency.svg`: lifecycle throughput and latency percentiles against concurrency, the project
   against the floors (the durability-rule floor at c=20 only; and the project with two workers at c=50);
 - `latest-storm.svg`: the expiry storm, runs still open (and the project's Active reservations) over time since
-  the first deadline, the project against the bare expiry workflow;
+  the first deadline, the project against the floor;
 - `latest-kill.svg`: lifecycles completed per second through the run that SIGKILLs one of two workers.
 """
 

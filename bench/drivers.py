@@ -1,4 +1,4 @@
-"""What one operation is: a placement or a whole lifecycle, over REST or straight to the baseline workflow."""
+"""What one operation is: a placement or a whole lifecycle, over REST or straight through the Temporal client."""
 
 import uuid
 from dataclasses import dataclass, field
@@ -7,22 +7,11 @@ from typing import Any
 from uuid import UUID
 
 import aiohttp
-from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.client import Client
 
-from api.placing import order_start, placing_start
-from bench.baseline import (
-    BaselineDetails,
-    BaselineExpiry,
-    BaselineExpiryWorkflow,
-    BaselineOrder,
-    BaselineOrderWorkflow,
-    BaselinePay,
-    BaselineShip,
-    StepMode,
-)
+from api.placing import order_start
 from bench.load import OP_TIMEOUT
-from contracts.order import OrderDetails, OrderLineInput, PlaceOrder
+from contracts.order import MarkPaid, MarkShipped, OrderDetails, OrderLineInput, OrderStatus, PlaceOrder
 from services.catalog.demo import PRODUCTS
 from services.inventory.demo import DEMO_LOCATION_CODE, DEMO_WAREHOUSE_CODE
 from stack.settings import Settings
@@ -30,7 +19,6 @@ from workflows.order import OrderWorkflow, workflow_id
 
 CUSTOMER_NAME = "Bench Customer"
 CUSTOMER_EMAIL_ADDRESS = "bench@example.com"
-CUSTOMER_REF_VALUE = "0" * 64  # the floor sets a reference of the same size as the project's HMAC
 STORM_EMAIL_ADDRESS = "storm@example.com"  # the expiry storm's orders, to find them in PostgreSQL
 
 
@@ -84,7 +72,7 @@ class Rest:
 
     http: aiohttp.ClientSession
     variants: list[UUID]
-    placed: list[str] = field(default_factory=list)  # order ids, for the history breakdown
+    placed: list[str] = field(default_factory=list)  # order ids, in placing order
     shipped: list[str] = field(default_factory=list)  # order ids of the lifecycles that completed
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # every placed order as the API answered
     pending: dict[str, str] = field(default_factory=dict)  # order id -> the status its pending action leads to
@@ -183,49 +171,6 @@ class Rest:
         self.shipped.append(str(order["id"]))
 
 
-@dataclass
-class Baseline:
-    """The bare workflow, driven through the Temporal client with the same kind of calls as the API makes."""
-
-    client: Client
-    task_queue: str
-    mode: StepMode
-    started: list[str] = field(default_factory=list)  # workflow ids, for the history breakdown
-
-    async def place(self, index: int = 0, lines: int = 1) -> str:
-        order_id = uuid.uuid4()
-        workflow_id = f"baseline-{self.mode}-{order_id}"
-        start = placing_start(
-            BaselineOrderWorkflow.run,
-            BaselineOrder(
-                order_id=order_id,
-                customer_email=CUSTOMER_EMAIL_ADDRESS,
-                lines=lines,
-                mode=self.mode,
-            ),
-            id=workflow_id,
-            task_queue=self.task_queue,
-            customer_ref=CUSTOMER_REF_VALUE,
-        )
-        placed = await self.client.execute_update_with_start_workflow(
-            BaselineOrderWorkflow.wait_placed, start_workflow_operation=start
-        )
-        if placed.status != "PendingPayment":
-            raise UnexpectedResponse(f"baseline order is {placed.status}")
-        self.started.append(workflow_id)
-        return workflow_id
-
-    async def lifecycle(self, index: int) -> None:
-        """Place (update-with-start) -> pay (update) -> ship (update)."""
-        handle = self.client.get_workflow_handle_for(BaselineOrderWorkflow.run, await self.place(index))
-        await handle.execute_update(BaselineOrderWorkflow.mark_paid, BaselinePay(payment_id=uuid.uuid4()))
-        shipped: BaselineDetails = await handle.execute_update(
-            BaselineOrderWorkflow.mark_shipped, BaselineShip(shipment_id=uuid.uuid4())
-        )
-        if shipped.status != "Shipped":
-            raise UnexpectedResponse(f"baseline order is {shipped.status}")
-
-
 @dataclass(frozen=True)
 class Placed:
     """An order of an expiry storm: its workflow and when its payment timer fires."""
@@ -236,57 +181,53 @@ class Placed:
 
 
 @dataclass
-class DirectOrders:
-    """Real orders (OrderWorkflow on the order worker's task queue) placed straight through the Temporal client.
+class Direct:
+    """OrderWorkflow runs started straight through the Temporal client, the way the API starts them (the same
+    update-with-start, input and search attributes), on the task queue of `settings`: the project's order workers
+    or one of the floor's step modes (bench.floor).
 
-    The API gives every order the same PAYMENT_TIMEOUT_SECONDS, counted from its placement, so orders placed
-    over a minute expire over a minute. An expiry storm needs deadlines in one second: this places orders the
-    way the API does (the same update-with-start, input and search attributes) but with a timeout per order.
+    The API gives every order the same PAYMENT_TIMEOUT_SECONDS, counted from its placement, so orders placed over a
+    minute expire over a minute; an expiry storm needs deadlines in one second, so `place` takes one per order.
     """
 
     client: Client
-    settings: Settings  # the API's: its task queue, and the secret its customer references are keyed with
+    settings: Settings  # whose task queue, and the secret its customer references are keyed with
     variants: list[UUID]
-    customer_email: str = STORM_EMAIL_ADDRESS
+    customer_email: str = CUSTOMER_EMAIL_ADDRESS
+
+    async def place_order(self, index: int, timeout_seconds: int | None = None, lines: int = 1) -> OrderDetails:
+        """Place one order of `lines` lines from variant `index` on (round-robin); answers it as the API would."""
+        order = PlaceOrder(
+            order_id=uuid.uuid4(),
+            customer_name=CUSTOMER_NAME,
+            customer_email=self.customer_email,
+            items=[
+                OrderLineInput(product_variant_id=self.variants[(index + n) % len(self.variants)], quantity=1)
+                for n in range(lines)
+            ],
+            payment_timeout_seconds=timeout_seconds or self.settings.payment_timeout_seconds,
+        )
+        placed = await self.client.execute_update_with_start_workflow(
+            OrderWorkflow.wait_placed, start_workflow_operation=order_start(order, self.settings)
+        )
+        if placed.status is not OrderStatus.PENDING_PAYMENT:
+            raise UnexpectedResponse(f"placed order is {placed.status}")
+        return placed
 
     async def place(self, index: int, timeout_seconds: int) -> Placed:
         placed = await self.place_order(index, timeout_seconds)
         # The run sets its timer when placing ends, in the workflow task that recorded the order (created_at).
         return Placed(placed.id, workflow_id(placed.id), placed.created_at + timedelta(seconds=timeout_seconds))
 
-    async def place_order(self, index: int, timeout_seconds: int) -> OrderDetails:
-        """Place one order of a line of variant `index` (round-robin); answers the placed order as the API would."""
-        order = PlaceOrder(
-            order_id=uuid.uuid4(),
-            customer_name=CUSTOMER_NAME,
-            customer_email=self.customer_email,
-            items=[OrderLineInput(product_variant_id=self.variants[index % len(self.variants)], quantity=1)],
-            payment_timeout_seconds=timeout_seconds,
-        )
-        return await self.client.execute_update_with_start_workflow(
-            OrderWorkflow.wait_placed, start_workflow_operation=order_start(order, self.settings)
-        )
+    async def placement(self, index: int) -> None:
+        await self.place_order(index)
 
-
-@dataclass
-class BaselineExpiries:
-    """The expiry floor's runs, placed the same way (update-with-start) with a timeout per run."""
-
-    client: Client
-    task_queue: str
-
-    async def place(self, index: int, timeout_seconds: int) -> Placed:
-        order_id = uuid.uuid4()
-        run_id = f"baseline-expiry-{order_id}"
-        start = WithStartWorkflowOperation(
-            BaselineExpiryWorkflow.run,
-            BaselineExpiry(order_id=order_id, payment_timeout_seconds=timeout_seconds),
-            id=run_id,
-            task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-        placed = await self.client.execute_update_with_start_workflow(
-            BaselineExpiryWorkflow.wait_placed, start_workflow_operation=start
-        )
-        return Placed(order_id, run_id, placed.payment_deadline)
+    async def lifecycle(self, index: int) -> str:
+        """Place (update-with-start) -> pay (update) -> ship (update), as the API asks the workflow; its run's id."""
+        placed = await self.place_order(index)
+        handle = self.client.get_workflow_handle_for(OrderWorkflow.run, workflow_id(placed.id))
+        await handle.execute_update(OrderWorkflow.mark_paid, MarkPaid(payment_id=uuid.uuid4()))
+        shipped = await handle.execute_update(OrderWorkflow.mark_shipped, MarkShipped(shipment_id=uuid.uuid4()))
+        if shipped.status is not OrderStatus.SHIPPED:
+            raise UnexpectedResponse(f"order is {shipped.status}")
+        return handle.id

@@ -1,19 +1,14 @@
 """The load generator: run an operation a bounded number of times at a fixed concurrency, and its statistics.
 
 Every loop is bounded twice: by a count and by a wall-clock deadline. Each operation has its own timeout too,
-so a stuck server ends the measurement (with errors) instead of hanging it. On a terminal each loop shows a
-progress bar (tqdm, on stderr); in a pipe or a test it stays quiet.
+so a stuck server ends the measurement (with errors) instead of hanging it.
 """
 
 import asyncio
 import math
-import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-
-from tqdm import tqdm
 
 OP_TIMEOUT = 60.0  # seconds for one operation (one placement, or one whole lifecycle)
 MAX_ERROR_SAMPLES = 5
@@ -47,19 +42,6 @@ class Sample:
             self.error_samples.append(f"{type(error).__name__}: {error}"[:300])
 
 
-@contextmanager
-def progress(label: str | None, total: int) -> Iterator[Callable[[], None]]:
-    """A progress bar for one phase (nothing when `label` is None or stderr is not a terminal); yields `tick`."""
-    if label is None:
-        yield lambda: None
-        return
-    bar = tqdm(total=total, desc=f"[bench] {label}", unit="op", file=sys.stderr, leave=False, disable=None)
-    try:
-        yield lambda: bar.update(1)
-    finally:
-        bar.close()
-
-
 async def timed(op: Operation, index: int, sample: Sample) -> None:
     started = time.perf_counter()
     try:
@@ -83,52 +65,46 @@ async def drive(
     concurrency: int,
     deadline: float,
     first: int = 0,
-    label: str | None = None,
+    until: Callable[[], bool] = lambda: True,
 ) -> Sample:
-    """Run `op(first..first+count-1)` with `concurrency` operations in flight, none started after `deadline` s."""
+    """Run `op(first..first+count-1)` with `concurrency` operations in flight, none started after `deadline` s
+    or once `until()` is false."""
     sample = Sample()
     next_index = first
     end_index = first + count
     started = time.perf_counter()
     stop_at = started + deadline
 
-    with progress(label, count) as tick:
+    async def slot() -> None:
+        nonlocal next_index
+        while next_index < end_index:
+            if time.perf_counter() > stop_at or not until():
+                sample.truncated = True
+                return
+            index = next_index
+            next_index += 1
+            await timed(op, index, sample)
 
-        async def slot() -> None:
-            nonlocal next_index
-            while next_index < end_index:
-                if time.perf_counter() > stop_at:
-                    sample.truncated = True
-                    return
-                index = next_index
-                next_index += 1
-                await timed(op, index, sample)
-                tick()
-
-        await asyncio.gather(*(slot() for _ in range(max(1, min(concurrency, count)))))
+    await asyncio.gather(*(slot() for _ in range(max(1, min(concurrency, count)))))
     sample.elapsed = time.perf_counter() - started
     return sample
 
 
-async def interleave(
-    ops: Sequence[Operation], samples: list[Sample], *, rounds: int, deadline: float, label: str | None = None
-) -> None:
+async def interleave(ops: Sequence[Operation], samples: list[Sample], *, rounds: int, deadline: float) -> None:
     """One operation of each kind per round, one at a time: the kinds see the same machine conditions.
 
     Each sample's `elapsed` is the time spent in its own operations, so its throughput is that of c=1.
     """
     stop_at = time.perf_counter() + deadline
-    with progress(label, rounds) as tick:
-        for index in range(rounds):
-            if time.perf_counter() > stop_at:
-                for sample in samples:
-                    sample.truncated = True
-                break
-            for op, sample in zip(ops, samples, strict=True):
-                started = time.perf_counter()
-                await timed(op, index, sample)
-                sample.elapsed += time.perf_counter() - started
-            tick()
+    for index in range(rounds):
+        if time.perf_counter() > stop_at:
+            for sample in samples:
+                sample.truncated = True
+            break
+        for op, sample in zip(ops, samples, strict=True):
+            started = time.perf_counter()
+            await timed(op, index, sample)
+            sample.elapsed += time.perf_counter() - started
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -1,4 +1,6 @@
-"""The figures of one run (written as JSON), the issue's three targets, and the printed table."""
+"""The figures of one run: one model (written as JSON, `bench/results/latest.json`) and its renderings, all from
+the same rows (`rows`): the printed table (`text`), the README's table (`markdown`, `python -m bench.report
+[result.json]`); `details` adds what a table does not show (errors, CPU per lifecycle, the machine's load)."""
 
 import math
 import statistics
@@ -9,18 +11,23 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from bench.history import Breakdown
 from bench.load import Sample, percentile
 
 MIB = 1024 * 1024
+FLOOR_WORKER = "baseline_worker"  # the floor's worker process, as the results name it (peak_rss_mib, cpu_s)
+
+
+def mib(value: int | None) -> float | None:
+    return None if value is None else round(value / MIB, 1)
 
 
 class Subject(StrEnum):
-    PROJECT = "project"  # the real thing, over REST
-    BASELINE_ACTIVITY = "baseline_activity"  # bare workflow, ordinary activities, through the Temporal client
-    BASELINE_LOCAL = "baseline_local"  # bare workflow, local activities
-    # bare workflow with OrderWorkflow's durability rule: an action's first step ordinary, every other step local
-    BASELINE_DURABLE = "baseline_durable"
+    """The project over REST, and the floor (bench.floor: OrderWorkflow on no-op steps) in each step mode."""
+
+    PROJECT = "project"
+    BASELINE_ACTIVITY = "baseline_activity"  # every step an ordinary activity
+    BASELINE_LOCAL = "baseline_local"  # every step a local activity
+    BASELINE_DURABLE = "baseline_durable"  # the workflow's own rule
 
 
 LABELS = {
@@ -102,18 +109,11 @@ class Measurement(BaseModel):
         )
 
 
-class TargetId(StrEnum):
-    POST_P50 = "post_p50_c1"
-    LIFECYCLE_C20 = "lifecycle_c20"
-    FIFTY_LINES = "fifty_lines"
-    EXPIRY_STORM = "expiry_storm"
-
-
 # --- scale: open orders, expiry storm, more workers ---------------------------------------------------
 
 
 class Invariants(BaseModel):
-    """One reading of `stack.invariants` after a phase: the whole database and every order run."""
+    """One reading of `tooling.invariants` after a phase: the whole database and every order run."""
 
     ok: bool
     summary: str
@@ -151,15 +151,15 @@ class StormSide(BaseModel):
     error_samples: list[str]
     placing_s: float
     wait_s: float | None = None  # end of placing (and of what ran before the deadline) -> the first deadline
-    first_deadline: datetime | None
-    deadline_spread_s: float | None  # last deadline - first deadline
+    first_deadline: datetime | None = None
+    deadline_spread_s: float | None = None  # last deadline - first deadline
     in_one_second: int | None = None  # the most deadlines within any one second
-    done_s: float | None  # first deadline -> the last run closed (after its release step)
-    settled_s: float | None  # first deadline -> PostgreSQL showed every order Expired and released (polled)
-    runs_left: list[tuple[float, int]]  # (seconds since the first deadline, runs still open), from close times
-    deadlines_ahead: list[tuple[float, int]]  # (seconds since the first deadline, runs whose timer is still ahead)
-    reservations_left: list[tuple[float, int]]  # (seconds, Active reservations of the storm's orders), polled
-    cpu_s: dict[str, float]  # CPU seconds per process from the first deadline until done
+    done_s: float | None = None  # first deadline -> the last run closed (after its release step)
+    settled_s: float | None = None  # first deadline -> PostgreSQL showed every order Expired and released (polled)
+    runs_left: list[tuple[float, int]] = []  # (seconds since the first deadline, runs still open), from close times
+    deadlines_ahead: list[tuple[float, int]] = []  # (seconds since the first deadline, runs whose timer is still ahead)
+    reservations_left: list[tuple[float, int]] = []  # (seconds, Active reservations of the storm's orders), polled
+    cpu_s: dict[str, float] = {}  # CPU seconds per process from the first deadline until done
 
 
 class Storm(BaseModel):
@@ -236,15 +236,6 @@ class Phase(BaseModel):
     seconds: float
 
 
-class Target(BaseModel):
-    id: TargetId
-    name: str
-    measured: float | None  # the ratio the target is about
-    limit: float
-    at_most: bool  # True: measured <= limit passes; False: measured >= limit passes
-    passed: bool
-
-
 class Machine(BaseModel):
     cpus: int
     python: str
@@ -263,13 +254,11 @@ class BenchResult(BaseModel):
     versions: dict[str, str]
     measurements: list[Measurement]
     peak_rss_mib: dict[str, float]
-    targets: list[Target]
-    breakdown: dict[str, Breakdown]  # per subject, from workflow histories of the c=1 lifecycles
     notes: list[str]
     open_orders: OpenOrders | None = None
     storm: Storm | None = None
     workers: Workers | None = None
-    rounds: list[Rounds] = []  # lifecycles in interleaved rounds (c=20; each --lifecycles-at C)
+    rounds: list[Rounds] = []  # lifecycles in interleaved rounds (c=20)
     phases: list[Phase] = []  # in the order they ran
 
     def get(self, kind: Kind, subject: Subject, concurrency: int, lines: int = 1) -> Measurement | None:
@@ -312,232 +301,6 @@ def storm_ratio(storm: Storm) -> float | None:
     return _ratio(storm.project.done_s, storm.baseline.done_s)
 
 
-def evaluate_targets(result: BenchResult) -> list[Target]:
-    """The issue's three targets, from the figures of this run."""
-    post = result.get(Kind.PLACEMENT, Subject.PROJECT, 1)
-    base_place = result.get(Kind.PLACEMENT, Subject.BASELINE_ACTIVITY, 1)
-    fifty = result.get(Kind.PLACEMENT, Subject.PROJECT, 1, 50)
-    specs = [
-        (
-            TargetId.POST_P50,
-            "POST /api/orders p50 at c=1 <= 0.5 x baseline (ordinary activities) placement p50",
-            _ratio(_p50(post), _p50(base_place)),
-            0.5,
-            True,
-        ),
-        (
-            TargetId.LIFECYCLE_C20,
-            "lifecycle throughput at c=20 >= 1.0 x baseline (ordinary activities)",
-            result.lifecycle_ratio(Subject.BASELINE_ACTIVITY, 20),
-            1.0,
-            False,
-        ),
-        (
-            TargetId.FIFTY_LINES,
-            "50-line placement p50 <= 2 x 1-line placement p50",
-            _ratio(_p50(fifty), _p50(post)),
-            2.0,
-            True,
-        ),
-    ]
-    if result.storm is not None:
-        specs.append(
-            (
-                TargetId.EXPIRY_STORM,
-                "expiry storm: first deadline -> every order Expired and released <= 1.5 x the bare expiry workflow",
-                storm_ratio(result.storm),
-                1.5,
-                True,
-            )
-        )
-    targets = []
-    for target_id, name, measured, limit, at_most in specs:
-        passed = measured is not None and (measured <= limit if at_most else measured >= limit)
-        rounded = round(measured, 3) if measured is not None else None
-        targets.append(Target(id=target_id, name=name, measured=rounded, limit=limit, at_most=at_most, passed=passed))
-    return targets
-
-
-# --- the printed table -------------------------------------------------------------------------------
-
-
-def _num(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _times(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
-
-
-def _verdict(target: Target) -> str:
-    return "pass" if target.passed else "miss"
-
-
-def table(result: BenchResult) -> str:
-    targets = {target.id: target for target in result.targets}
-    header = ("figure", "project", "base: act.", "x act.", "base: local", "x local", "target", "result")
-    rows: list[tuple[str, ...]] = []
-
-    def add(
-        label: str,
-        value: float | None,
-        act: float | None,
-        local: float | None,
-        digits: int = 1,
-        target: tuple[str, Target] | None = None,
-        ratios: tuple[float | None, float | None] | None = None,
-    ) -> None:
-        x_act, x_local = ratios if ratios is not None else (_ratio(value, act), _ratio(value, local))
-        rows.append(
-            (
-                label,
-                _num(value, digits),
-                _num(act, digits),
-                _times(x_act),
-                _num(local, digits),
-                _times(x_local),
-                target[0] if target else "",
-                _verdict(target[1]) if target else "",
-            )
-        )
-
-    for concurrency in (1, 20):
-        project = result.get(Kind.PLACEMENT, Subject.PROJECT, concurrency)
-        act = result.get(Kind.PLACEMENT, Subject.BASELINE_ACTIVITY, concurrency)
-        local = result.get(Kind.PLACEMENT, Subject.BASELINE_LOCAL, concurrency)
-        for stat in ("p50_ms", "p95_ms", "p99_ms"):
-            label = f"POST /api/orders {stat[:3]} c={concurrency} (ms)"
-            goal = None
-            if concurrency == 1 and stat == "p50_ms" and TargetId.POST_P50 in targets:
-                goal = ("<= 0.50x act.", targets[TargetId.POST_P50])
-            add(
-                label,
-                getattr(project, stat, None),
-                getattr(act, stat, None),
-                getattr(local, stat, None),
-                target=goal,
-            )
-    for concurrency in (1, 20, 50):
-        project = result.get(Kind.LIFECYCLE, Subject.PROJECT, concurrency)
-        act = result.get(Kind.LIFECYCLE, Subject.BASELINE_ACTIVITY, concurrency)
-        local = result.get(Kind.LIFECYCLE, Subject.BASELINE_LOCAL, concurrency)
-        goal = None
-        if concurrency == 20 and TargetId.LIFECYCLE_C20 in targets:
-            goal = (">= 1.00x act.", targets[TargetId.LIFECYCLE_C20])
-        add(
-            f"lifecycle c={concurrency} (orders/s)",
-            _rate(project),
-            _rate(act),
-            _rate(local),
-            digits=2,
-            target=goal,
-            ratios=(
-                result.lifecycle_ratio(Subject.BASELINE_ACTIVITY, concurrency),
-                result.lifecycle_ratio(Subject.BASELINE_LOCAL, concurrency),
-            ),
-        )
-    act_place = result.get(Kind.PLACEMENT, Subject.BASELINE_ACTIVITY, 1)
-    local_place = result.get(Kind.PLACEMENT, Subject.BASELINE_LOCAL, 1)
-    one = result.get(Kind.PLACEMENT, Subject.PROJECT, 1, 1)
-    for lines in (1, 10, 50):
-        project = result.get(Kind.PLACEMENT, Subject.PROJECT, 1, lines)
-        goal = None
-        if lines == 50 and TargetId.FIFTY_LINES in targets:
-            ratio = _times(_ratio(_p50(project), _p50(one)))
-            goal = (f"<= 2x 1-line: {ratio}", targets[TargetId.FIFTY_LINES])
-        add(
-            f"placement {lines} line{'s' if lines > 1 else ''} p50 c=1 (ms)",
-            _p50(project),
-            _p50(act_place),
-            _p50(local_place),
-            target=goal,
-        )
-    rss = result.peak_rss_mib
-    add("peak RSS worker (MiB)", rss.get("worker"), rss.get("baseline_worker"), None, digits=0)
-    add("peak RSS API (MiB)", rss.get("api"), None, None, digits=0)
-
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return " | ".join(
-            cell.ljust(width) if i in (0, 6, 7) else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    rule = "-+-".join("-" * width for width in widths)
-    return "\n".join([line(header), rule, *(line(row) for row in rows)])
-
-
-def details(result: BenchResult) -> str:
-    """What the table does not show: errors, where the time goes, CPU per order, the machine's load."""
-    out = [
-        "project: REST API + worker on PostgreSQL; base: act. / base: local: the bare workflow with ordinary / local "
-        "activities; x: project / baseline (for orders/s higher is better, for ms and MiB lower; for lifecycles "
-        "measured in rounds, the median of the rounds' ratios)"
-    ]
-    failed = [m for m in result.measurements if m.errors or m.truncated]
-    for m in failed:
-        out.append(f"! {m.key}: {m.ok}/{m.requested} ok, {m.errors} errors{' (deadline hit)' if m.truncated else ''}")
-        out += [f"    {sample}" for sample in m.error_samples]
-    if result.storm is not None and (result.storm.project.wait_s or 0.0) < 0:
-        out.append(
-            f"! expiry storm: what ran before the first deadline (open orders' RSS and placement) ended "
-            f"{-(result.storm.project.wait_s or 0.0):.1f}s after it"
-        )
-    for subject, times in result.breakdown.items():
-        out.append(f"time per step, from {times.workflows} histories of {subject} c=1 lifecycles (server clock):")
-        for name, step in times.activities.items():
-            out.append(f"    {name:<28} queue {step.queue_ms:6.1f} ms   run {step.run_ms:6.1f} ms   (x{step.count})")
-        wft = times.workflow_tasks
-        per_run = wft.count / max(1, times.workflows)
-        out.append(
-            f"    {'workflow tasks':<28} queue {wft.queue_ms:6.1f} ms   run {wft.run_ms:6.1f} ms   "
-            f"({per_run:.1f} per order)"
-        )
-        if times.local_activities:
-            out.append(
-                f"    {'local activities':<28} {times.local_activities / max(1, times.workflows):.1f} per order, "
-                "run inside the workflow tasks above"
-            )
-    for concurrency in (20,):
-        for subject in Subject:
-            life = result.get(Kind.LIFECYCLE, subject, concurrency)
-            if life is None or not life.cpu_s or not life.ok:
-                continue
-            per_order = ", ".join(
-                f"{name} {1000 * s / life.ok:.0f}" for name, s in life.cpu_s.items() if 1000 * s / life.ok >= 0.5
-            )
-            out.append(f"CPU ms per lifecycle, {subject} c={concurrency}: {per_order}")
-    for rounds in result.rounds:
-        rates = "; ".join(
-            f"{subject} {', '.join(f'{rate:.2f}' for rate in per_round)}" for subject, per_round in rounds.rates.items()
-        )
-        out.append(f"lifecycles/s per round at c={rounds.concurrency} ({rounds.per_round} per round): {rates}")
-    if result.phases:
-        out.append("phases (wall-clock s): " + _phase_seconds(result.phases))
-    machine = result.machine
-    out.append(
-        f"machine: {machine.cpus} CPUs, load average {machine.load_average_before[0]:.2f} before, "
-        f"{machine.load_average_after[0]:.2f} after; {result.orders} operations per measurement; "
-        f"run took {result.duration_s:.0f}s"
-    )
-    out += result.notes
-    return "\n".join(out)
-
-
-def write(result: BenchResult, out_dir: Path) -> Path:
-    """`<UTC timestamp>.json` and `latest.json` in `out_dir`; returns the timestamped path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    text = result.model_dump_json(indent=2) + "\n"
-    path = out_dir / f"{result.started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(text)
-    (out_dir / "latest.json").write_text(text)
-    return path
-
-
-# --- the scale table ---------------------------------------------------------------------------------
-
-
 def failed(result: BenchResult) -> bool:
     """Whether the run must exit non-zero: an operation failed where none may, or an invariant broke."""
     if any(m.errors for m in result.measurements):
@@ -560,6 +323,44 @@ def failed(result: BenchResult) -> bool:
     return any(check is None or not check.ok for check in checks)
 
 
+def write(result: BenchResult, out_dir: Path) -> Path:
+    """`<UTC timestamp>.json` and `latest.json` in `out_dir`; returns the timestamped path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = result.model_dump_json(indent=2) + "\n"
+    path = out_dir / f"{result.started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(text)
+    (out_dir / "latest.json").write_text(text)
+    return path
+
+
+# --- the rows every rendering shows ------------------------------------------------------------------
+
+Row = tuple[str, str, str]  # (figure, project, against)
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _times(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _floors(
+    value: float | None,
+    floors: dict[Subject, float | None],
+    digits: int,
+    ratios: dict[Subject, float | None] | None = None,
+) -> str:
+    """`floor, ordinary activities 12.3 (0.50x); floor, local activities ...`: each floor and project / floor."""
+    parts = [
+        f"{LABELS[floor]} {_num(figure, digits)} ({_times((ratios or {}).get(floor) or _ratio(value, figure))})"
+        for floor, figure in floors.items()
+        if figure is not None
+    ]
+    return "; ".join(parts) or "-"
+
+
 def cpu_per_lifecycle(measurement: Measurement) -> dict[str, float]:
     """CPU milliseconds per completed lifecycle, per process (processes under 0.5 ms left out)."""
     if not measurement.ok:
@@ -572,13 +373,37 @@ def per_core(measurement: Measurement) -> tuple[float | None, float | None]:
     """Lifecycles/s one core sustains: for the order workers alone, and for the whole stack (no harness)."""
     per = cpu_per_lifecycle(measurement)
     worker_ms = sum(ms for name, ms in per.items() if name.startswith("worker"))
-    stack_ms = sum(ms for name, ms in per.items() if name not in ("harness", "other", "baseline_worker"))
+    stack_ms = sum(ms for name, ms in per.items() if name not in ("harness", "other", FLOOR_WORKER))
     return (round(1000 / worker_ms, 1) if worker_ms else None, round(1000 / stack_ms, 1) if stack_ms else None)
 
 
-def round_rows(result: BenchResult) -> list[tuple[str, str, str]]:
-    """(figure, value, comparison) rows of the interleaved rounds: the project against each floor."""
-    rows: list[tuple[str, str, str]] = []
+def _measured_rows(result: BenchResult) -> list[Row]:
+    rows: list[Row] = []
+    pair = (Subject.BASELINE_ACTIVITY, Subject.BASELINE_LOCAL)
+    for concurrency in (1, 20):
+        project = result.get(Kind.PLACEMENT, Subject.PROJECT, concurrency)
+        for stat in ("p50_ms", "p95_ms", "p99_ms"):
+            value = getattr(project, stat, None)
+            floors = {floor: getattr(result.get(Kind.PLACEMENT, floor, concurrency), stat, None) for floor in pair}
+            rows.append((f"POST /api/orders {stat[:3]} c={concurrency} (ms)", _num(value), _floors(value, floors, 1)))
+    for concurrency in (1, 20, 50):
+        value = _rate(result.get(Kind.LIFECYCLE, Subject.PROJECT, concurrency))
+        floors = {floor: _rate(result.get(Kind.LIFECYCLE, floor, concurrency)) for floor in pair}
+        ratios = {floor: result.lifecycle_ratio(floor, concurrency) for floor in pair}
+        rows.append((f"lifecycle c={concurrency} (orders/s)", _num(value, 2), _floors(value, floors, 2, ratios)))
+    for lines in (10, 50):  # 1 line: the POST /api/orders rows above
+        value = _p50(result.get(Kind.PLACEMENT, Subject.PROJECT, 1, lines))
+        floors = {floor: _p50(result.get(Kind.PLACEMENT, floor, 1)) for floor in pair}
+        rows.append((f"placement {lines} lines p50 c=1 (ms)", _num(value), _floors(value, floors, 1)))
+    rss = result.peak_rss_mib
+    rows.append(("peak RSS worker / API (MiB)", f"{_num(rss.get('worker'), 0)} / {_num(rss.get('api'), 0)}",
+                 f"floor's worker {_num(rss.get(FLOOR_WORKER), 0)}"))  # fmt: skip
+    return rows
+
+
+def _round_rows(result: BenchResult) -> list[Row]:
+    """The interleaved rounds: the project against each floor."""
+    rows: list[Row] = []
     for rounds in result.rounds:
         c = rounds.concurrency
         project = _rate(result.get(Kind.LIFECYCLE, Subject.PROJECT, c))
@@ -594,145 +419,157 @@ def round_rows(result: BenchResult) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _phase_seconds(phases: Sequence[Phase]) -> str:
-    """`name seconds, ...` of each phase, in the order they ran."""
-    return ", ".join(f"{phase.name} {phase.seconds:.0f}" for phase in phases)
+def _open_rows(oo: OpenOrders, result: BenchResult) -> list[Row]:
+    rows: list[Row] = [
+        (f"RSS with {point.open_orders} open orders, worker / Temporal",
+         f"{_num(point.worker_mib, 0)} / {_num(point.temporal_mib, 0)} MiB", f"cache {oo.max_cached_workflows} runs")
+        for point in oo.rss
+    ]  # fmt: skip
+    base = result.get(Kind.PLACEMENT, Subject.PROJECT, 20)
+    pw = oo.placement_with_open
+    rows.append(
+        (
+            f"POST /api/orders p50 / p95, c=20, {oo.placed} open",
+            f"{_num(pw.p50_ms, 0)} / {_num(pw.p95_ms, 0)} ms",
+            f"{_num(_p50(base), 0)} / {_num(base.p95_ms if base else None, 0)} ms with few open",
+        )
+    )
+    label = "evicted (replayed)" if oo.evicted_available else "evicted: none, all cached"
+    for action, evicted, cached in (
+        ("pay (succeed)", oo.pay_evicted, oo.pay_cached),
+        ("cancel", oo.cancel_evicted, oo.cancel_cached),
+    ):
+        rows.append(
+            (
+                f"{action} p50 on {label} / cached runs",
+                f"{_num(evicted.p50_ms)} / {_num(cached.p50_ms)} ms",
+                _times(_ratio(evicted.p50_ms, cached.p50_ms)),
+            )
+        )
+    return rows
 
 
-def phase_rows(result: BenchResult) -> list[tuple[str, str, str]]:
-    """Where the run's wall-clock time went, phase by phase."""
+def _storm_rows(st: Storm) -> list[Row]:
+    p, b = st.project, st.baseline
+    rows: list[Row] = [
+        (
+            f"expiry storm: {p.placed} orders, deadlines within",
+            f"{_num(p.deadline_spread_s, 2)} s, {p.in_one_second or '-'} in one second",
+            f"floor: {b.placed} runs within {_num(b.deadline_spread_s, 2)} s, {b.in_one_second or '-'} in one second",
+        ),
+        (
+            "storm: first deadline -> all Expired and released",
+            f"{_num(p.done_s, 2)} s",
+            f"floor {_num(b.done_s, 2)} s: {_times(storm_ratio(st))}",
+        ),
+    ]
+    if st.invariants is not None:
+        rows.append(("storm: invariants", "ok" if st.invariants.ok else "VIOLATED", st.invariants.summary))
+    return rows
+
+
+def _worker_rows(wk: Workers) -> list[Row]:
+    rows: list[Row] = []
+    for label, measurement in (("1 worker", wk.one), ("2 workers", wk.two)):
+        worker_core, stack_core = per_core(measurement)
+        per = cpu_per_lifecycle(measurement)
+        workers_ms = " + ".join(f"{per[name]:.0f}" for name in sorted(per) if name.startswith("worker"))
+        rows.append(
+            (
+                f"lifecycle c=50, {label}",
+                f"{measurement.throughput_per_s:.2f} orders/s",
+                f"worker CPU {workers_ms} ms/order: {_num(worker_core)} orders/s per worker core, "
+                f"{_num(stack_core)} per core of the whole stack",
+            )
+        )
+    kill = wk.kill
+    if kill is not None:
+        rows.append(
+            (
+                f"SIGKILL 1 of 2 workers at c=50 (t={kill.kill_at_s:.0f}s)",
+                f"{_num(kill.rate_before, 1)} -> {_num(kill.dip_rate, 1)} orders/s",
+                f"recovered {_num(kill.recovered_s)} s after the kill; in-flight done after "
+                f"{_num(kill.in_flight_done_s)} s; {kill.ok} ok, {kill.errors} failed, of which {kill.pending} "
+                "answered 503 order_action_pending and finished later",
+            )
+        )
+        if kill.invariants is not None:
+            rows.append(("kill: invariants", "ok" if kill.invariants.ok else "VIOLATED", kill.invariants.summary))
+    return rows
+
+
+def rows(result: BenchResult) -> list[Row]:
+    """Every figure of the run as (figure, project, against the floors or a reference), in a fixed order."""
+    out = _measured_rows(result) + _round_rows(result)
+    if result.open_orders is not None:
+        out += _open_rows(result.open_orders, result)
+    if result.storm is not None:
+        out += _storm_rows(result.storm)
+    if result.workers is not None:
+        out += _worker_rows(result.workers)
     total = sum(phase.seconds for phase in result.phases)
-    return [
+    out += [
         (f"phase: {phase.name}", f"{phase.seconds:.0f} s", f"{100 * phase.seconds / total:.0f}% of {total:.0f} s")
         for phase in result.phases
         if total
     ]
+    return out
 
 
-def scale_rows(result: BenchResult) -> list[tuple[str, str, str]]:
-    """(figure, value, comparison) rows of the scale phases; the printed table and the README table."""
-    rows: list[tuple[str, str, str]] = []
-    oo = result.open_orders
-    if oo is not None:
-        for point in oo.rss:
-            rows.append(
-                (
-                    f"RSS with {point.open_orders} open orders, worker / Temporal",
-                    f"{_num(point.worker_mib, 0)} / {_num(point.temporal_mib, 0)} MiB",
-                    f"cache {oo.max_cached_workflows} runs",
-                )
-            )
-        base = result.get(Kind.PLACEMENT, Subject.PROJECT, 20)
-        pw = oo.placement_with_open
-        rows.append(
-            (
-                f"POST /api/orders p50 / p95, c=20, {oo.placed} open",
-                f"{_num(pw.p50_ms, 0)} / {_num(pw.p95_ms, 0)} ms",
-                f"{_num(_p50(base), 0)} / {_num(base.p95_ms if base else None, 0)} ms with few open",
-            )
-        )
-        label = "evicted (replayed)" if oo.evicted_available else "evicted: none, all cached"
-        for action, evicted, cached in (
-            ("pay (succeed)", oo.pay_evicted, oo.pay_cached),
-            ("cancel", oo.cancel_evicted, oo.cancel_cached),
-        ):
-            rows.append(
-                (
-                    f"{action} p50 on {label} / cached runs",
-                    f"{_num(evicted.p50_ms)} / {_num(cached.p50_ms)} ms",
-                    f"{_times(_ratio(evicted.p50_ms, cached.p50_ms))}",
-                )
-            )
-    st = result.storm
-    if st is not None:
-        p, b = st.project, st.baseline
-        rows.append(
-            (
-                f"expiry storm: {p.placed} orders, deadlines within",
-                f"{_num(p.deadline_spread_s, 2)} s, {p.in_one_second or '-'} in one second",
-                f"floor: {b.placed} runs within {_num(b.deadline_spread_s, 2)} s, "
-                f"{b.in_one_second or '-'} in one second",
-            )
-        )
-        ratio = storm_ratio(st)
-        rows.append(
-            (
-                "storm: first deadline -> all Expired and released",
-                f"{_num(p.done_s, 2)} s",
-                f"floor {_num(b.done_s, 2)} s: {_times(ratio)} (target <= 1.5x: "
-                f"{'met' if ratio is not None and ratio <= 1.5 else 'missed'})",
-            )
-        )
-        if st.invariants is not None:
-            rows.append(("storm: invariants", "ok" if st.invariants.ok else "VIOLATED", st.invariants.summary))
-    wk = result.workers
-    if wk is not None:
-        for label, measurement in (("1 worker", wk.one), ("2 workers", wk.two)):
-            worker_core, stack_core = per_core(measurement)
-            per = cpu_per_lifecycle(measurement)
-            workers_ms = " + ".join(f"{per[name]:.0f}" for name in sorted(per) if name.startswith("worker"))
-            rows.append(
-                (
-                    f"lifecycle c=50, {label}",
-                    f"{measurement.throughput_per_s:.2f} orders/s",
-                    f"worker CPU {workers_ms} ms/order: {_num(worker_core)} orders/s per worker core, "
-                    f"{_num(stack_core)} per core of the whole stack",
-                )
-            )
-        kill = wk.kill
-        if kill is not None:
-            rows.append(
-                (
-                    f"SIGKILL 1 of 2 workers at c=50 (t={kill.kill_at_s:.0f}s)",
-                    f"{_num(kill.rate_before, 1)} -> {_num(kill.dip_rate, 1)} orders/s",
-                    f"recovered {_num(kill.recovered_s)} s after the kill; in-flight done after "
-                    f"{_num(kill.in_flight_done_s)} s; {kill.ok} ok, {kill.errors} failed, of which {kill.pending} "
-                    "answered 503 order_action_pending and finished later",
-                )
-            )
-            if kill.invariants is not None:
-                rows.append(("kill: invariants", "ok" if kill.invariants.ok else "VIOLATED", kill.invariants.summary))
-    return rows
+HEADER: Row = ("figure", "project", "against")
 
 
-def scale_table(result: BenchResult) -> str:
-    rows = round_rows(result) + scale_rows(result) + phase_rows(result)
-    if not rows:
-        return "(no scale phases in this run)"
-    header = ("scale figure", "project", "against")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+def text(result: BenchResult) -> str:
+    """The rows as an aligned plain-text table (the run prints it)."""
+    table = [HEADER, *rows(result)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
 
-    def line(cells: tuple[str, str, str]) -> str:
+    def line(cells: Row) -> str:
         return " | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
 
-    return "\n".join([line(header), "-+-".join("-" * width for width in widths), *(line(row) for row in rows)])
+    return "\n".join([line(HEADER), "-+-".join("-" * width for width in widths), *(line(row) for row in table[1:])])
 
 
 def markdown(result: BenchResult) -> str:
-    """The README's tables, from a result file: `python -m bench.report bench/results/latest.json`."""
-    out = ["| figure | project | against |", "|---|---|---|"]
-    for concurrency in (1, 20, 50):
-        project = result.get(Kind.LIFECYCLE, Subject.PROJECT, concurrency)
-        act = result.get(Kind.LIFECYCLE, Subject.BASELINE_ACTIVITY, concurrency)
-        local = result.get(Kind.LIFECYCLE, Subject.BASELINE_LOCAL, concurrency)
-        x_act = _times(result.lifecycle_ratio(Subject.BASELINE_ACTIVITY, concurrency))
-        x_local = _times(result.lifecycle_ratio(Subject.BASELINE_LOCAL, concurrency))
-        out.append(
-            f"| lifecycle over REST, c={concurrency} | {_num(_rate(project), 2)} orders/s | floor, ordinary "
-            f"activities {_num(_rate(act), 2)} ({x_act}); local {_num(_rate(local), 2)} ({x_local}) |"
-        )
-    post = result.get(Kind.PLACEMENT, Subject.PROJECT, 1)
-    act_post = result.get(Kind.PLACEMENT, Subject.BASELINE_ACTIVITY, 1)
-    out.append(
-        f"| `POST /api/orders` p50, c=1 | {_num(_p50(post))} ms | floor, ordinary activities "
-        f"{_num(_p50(act_post))} ms ({_times(_ratio(_p50(post), _p50(act_post)))}) |"
+    """The rows as a Markdown table, headed by the run's date and machine (for the README and docs/)."""
+    machine = result.machine
+    title = (
+        f"`make bench`, {result.started_at:%Y-%m-%d}, {machine.cpus} CPUs, {result.orders} operations per measurement"
     )
-    out += [f"| {figure} | {value} | {against} |" for figure, value, against in round_rows(result) + scale_rows(result)]
-    for target in result.targets:
-        out.append(f"| target: {target.name} | {_num(target.measured, 2)} | {_verdict(target)} |")
-    if result.phases:
-        phases = _phase_seconds(result.phases)
-        out.append(f"| run time, by phase (s) | {sum(p.seconds for p in result.phases):.0f} s | {phases} |")
+    table = [HEADER, ("---", "---", "---"), *rows(result)]
+    return "\n".join([title, "", *(f"| {' | '.join(row)} |" for row in table)])
+
+
+def details(result: BenchResult) -> str:
+    """What the table does not show: errors, CPU per lifecycle and process, the machine's load, the notes."""
+    out = [
+        "project: REST API + worker on PostgreSQL; floor: the same OrderWorkflow on no-op steps (bench.floor), with "
+        "ordinary / local activities / its own rule; (x): project / floor (for orders/s higher is better, for ms "
+        "lower; for lifecycles measured in rounds, the median of the rounds' ratios)"
+    ]
+    for m in result.measurements:
+        if m.errors or m.truncated:
+            out.append(
+                f"! {m.key}: {m.ok}/{m.requested} ok, {m.errors} errors{' (deadline hit)' if m.truncated else ''}"
+            )
+            out += [f"    {sample}" for sample in m.error_samples]
+    if result.storm is not None and (result.storm.project.wait_s or 0.0) < 0:
+        out.append(
+            f"! expiry storm: what ran before the first deadline (open orders' RSS and placement) ended "
+            f"{-(result.storm.project.wait_s or 0.0):.1f}s after it"
+        )
+    for subject in Subject:
+        life = result.get(Kind.LIFECYCLE, subject, 20)
+        if life is not None and life.cpu_s and life.ok:
+            per_order = ", ".join(f"{name} {ms:.0f}" for name, ms in cpu_per_lifecycle(life).items())
+            out.append(f"CPU ms per lifecycle, {subject} c=20: {per_order}")
+    machine = result.machine
+    out.append(
+        f"machine: {machine.cpus} CPUs, load average {machine.load_average_before[0]:.2f} before, "
+        f"{machine.load_average_after[0]:.2f} after; {result.orders} operations per measurement; "
+        f"run took {result.duration_s:.0f}s"
+    )
+    out += result.notes
     return "\n".join(out)
 
 

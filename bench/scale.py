@@ -5,8 +5,8 @@
   placement with N open; pay and cancel on runs the worker has evicted from its cache (replayed from their
   history on demand) against runs it still holds.
 - Expiry storm: N orders whose payment deadlines fall within one second (see `place_aligned`), then the time
-  from the first deadline until every run has released its stock and closed; the same for the bare expiry
-  workflow (`bench.baseline.BaselineExpiryWorkflow`); then the invariant check.
+  from the first deadline until every run has released its stock and closed; the same for the floor (the same
+  workflow on no-op steps, `bench.floor`); then the invariant check.
 - More workers: lifecycles at c=50 with one and with two order worker processes, and a run that SIGKILLs the
   second worker mid-load: the dip, the recovery, and the invariant check (nothing lost).
 """
@@ -15,6 +15,7 @@ import asyncio
 import math
 import statistics
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,16 +25,9 @@ from sqlalchemy import text
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from bench.drivers import (
-    CUSTOMER_EMAIL_ADDRESS,
-    STORM_EMAIL_ADDRESS,
-    BaselineExpiries,
-    DirectOrders,
-    Placed,
-    Rest,
-    UnexpectedResponse,
-)
-from bench.load import Sample, drive, interleave, progress, timed
+from bench.drivers import STORM_EMAIL_ADDRESS, Direct, Placed, Rest
+from bench.floor import StepMode
+from bench.load import Sample, drive, interleave
 from bench.report import (
     Invariants,
     KillRun,
@@ -41,16 +35,16 @@ from bench.report import (
     Measurement,
     OpenOrders,
     RssPoint,
+    Storm,
     StormSide,
     Subject,
     Workers,
+    mib,
 )
 from bench.servers import Say, Stack
-from contracts.order import OrderStatus
 from stack.db import create_engine
-from stack.invariants import Expectations, check_invariants
+from tooling.invariants import Expectations, check_invariants
 
-MIB = 1024 * 1024
 OPEN_CONCURRENCY = 20
 RSS_CHECKPOINTS = (100, 1000)
 STORM_CONCURRENCY = 20
@@ -70,16 +64,8 @@ MAX_VIOLATIONS = 20
 PlaceWithTimeout = Callable[[int, int], Awaitable[Placed]]
 
 
-def _mib(value: int | None) -> float | None:
-    return None if value is None else round(value / MIB, 1)
-
-
-def _delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
-    return {name: round(after[name] - before.get(name, 0.0), 3) for name in after}
-
-
 async def invariants(stack: Stack, expected: Expectations) -> Invariants:
-    report = await check_invariants(stack.database_url, stack.client, stack.task_queue, expected)
+    report = await check_invariants(stack.procs.database_url, stack.client, stack.procs.task_queue, expected)
     violations = [*report.duplicates, *report.lost, *report.inconsistent]
     return Invariants(ok=report.ok, summary=report.summary(), violations=violations[:MAX_VIOLATIONS])
 
@@ -109,31 +95,28 @@ class OpenPhase:
         self.error_samples: list[str] = []
         self.rss: list[RssPoint] = []
         self.read_rss(0)
-        self.with_open: Measurement | None = None
-        self.evicted_vs_cached: tuple[Measurement, Measurement, Measurement, Measurement] | None = None
+        self.measured: dict[str, Measurement] = {}  # by their names in OpenOrders
         self.evicted_available = False
         self.rate: float | None = None  # orders/s `fill` placed at: the storm's orders are placed the same way
         # Placed as the storm's orders are, straight through the Temporal client with the API's own start (the
         # same run, input and search attributes as POST /api/orders, and the API's payment timeout): the API's
         # share of a placement is measured by `placement_with_open`, and would only slow the filling up.
-        self.direct = DirectOrders(stack.client, stack.settings, rest.variants, customer_email=CUSTOMER_EMAIL_ADDRESS)
+        self.direct = Direct(stack.client, stack.settings, rest.variants)
 
     @property
     def placed(self) -> list[str]:
         return self.rest.placed[self.first :]
 
     async def _place(self, index: int) -> None:
-        placed = await self.direct.place_order(index, self.stack.settings.payment_timeout_seconds)
-        if placed.status is not OrderStatus.PENDING_PAYMENT:
-            raise UnexpectedResponse(f"placed order is {placed.status}")
+        placed = await self.direct.place_order(index)
         self.rest.record(placed.model_dump(mode="json", by_alias=True))
 
     def read_rss(self, open_orders: int) -> None:
         self.rss.append(
             RssPoint(
                 open_orders=open_orders,
-                worker_mib=_mib(self.stack.rss("worker")),
-                temporal_mib=_mib(self.stack.rss("temporal")),
+                worker_mib=mib(self.stack.rss("worker")),
+                temporal_mib=mib(self.stack.rss("temporal")),
             )
         )
 
@@ -148,7 +131,6 @@ class OpenPhase:
                 concurrency=OPEN_CONCURRENCY,
                 deadline=self.deadline,
                 first=self.first + done,
-                label=f"open orders to {checkpoint}",
             )
             self.errors += sample.errors
             self.error_samples += sample.error_samples
@@ -168,7 +150,7 @@ class OpenPhase:
             deadline=self.deadline,
             first=len(self.rest.placed),
         )
-        self.with_open = Measurement.of(
+        self.measured["placement_with_open"] = Measurement.of(
             sample, kind=Kind.PLACEMENT, subject=Subject.PROJECT, concurrency=OPEN_CONCURRENCY, requested=self.samples
         )
 
@@ -194,28 +176,17 @@ class OpenPhase:
         def cancel(orders: list[str]) -> Callable[[int], Awaitable[None]]:
             return lambda index: rest.cancel(orders[2 * index + 1])
 
-        kinds = [pay(evicted), pay(cached), cancel(evicted), cancel(cached)]
-        results = [Sample() for _ in kinds]
-        await interleave(
-            kinds, results, rounds=samples, deadline=self.deadline, label="pay / cancel, evicted vs cached"
-        )
-        self.cancelled += len(results[2].latencies) + len(results[3].latencies)
-
-        def measured(result: Sample) -> Measurement:
-            return Measurement.of(
+        kinds = {"pay_evicted": pay(evicted), "pay_cached": pay(cached),
+                 "cancel_evicted": cancel(evicted), "cancel_cached": cancel(cached)}  # fmt: skip
+        results = {name: Sample() for name in kinds}
+        await interleave(list(kinds.values()), list(results.values()), rounds=samples, deadline=self.deadline)
+        self.cancelled += len(results["cancel_evicted"].latencies) + len(results["cancel_cached"].latencies)
+        for name, result in results.items():
+            self.measured[name] = Measurement.of(
                 result, kind=Kind.PLACEMENT, subject=Subject.PROJECT, concurrency=1, requested=samples
             )
 
-        self.evicted_vs_cached = (
-            measured(results[0]),
-            measured(results[1]),
-            measured(results[2]),
-            measured(results[3]),
-        )
-
     def result(self, requested: int, storm_orders: int = 0) -> OpenOrders:
-        assert self.with_open is not None and self.evicted_vs_cached is not None
-        pay_evicted, pay_cached, cancel_evicted, cancel_cached = self.evicted_vs_cached
         return OpenOrders(
             requested=requested,
             placed=self.rss[-1].open_orders,
@@ -225,28 +196,17 @@ class OpenPhase:
             open_before=self.open_before,
             max_cached_workflows=self.max_cached,
             rss=self.rss,
-            placement_with_open=self.with_open,
-            pay_evicted=pay_evicted,
-            pay_cached=pay_cached,
-            cancel_evicted=cancel_evicted,
-            cancel_cached=cancel_cached,
             evicted_available=self.evicted_available,
+            **self.measured,
         )
 
 
 # --- expiry storm ------------------------------------------------------------------------------------
 
 
-@dataclass
-class Aligned:
-    placed: list[Placed]
-    sample: Sample
-    target: int  # the epoch second every deadline falls around (within half a second)
-
-
 async def place_aligned(
-    place: PlaceWithTimeout, *, count: int, rate_hint: float, deadline: float, label: str, then_s: float = 0.0
-) -> Aligned:
+    place: PlaceWithTimeout, *, count: int, rate_hint: float, deadline: float, then_s: float = 0.0
+) -> tuple[list[Placed], Sample]:
     """Place `count` runs whose timers all fire within one second.
 
     A run's timer is set when placing ends, to `now + timeout` with a whole number of seconds: a run placed at t
@@ -254,41 +214,26 @@ async def place_aligned(
     runs placed just before, every deadline falls in [target - 0.5 s, target + 0.5 s), give or take the
     latency's jitter, at the placing rate of an ordinary burst. The target leaves room for placing everything at
     `rate_hint` runs/s (the c=20 placement rate measured earlier in the run), with a margin, and `then_s` seconds
-    for what has to run after placing and before the first deadline.
+    for what has to run after placing and before the first deadline (placing stops when a timer would be shorter).
     """
     placing_time = count / max(MIN_RATE, rate_hint)
     target = math.ceil(time.time() + placing_time * PLACING_MARGIN + 2 * MIN_LEAD + then_s)
-    sample = Sample()
     placed: list[Placed] = []
     latencies: list[float] = [0.1]  # seconds from a call to its run's timer start, recent ones
-    next_index = 0
-    started = time.perf_counter()
-    stop_at = started + deadline
 
-    with progress(label, count) as tick:
+    def timeout(now: float) -> int:
+        return round(target - now - statistics.median(latencies[-20:]))
 
-        async def slot() -> None:
-            nonlocal next_index
-            while next_index < count:
-                now = time.time()
-                timeout = round(target - now - statistics.median(latencies[-20:]))
-                if timeout < MIN_LEAD + then_s or time.perf_counter() > stop_at:  # then_s: kept for what follows
-                    sample.truncated = True
-                    return
-                index = next_index
-                next_index += 1
+    async def one(index: int) -> None:
+        now = time.time()
+        seconds = timeout(now)
+        run = await place(index, seconds)
+        placed.append(run)
+        latencies.append(run.payment_deadline.timestamp() - seconds - now)
 
-                async def one(index: int, timeout: int = timeout, now: float = now) -> None:
-                    run = await place(index, timeout)
-                    placed.append(run)
-                    latencies.append(run.payment_deadline.timestamp() - timeout - now)
-
-                await timed(one, index, sample)
-                tick()
-
-        await asyncio.gather(*(slot() for _ in range(STORM_CONCURRENCY)))
-    sample.elapsed = time.perf_counter() - started
-    return Aligned(placed, sample, target)
+    sample = await drive(one, count=count, concurrency=STORM_CONCURRENCY, deadline=deadline,
+                         until=lambda: timeout(time.time()) >= MIN_LEAD + then_s)  # fmt: skip
+    return placed, sample
 
 
 async def _close_times(client: Client, query: str, runs: list[Placed]) -> list[datetime | None]:
@@ -356,30 +301,20 @@ async def _storm_side(
     between: Between | None = None,
 ) -> StormSide:
     say(f"expiry storm, {subject}: placing {count} runs with their deadlines in one second")
-    aligned = await place_aligned(
+    placed, sample = await place_aligned(
         place,
         count=count,
         rate_hint=rate_hint,
         deadline=deadline,
-        label=f"storm {subject}",
         then_s=between.seconds if between is not None else 0.0,
     )
-    placed = aligned.placed
     side = StormSide(
         subject=subject,
         requested=count,
         placed=len(placed),
-        errors=aligned.sample.errors,
-        error_samples=aligned.sample.error_samples,
-        placing_s=round(aligned.sample.elapsed, 2),
-        first_deadline=None,
-        deadline_spread_s=None,
-        done_s=None,
-        settled_s=None,
-        runs_left=[],
-        deadlines_ahead=[],
-        reservations_left=[],
-        cpu_s={},
+        errors=sample.errors,
+        error_samples=sample.error_samples,
+        placing_s=round(sample.elapsed, 2),
     )
     if not placed:
         return side
@@ -389,7 +324,7 @@ async def _storm_side(
     side.deadline_spread_s = round((last - first).total_seconds(), 3)
     side.in_one_second = in_one_second([run.payment_deadline for run in placed])
     say(
-        f"expiry storm, {subject}: {len(placed)} placed in {aligned.sample.elapsed:.1f}s, deadlines within "
+        f"expiry storm, {subject}: {len(placed)} placed in {sample.elapsed:.1f}s, deadlines within "
         f"{side.deadline_spread_s:.2f}s"
     )
     if between is not None:
@@ -397,21 +332,16 @@ async def _storm_side(
     side.wait_s = round(first.timestamp() - time.time(), 2)
     say(f"expiry storm, {subject}: waiting {max(0.0, side.wait_s):.1f}s for the first deadline")
     await asyncio.sleep(max(0.0, side.wait_s))
-    before = stack.cpu_seconds()
     polled: list[tuple[float, int]] = []
-    with progress(f"storm {subject}: runs expiring", len(placed)) as tick:
-        expired = 0
+    with stack.cpu_used() as cpu:
         while True:
             open_runs, reservations = await left(placed)
             elapsed = time.time() - first.timestamp()
             polled.append((round(elapsed, 2), reservations))
-            for _ in range(len(placed) - open_runs - expired):
-                tick()
-            expired = len(placed) - open_runs
             if (open_runs == 0 and reservations == 0) or elapsed > STORM_TIMEOUT:
                 break
             await asyncio.sleep(POLL_INTERVAL)
-    side.cpu_s = _delta(stack.cpu_seconds(), before)
+    side.cpu_s = cpu
     if polled[-1][1] == 0 and open_runs == 0:
         side.settled_s = polled[-1][0]
     ends = await _close_times(stack.client, query, placed)
@@ -432,14 +362,14 @@ async def storm(
     deadline: float,
     say: Say,
     between: Between | None = None,
-) -> tuple[StormSide, StormSide, Invariants]:
-    """The project's storm, then the floor's; returns both and the invariant check after the project's.
+) -> Storm:
+    """The project's storm, then the floor's, and the invariant check after the project's.
 
     `rate_hint`: the placement rates measured earlier in the run, the project's and the floor's; without the
     floor's, the rate the project's storm orders were placed at stands in (the floor places faster).
     """
     since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # storm runs start after this
-    engine = create_engine(stack.database_url, pool_size=1)
+    engine = create_engine(stack.procs.database_url, pool_size=1)
     try:
 
         async def project_left(placed: list[Placed]) -> tuple[int, int]:
@@ -465,26 +395,32 @@ async def storm(
         project = await _storm_side(
             stack,
             Subject.PROJECT,
-            DirectOrders(stack.client, stack.settings, variants).place,
+            Direct(stack.client, stack.settings, variants, customer_email=STORM_EMAIL_ADDRESS).place,
             count=count,
             rate_hint=rate_hint[0],
             deadline=deadline,
             left=project_left,
             # closed runs only: the open orders' runs stay open, and listing them would only slow the reading
-            query=f"WorkflowType = 'OrderWorkflow' AND TaskQueue = '{stack.task_queue}' AND StartTime >= '{since}' "
-            "AND ExecutionStatus != 'Running'",
+            query=f"WorkflowType = 'OrderWorkflow' AND TaskQueue = '{stack.procs.task_queue}' "
+            f"AND StartTime >= '{since}' AND ExecutionStatus != 'Running'",
             say=say,
             between=between,
         )
+        say("expiry storm: checking the invariants")
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT id FROM ordering.orders WHERE customer_email = :email"), {"email": STORM_EMAIL_ADDRESS}
+            )
+            storm_orders = [row[0] for row in rows]
     finally:
         await engine.dispose()
-    expected = Expectations(statuses={}, email_domain=None)
-    say("expiry storm: checking the invariants")
-    placed_ids = await _storm_order_ids(stack)
-    expected.statuses = dict.fromkeys(placed_ids, "Expired")
-    checked = await invariants(stack, expected)
+    checked = await invariants(stack, Expectations(statuses=dict.fromkeys(storm_orders, "Expired"), email_domain=None))
 
-    baseline_query = f"WorkflowType = 'BaselineExpiryWorkflow' AND TaskQueue = '{stack.baseline_task_queue}'"
+    floor = stack.floor_settings(StepMode.DURABLE)
+    since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    baseline_query = (
+        f"WorkflowType = 'OrderWorkflow' AND TaskQueue = '{floor.temporal_task_queue}' AND StartTime >= '{since}'"
+    )
     baseline_query_open = f"{baseline_query} AND ExecutionStatus = 'Running'"
 
     async def baseline_left(placed: list[Placed]) -> tuple[int, int]:
@@ -496,8 +432,8 @@ async def storm(
 
     baseline = await _storm_side(
         stack,
-        Subject.BASELINE_ACTIVITY,
-        BaselineExpiries(stack.client, stack.baseline_task_queue).place,
+        Subject.BASELINE_DURABLE,
+        Direct(stack.client, floor, variants).place,
         count=count,
         rate_hint=rate_hint[1] or project.placed / max(project.placing_s, 1.0),
         deadline=deadline,
@@ -505,19 +441,7 @@ async def storm(
         query=baseline_query,
         say=say,
     )
-    return project, baseline, checked
-
-
-async def _storm_order_ids(stack: Stack) -> list[UUID]:
-    engine = create_engine(stack.database_url, pool_size=1)
-    try:
-        async with engine.connect() as connection:
-            rows = await connection.execute(
-                text("SELECT id FROM ordering.orders WHERE customer_email = :email"), {"email": STORM_EMAIL_ADDRESS}
-            )
-            return [row[0] for row in rows]
-    finally:
-        await engine.dispose()
+    return Storm(project=project, baseline=baseline, invariants=checked)
 
 
 # --- more workers ------------------------------------------------------------------------------------
@@ -567,39 +491,16 @@ async def workers(
     stack: Stack,
     rest: Rest,
     *,
-    one: Measurement | None,
-    count: int,
+    one: Measurement,
+    measure: Callable[[], Awaitable[Measurement]],
     kill_run_s: float,
     kill_at_s: float,
-    deadline: float,
     say: Say,
 ) -> Workers:
-    async def measure(label: str) -> Measurement:
-        say(f"lifecycle at c={WORKER_CONCURRENCY}, {label}: {count} lifecycles")
-        before = stack.cpu_seconds()
-        sample = await drive(
-            rest.lifecycle,
-            count=count,
-            concurrency=WORKER_CONCURRENCY,
-            deadline=deadline,
-            first=len(rest.placed),
-            label=f"lifecycles, {label}",
-        )
-        cpu = _delta(stack.cpu_seconds(), before)
-        return Measurement.of(
-            sample,
-            kind=Kind.LIFECYCLE,
-            subject=Subject.PROJECT,
-            concurrency=WORKER_CONCURRENCY,
-            requested=count,
-            cpu_s=cpu,
-        )
-
-    if one is None:  # else: the c=50 lifecycles measured just before, on the one worker there was
-        one = await measure("one worker")
+    """`one`: the c=50 lifecycles measured on one worker; `measure` measures them again, on two."""
     say("starting a second order worker on the task queue")
     second = await stack.start_worker()
-    two = await measure("two workers")
+    two = await measure()
 
     say(f"lifecycles at c={WORKER_CONCURRENCY} for {kill_run_s:.0f}s, SIGKILL of {second} after {kill_at_s:.0f}s")
     shipped_before = len(rest.shipped)
@@ -622,16 +523,12 @@ async def workers(
         concurrency=WORKER_CONCURRENCY,
         deadline=kill_run_s,
         first=len(rest.placed),
-        label="lifecycles, a worker killed",
     )
     await kill_task
     stop = started + kill_run_s
     figures = kill_figures(sample.spans, started=started, kill=killed_at, stop=stop)
     end = max((end for _, end in sample.spans), default=stop)
-    timeline = [
-        (second_from_start, sum(1 for _, e in sample.spans if second_from_start <= e - started < second_from_start + 1))
-        for second_from_start in range(math.ceil(end - started))
-    ]
+    per_second = Counter(int(end - started) for _, end in sample.spans)  # lifecycles completed in each second
     say("more workers: checking the invariants (every completed lifecycle Shipped, nothing lost)")
     # Completed lifecycles are Shipped; one whose pay or ship answered 503 order_action_pending must still get there.
     pending = {order_id: status for order_id, status in rest.pending.items() if order_id not in pending_before}
@@ -650,7 +547,7 @@ async def workers(
         errors=sample.errors,
         pending=len(pending) + rest.pending_placements - pending_placements,
         error_samples=sample.error_samples,
-        timeline=[(float(t), n) for t, n in timeline],
+        timeline=[(float(second), per_second[second]) for second in range(math.ceil(end - started))],
         invariants=checked,
         **figures,
     )

@@ -15,14 +15,8 @@ from stack.settings import Settings
 from tests.conftest import open_api
 from tests.demo import ARM_BLK
 from tests.http import place
+from tooling.processes import free_port
 from worker import create_worker
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def test_api_metrics_count_requests_by_route_template(api: httpx.AsyncClient) -> None:

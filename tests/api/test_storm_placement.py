@@ -8,7 +8,7 @@ import httpx
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from bench.drivers import CUSTOMER_NAME, STORM_EMAIL_ADDRESS, DirectOrders
+from bench.drivers import CUSTOMER_NAME, STORM_EMAIL_ADDRESS, Direct
 from contracts.order import PlaceOrder
 from stack.settings import Settings
 from tests.demo import ARM_BLK
@@ -41,7 +41,7 @@ async def test_the_storm_places_an_order_as_the_api_does(
         "/api/orders",
     )
     timeout = order_settings.payment_timeout_seconds + 60
-    storm = await DirectOrders(client, order_settings, [UUID(ARM_BLK)]).place(0, timeout)
+    storm = await Direct(client, order_settings, [UUID(ARM_BLK)], STORM_EMAIL_ADDRESS).place(0, timeout)
 
     api_run = client.get_workflow_handle(workflow_id(UUID(through_api["id"])))
     storm_run = client.get_workflow_handle(storm.workflow_id)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.e2e.processes import Child, Stack, free_port
+from tooling.processes import HOST, Child, Stack, free_port, uvicorn_args
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
@@ -82,7 +82,7 @@ class Journeys:
 
     @property
     def short_url(self) -> str:
-        return f"http://127.0.0.1:{self.short_port}"
+        return f"http://{HOST}:{self.short_port}"
 
 
 @pytest.fixture(scope="package")
@@ -90,15 +90,10 @@ async def journeys(process_stack: Stack, tmp_path_factory: pytest.TempPathFactor
     stack = process_stack
     await stack.ensure_running()
     port = free_port()
-    short_api = Child(
-        "api-short-timeout",
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        stack.root / "api-short-timeout.log",
-    )  # fmt: skip
+    short_api = Child("api-short-timeout", uvicorn_args(port), stack.root / "api-short-timeout.log")
     try:
         short_api.start({**stack.env(), "PAYMENT_TIMEOUT_SECONDS": str(SHORT_PAYMENT_TIMEOUT_SECONDS)})
-        await stack.wait_api_ready(api=short_api, base_url=f"http://127.0.0.1:{port}")
+        await stack.wait_api_ready(api=short_api, base_url=f"http://{HOST}:{port}")
         shots = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path_factory.getbasetemp() / "screenshots")
         shots.mkdir(parents=True, exist_ok=True)
         yield Journeys(stack=stack, short_api=short_api, short_port=port, screenshots=shots)

@@ -24,13 +24,13 @@ import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from stack.invariants import Expectations, InvariantReport, check_invariants, check_once, stock_totals
 from stack.settings import Settings
 from tests.conftest import APP_SECRET
 from tests.demo import VARIANTS as DEMO_VARIANTS
 from tests.e2e.conftest import HTTP_TIMEOUT
 from tests.e2e.processes import Stack
 from tests.http import Json
+from tooling.invariants import Expectations, InvariantReport, check_invariants, check_once, stock_totals
 from usecases.idempotency import first_order_id
 from workflows.order import workflow_id
 

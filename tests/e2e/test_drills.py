@@ -30,7 +30,6 @@ import pytest
 
 from api.placing import order_start
 from contracts.order import OrderLineInput, OrderStatus, PlaceOrder
-from stack.invariants import Expectations, check_invariants, check_once
 from tests.e2e.drills import (
     MAX_RETRY_INTERVAL,
     POLL_INTERVAL,
@@ -48,6 +47,7 @@ from tests.e2e.drills import (
 )
 from tests.e2e.processes import Stack
 from tests.eventually import assert_eventually
+from tooling.invariants import Expectations, check_invariants, check_once
 from workflows.order import OrderWorkflow, workflow_id
 
 pytestmark = pytest.mark.e2e

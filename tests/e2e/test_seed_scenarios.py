@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from stack.invariants import Expectations, check_invariants, check_once, reservation_status
 from tests.demo import ARM_BLK, NOTE_A5
 from tests.e2e.conftest import HTTP_TIMEOUT
 from tests.e2e.processes import Stack
 from tests.http import create_payment, ok, order_status, place, refused, stock
+from tooling.invariants import Expectations, check_invariants, check_once, reservation_status
 
 pytestmark = pytest.mark.e2e
 

@@ -29,8 +29,8 @@ from services.inventory.schemas import AllocationLine, ReservationStatus, StockR
 from services.inventory.store import InventoryStore
 from services.paging import PageRequest
 from services.validation import INT64_MAX
-from stack.stock_invariants import assert_stock_invariants
 from tests.stores import in_transaction, refused_in_transaction
+from tooling.stock_invariants import assert_stock_invariants
 
 T = TypeVar("T")
 Maker = async_sessionmaker[AsyncSession]

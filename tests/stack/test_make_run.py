@@ -21,7 +21,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import APP_SECRET
-from tests.e2e.processes import free_port
+from tooling.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 180.0  # upper bounds for waiting on a busy machine, never assertions about speed
@@ -69,7 +69,7 @@ def alive(pid: int) -> bool:
 
 @pytest.fixture
 def make_run(dev_env: WorkflowEnvironment) -> Iterator[MakeRun]:
-    # Not under pytest's tmp_path: see tests/e2e/processes.py (embedded PostgreSQL and /tmp/pytest-of-<user>).
+    # Not under pytest's tmp_path: see tooling/processes.py (embedded PostgreSQL and /tmp/pytest-of-<user>).
     data = Path(tempfile.mkdtemp(prefix="orderflow-make-run-"))
     api_port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}

@@ -26,7 +26,7 @@ from stack.supervisor import (
     watch,
 )
 from tests.conftest import PAYLOAD_KEYS, UNREACHABLE_TEMPORAL
-from tests.e2e.processes import free_port
+from tooling.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = RestartPolicy(first_delay=0.01, max_delay=0.05, max_restarts=3, window=3600.0)

@@ -14,14 +14,22 @@ from pathlib import Path
 
 import psutil
 import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from bench.__main__ import arguments, plan_of
-from bench.baseline import StepMode, runs_locally
+from bench.drivers import Direct
+from bench.floor import INTERCEPTORS, StepMode, no_op_activities, task_queue
 from bench.load import Sample, drive, percentile
-from bench.report import BenchResult, Kind, Subject, TargetId, round_ratios
+from bench.report import BenchResult, Kind, Subject, markdown, round_ratios
 from bench.scale import in_one_second, kill_figures, left_curve
+from contracts.activities import ACTIVITY_CONTRACTS, activity_name
+from tests.conftest import secret_settings
+from workflows.order import OrderWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
+LOCAL_ACTIVITY_MARKER = "core_local_activity"  # the marker a local activity leaves in a history
 RUN_TIMEOUT = 600  # seconds; a quick run takes 2-4 minutes (the killed worker's lifecycles wait out 30 s timeouts)
 
 
@@ -79,14 +87,33 @@ def test_kill_figures_find_the_dip_and_the_recovery() -> None:
     assert figures["in_flight_done_s"] == 6.5
 
 
-def test_the_durable_floor_runs_only_an_actions_first_step_as_an_ordinary_activity() -> None:
-    def plan(mode: StepMode, placing: bool) -> list[bool]:
-        return [runs_locally(mode, placing=placing, index=index) for index in range(3)]
+def test_the_floor_implements_every_activity_of_the_contracts() -> None:
+    declared = {name for contract in ACTIVITY_CONTRACTS for name in contract.activity_names.values()}
+    assert sorted(activity_name(step) for step in no_op_activities()) == sorted(declared)
 
-    assert plan(StepMode.DURABLE, placing=True) == [True, True, True]
-    assert plan(StepMode.DURABLE, placing=False) == [False, True, True]
-    assert plan(StepMode.LOCAL, placing=False) == plan(StepMode.LOCAL, placing=True) == [True, True, True]
-    assert plan(StepMode.ACTIVITY, placing=False) == plan(StepMode.ACTIVITY, placing=True) == [False, False, False]
+
+async def test_the_floor_is_the_order_workflow_on_no_op_steps_in_each_step_mode(dev_env: WorkflowEnvironment) -> None:
+    """The same lifecycle in each mode: only ordinary activities, only local ones, or the workflow's own mix."""
+    steps: dict[StepMode, tuple[int, int]] = {}  # mode -> (ordinary activities, local activities) of one lifecycle
+    base = f"floor-{uuid.uuid4().hex[:8]}"
+    for mode in StepMode:
+        settings = secret_settings().model_copy(update={"temporal_task_queue": task_queue(base, mode)})
+        async with Worker(
+            dev_env.client,
+            task_queue=settings.temporal_task_queue,
+            workflows=[OrderWorkflow],
+            activities=no_op_activities(),
+            interceptors=INTERCEPTORS[mode],
+        ):
+            run = await Direct(dev_env.client, settings, [uuid.uuid4()]).lifecycle(0)
+        history = await dev_env.client.get_workflow_handle(run).fetch_history()
+        scheduled = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+        markers = [e for e in history.events if e.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER]
+        steps[mode] = (len(scheduled), len(markers))
+    ordinary, local = steps[StepMode.DURABLE]
+    assert ordinary > 0 and local > 0
+    assert steps[StepMode.ACTIVITY] == (ordinary + local, 0)
+    assert steps[StepMode.LOCAL] == (0, ordinary + local)
 
 
 def test_round_ratios_are_the_median_and_spread_of_the_ratios_of_each_round() -> None:
@@ -165,9 +192,6 @@ def test_quick_run_measures_everything_and_stops_everything(tmp_path: Path) -> N
     assert sum(phase.seconds for phase in result.phases) <= result.duration_s + 0.05 * len(phases)  # each rounded
     assert {"worker", "api", "baseline_worker"} <= set(result.peak_rss_mib)
     assert all(value > 0 for value in result.peak_rss_mib.values())
-    assert {target.id for target in result.targets} == set(TargetId)
-    assert all(target.measured is not None for target in result.targets)
-    assert set(result.breakdown) == set(Subject) - {durable}
 
     open_orders = result.open_orders
     assert open_orders is not None and open_orders.placed == open_orders.requested and open_orders.errors == 0
@@ -202,21 +226,26 @@ def test_quick_run_measures_everything_and_stops_everything(tmp_path: Path) -> N
         assert "<svg" in (tmp_path / chart).read_text()
 
     table = done.stdout
-    for row in ("POST /api/orders p50 c=1", "lifecycle c=20", "placement 50 lines", "peak RSS worker"):
-        assert row in table
-    assert "lifecycle c=20 / floor, durability rule, median of 2 rounds" in table
-    assert "phase: expiry storm" in table
-    assert sum(line.endswith(("| pass", "| miss")) for line in table.splitlines()) == 3
-    for row in ("open orders, worker / Temporal", "storm: first deadline", "2 workers", "SIGKILL 1 of 2 workers"):
-        assert row in table
+    rows = [
+        "POST /api/orders p50 c=1", "lifecycle c=20", "placement 50 lines", "peak RSS worker", "phase: expiry storm",
+        "lifecycle c=20 / floor, durability rule, median of 2 rounds", "open orders, worker / Temporal",
+        "storm: first deadline", "2 workers", "SIGKILL 1 of 2 workers",
+    ]  # fmt: skip
+    for row in rows:
+        assert row in table and row in markdown(result)
 
 
-def test_lifecycles_at_focuses_the_run_on_lifecycles_unless_a_scale_phase_is_named() -> None:
-    focused = plan_of(arguments(["--lifecycles-at", "20", "--orders", "30"]))
-    assert (focused.lifecycles_at, focused.orders) == ((20,), 30)
-    assert (focused.storm, focused.open_orders, focused.kill_run_s) == (0, 0, 0.0)
-    assert plan_of(arguments(["--lifecycles-at", "20", "--storm", "100"])).storm == 100
+def test_the_committed_result_still_renders() -> None:
+    """The README's figures come from bench/results/latest.json: it loads and renders, every table row filled."""
+    result = BenchResult.model_validate_json((ROOT / "bench" / "results" / "latest.json").read_text())
+    lines = markdown(result).splitlines()
+    assert lines[0].startswith(f"`make bench`, {result.started_at:%Y-%m-%d}")
+    assert len(lines) > 20 and all(line.startswith("| ") and line.count(" | ") == 2 for line in lines[2:])
 
-    everything = plan_of(arguments([]))
-    assert everything.lifecycles_at == ()
-    assert everything.storm > 0 and everything.open_orders > 0 and everything.kill_run_s > 0
+
+def test_options_override_the_preset_they_start_from() -> None:
+    quick = plan_of(arguments(["--quick", "--storm", "0", "--no-kill"]))
+    assert (quick.orders, quick.storm, quick.kill_run_s, quick.open_orders) == (3, 0, 0.0, 40)
+    assert plan_of(arguments(["--orders", "30"])).orders == 30
+    with pytest.raises(SystemExit):
+        arguments(["--open-orders", "10", "--storm", "20"])  # the storm's orders are the last open orders

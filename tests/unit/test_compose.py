@@ -217,13 +217,17 @@ def compose_problems(compose: Compose) -> list[str]:
 
 
 def dockerfile_problems(dockerfile: str) -> list[str]:
-    """The image holds every package pyproject.toml installs, and does not run as root."""
+    """The image holds every package pyproject.toml installs, and no extra (embedded servers, dev tools), and does
+    not run as root."""
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     packages = {pattern.split(".")[0].rstrip("*") for pattern in setuptools["packages"]["find"]["include"]}
     copied = set(re.findall(r"^COPY\s+(?:--\S+\s+)*(.+?)\s+\S+$", dockerfile, re.MULTILINE))
     sources = {source.strip("./") for line in copied for source in line.split()}
     needed = sorted(packages | {f"{module}.py" for module in setuptools.get("py-modules", [])} | {"migrations"})
     problems = [f"Dockerfile: {entry} is not copied into the image" for entry in needed if entry not in sources]
+    problems += [
+        f"Dockerfile: installs an extra ({extra})" for extra in re.findall(r"pip install [^\n]*(\.\[.*?\])", dockerfile)
+    ]
     users = re.findall(r"^USER\s+([^:\s]+)", dockerfile, re.MULTILINE)
     if not users or users[-1] in ("root", "0"):
         problems.append("Dockerfile: the processes run as root (no USER, or USER root)")
@@ -381,6 +385,7 @@ DOCKERFILE_MUTATIONS = {
     "a package not copied": ("COPY workflows/ workflows/\n", "", "workflows is not copied"),
     "worker.py not copied": ("README.md worker.py", "README.md", "worker.py is not copied"),
     "runs as root": ("USER 10001:10001", "USER root", "run as root"),
+    "the embedded servers installed": ("pip install .", "pip install '.[embedded]'", "installs an extra"),
 }
 
 

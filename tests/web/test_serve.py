@@ -6,7 +6,7 @@ import pytest
 
 from stack.serve import SEED_PORTS, listen, ports
 from stack.settings import Settings
-from tests.e2e.processes import free_port
+from tooling.processes import free_port
 
 
 def _settings(api_port: int, seed_compat_ports: bool = False) -> Settings:

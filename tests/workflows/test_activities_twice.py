@@ -36,8 +36,8 @@ from services.fulfillment.schemas import CreateShipmentRequest
 from services.fulfillment.store import FulfillmentStore
 from services.payment.schemas import CreatePaymentRequest
 from services.payment.store import PaymentStore
-from stack.stock_invariants import assert_stock_invariants
 from tests.orders import pending_order
+from tooling.stock_invariants import assert_stock_invariants
 
 ARM_BLK = MONITOR_ARM_VARIANT  # the demo catalog's "Monitor Arm / Black", SKU ARM-BLK
 

@@ -1,8 +1,8 @@
 """The invariants every e2e drill and benchmark run must leave intact, read straight from PostgreSQL and from
-Temporal's visibility (here, not under tests/, because `make bench` checks them too).
+Temporal's visibility (in tooling/, not under tests/, because `make bench` checks them too).
 
 - stock, per SKU: on-hand = receipts + adjustments - commits in the ledger, reserved = the sum of Active
-  reservations, 0 <= reserved <= on-hand (and per row, via `stack/stock_invariants.py`);
+  reservations, 0 <= reserved <= on-hand (and per row, via `tooling/stock_invariants.py`);
 - no reservation with two movements of one type;
 - no payment marked Succeeded without its timestamps, no order with more succeeded payments than the test made;
 - every order has its workflow `order-<id>`, every placed workflow (OrderStatus != Rejected) has its order, a
@@ -31,7 +31,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from contracts.order import ACTIONS, TERMINAL_STATUSES, stock_by_status
 from stack.db import create_engine, create_sessionmaker
-from stack.stock_invariants import assert_stock_invariants, repeated_movements
+from tooling.stock_invariants import assert_stock_invariants, repeated_movements
 from workflows.order import REJECTED, workflow_id
 from workflows.search_attributes import ORDER_STATUS
 
