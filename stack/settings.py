@@ -79,6 +79,34 @@ class Settings(BaseSettings):
         "`request_too_large` before it is parsed.",
     )
     seed_demo_data: bool = Field(default=True, description="Load the demo catalog and stock when the catalog is empty.")
+    stripe_api_key: SecretStr | None = Field(
+        default=None,
+        description="The provider's secret key (Stripe: `sk_test_...` for test mode). Unset: `make run` uses a "
+        "placeholder key that its embedded localstripe accepts.",
+    )
+    stripe_api_base: str | None = Field(
+        default=None,
+        description="Base URL of a Stripe-compatible server (e.g. http://127.0.0.1:8420 for localstripe). Unset: "
+        "Stripe itself; `make run` sets it to its embedded localstripe.",
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="The secret the provider signs webhooks with (`whsec_...`). Unset: `make run` generates one into "
+        ".data/stripe-webhook-secret and registers it with its localstripe.",
+    )
+    localstripe_port: int = Field(default=8420, description="Port of the localstripe `make run` starts.")
+    authorization_valid_days: int = Field(
+        default=7,
+        gt=0,
+        description="How long the provider holds an authorization: an order paid but not shipped by then is met "
+        "by the workflow's timer (docs/lifecycle.md).",
+    )
+    reconcile_interval_seconds: int = Field(
+        default=60,
+        gt=0,
+        description="How often a Temporal Schedule re-reads the open PaymentIntents, so an order converges when "
+        "no webhook arrives.",
+    )
 
     @field_validator("cors_origins", "operator_tokens", "temporal_web_origins", mode="before")
     @classmethod
