@@ -14,16 +14,29 @@ from typing import Any
 
 import uvloop
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import build_activities
+from contracts.order import ReconcileIntents
+from services.payment.provider import PaymentProvider
 from stack import temporal
 from stack.db import create_engine, create_sessionmaker
 from stack.observability import configure_logging, tracing_interceptors, worker_runtime
 from stack.settings import Settings
 from workflows import WORKFLOWS
+from workflows.reconcile import RECONCILE_SCHEDULE_ID, ReconcileWorkflow
 
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # A sandboxed workflow re-imports its module's imports; cryptography's native bindings (the payload codec,
@@ -41,17 +54,61 @@ def create_worker(
     task_queue: str | None = None,
     workflows: Sequence[type] | None = None,
     activities: Sequence[Callable[..., Any]] | None = None,
+    provider: PaymentProvider | None = None,
 ) -> Worker:
-    """The worker factory used by `main()` and by the tests (which may pass a task queue or stand-ins)."""
+    """The worker factory used by `main()` and by the tests (which may pass a task queue, stand-ins, or a
+    payment provider; by default the one the settings describe)."""
+    if activities is None:
+        activities = build_activities(
+            sessionmaker,
+            provider or payment_provider(settings),
+            timedelta(days=settings.authorization_valid_days),
+        )
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=list(WORKFLOWS if workflows is None else workflows),
-        activities=list(build_activities(sessionmaker) if activities is None else activities),
+        activities=list(activities),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflow_runner=SANDBOX,
         max_cached_workflows=settings.max_cached_workflows,
     )
+
+
+def payment_provider(settings: Settings) -> PaymentProvider:
+    return ProviderNotConfigured()
+
+
+class ProviderNotConfigured:
+    """No provider adapter configured: manual payments work, a Stripe payment's step fails (and is retried)."""
+
+    name = "Stripe"
+
+    async def _fail(self, *args: object, **kwargs: object) -> Any:
+        raise RuntimeError("no payment provider is configured")
+
+    create_intent = retrieve = capture = cancel = refund = _fail
+
+
+async def ensure_reconcile_schedule(client: Client, settings: Settings) -> None:
+    """The Schedule that runs ReconcileWorkflow every RECONCILE_INTERVAL_SECONDS: created, or brought up to date
+    with the settings when it exists (every worker start does this; it converges)."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            ReconcileWorkflow.run,
+            ReconcileIntents(),
+            id=RECONCILE_SCHEDULE_ID,
+            task_queue=settings.temporal_task_queue,
+        ),
+        spec=ScheduleSpec(
+            intervals=[ScheduleIntervalSpec(every=timedelta(seconds=settings.reconcile_interval_seconds))]
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(RECONCILE_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        await client.get_schedule_handle(RECONCILE_SCHEDULE_ID).update(lambda _: ScheduleUpdate(schedule=schedule))
 
 
 async def main() -> None:
@@ -62,6 +119,7 @@ async def main() -> None:
         settings, runtime=worker_runtime(settings), interceptors=tracing_interceptors(settings, "orderflow-worker")
     )
     worker = create_worker(client, settings, create_sessionmaker(engine))
+    await ensure_reconcile_schedule(client, settings)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -4,6 +4,7 @@ Each class implements one interface of `contracts.activities`, which names its a
 """
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,9 +15,10 @@ from activities.inventory import InventoryActivities
 from activities.ordering import OrderingActivities
 from activities.payment import PaymentActivities
 from contracts.activities import ActivityContract, bound_activities
+from services.payment.provider import PaymentProvider
 
 # One implementation per interface of contracts.activities.ACTIVITY_CONTRACTS (tests/workflows/test_activity_contracts)
-IMPLEMENTATIONS: tuple[Callable[[async_sessionmaker[AsyncSession]], ActivityContract], ...] = (
+IMPLEMENTATIONS: tuple[type[ActivityContract], ...] = (
     CatalogActivities,
     InventoryActivities,
     OrderingActivities,
@@ -25,6 +27,15 @@ IMPLEMENTATIONS: tuple[Callable[[async_sessionmaker[AsyncSession]], ActivityCont
 )
 
 
-def build_activities(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
+def build_activities(
+    sessionmaker: async_sessionmaker[AsyncSession], provider: PaymentProvider, authorization_valid: timedelta
+) -> list[Callable[..., Any]]:
     """Every activity the order worker registers, bound to their dependencies."""
-    return [step for implementation in IMPLEMENTATIONS for step in bound_activities(implementation(sessionmaker))]
+    implementations: list[ActivityContract] = [
+        CatalogActivities(sessionmaker),
+        InventoryActivities(sessionmaker),
+        OrderingActivities(sessionmaker),
+        PaymentActivities(sessionmaker, provider, authorization_valid),
+        FulfillmentActivities(sessionmaker),
+    ]
+    return [step for implementation in implementations for step in bound_activities(implementation)]

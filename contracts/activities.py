@@ -16,12 +16,17 @@ from temporalio import activity
 
 from contracts.order import (
     AllocateStock,
+    CapturePayment,
+    IntentHint,
     LoadSnapshots,
     OrderDetails,
     OrderRef,
+    PaymentSecured,
+    ReconcileIntents,
     RecordStatus,
     ReleaseByKeys,
     Reservations,
+    SecurePayment,
     ShipShipment,
     SucceedPayment,
     VariantSnapshot,
@@ -116,12 +121,30 @@ class PaymentSteps(ActivityContract):
     @activity.defn(name="payment.cancel_pending")
     @abstractmethod
     async def cancel_pending(self, request: OrderRef) -> int:
-        """Cancel the order's pending payments; how many changed."""
+        """Cancel the order's pending payments (their PaymentIntents voided at the provider); how many changed."""
 
     @activity.defn(name="payment.refund")
     @abstractmethod
     async def refund(self, request: OrderRef) -> int:
-        """Refund the order's succeeded payments; how many changed."""
+        """Refund the order's succeeded payments (at the provider: refund what was captured, void what was only
+        authorized); how many changed."""
+
+    @activity.defn(name="payment.secure")
+    @abstractmethod
+    async def secure(self, request: SecurePayment) -> PaymentSecured:
+        """Re-read the payment's intent: Succeeded if it pays the order; voided (Cancelled) if it is authorized
+        otherwise; left Pending while nothing is authorized. A payment that succeeded already is secured."""
+
+    @activity.defn(name="payment.capture")
+    @abstractmethod
+    async def capture(self, request: CapturePayment) -> int:
+        """Capture the order's authorized provider payment; captured already is success. How many were captured."""
+
+    @activity.defn(name="payment.reconcile")
+    @abstractmethod
+    async def reconcile(self, request: ReconcileIntents) -> list[IntentHint]:
+        """Re-read open PaymentIntents: the authorized ones of open orders, to tell their workflows (those of
+        closed orders are voided)."""
 
 
 class FulfillmentSteps(ActivityContract):

@@ -222,6 +222,7 @@ class OrderCarryOver(WireModel):
     payment_failures: int
     compensations_pending: list[str]  # in the order they were pushed; run in reverse
     compensations_run: list[str]
+    authorization_deadline: UtcDateTime | None = None
 
 
 PlaceOrder.model_rebuild()
@@ -231,10 +232,16 @@ PlaceOrder.model_rebuild()
 
 
 class MarkPaid(WireModel):
-    """Payment succeeded (payment_id set) or an operator marks the order paid (no payment_id)."""
+    """Payment succeeded (payment_id set) or an operator marks the order paid (no payment_id).
+
+    `authorized`: the provider reported the payment's PaymentIntent authorized (a webhook, the shop's return, the
+    reconciliation). That is only a hint: the run re-reads the intent, and the order is paid only if it holds
+    exactly the order's total while the order awaits payment; any other authorization is voided.
+    """
 
     payment_id: UUID | None = None
     provider_reference: str | None = None
+    authorized: bool = False
 
 
 class PaymentFailed(WireModel):
@@ -489,6 +496,41 @@ class RecordStatus(WireModel):
 
 class OrderRef(WireModel):
     order_id: UUID
+
+
+class SecurePayment(WireModel):
+    """Re-read a provider payment's intent: does it pay the order (`amount_minor` in `currency`)? Voided if not,
+    or if the order is not `payable` (no longer awaiting payment)."""
+
+    payment_id: UUID
+    amount_minor: int
+    currency: str
+    payable: bool
+
+
+class PaymentSecured(WireModel):
+    """Whether the payment pays the order, and until when the provider holds its authorization."""
+
+    secured: bool
+    valid_until: UtcDateTime | None = None
+
+
+class CapturePayment(WireModel):
+    """Capture the order's authorized provider payment for the order's total, as it ships."""
+
+    order_id: UUID
+    amount_minor: int
+
+
+class ReconcileIntents(WireModel):
+    limit: int = 500  # the most open PaymentIntents re-read in one pass (the oldest-updated first)
+
+
+class IntentHint(WireModel):
+    """A payment whose PaymentIntent the provider reports authorized: its order's workflow is told."""
+
+    order_id: UUID
+    payment_id: UUID
 
 
 class SucceedPayment(WireModel):

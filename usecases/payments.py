@@ -9,6 +9,7 @@ from api.order_workflows import OrderUpdate, OrderWorkflows
 from contracts.order import ORDER_ALREADY_PAID, MarkPaid, OrderStatus
 from services.errors import DomainError
 from services.ordering.store import OrderingStore, OrderTotal
+from services.payment.decisions import AmountDue
 from services.payment.errors import (
     OrderAlreadyPaidError,
     OrderNotAwaitingPaymentError,
@@ -22,7 +23,7 @@ from services.payment.schemas import (
     PaymentStatus,
     SucceedPaymentRequest,
 )
-from services.payment.store import AmountDue, PaymentStore, check_amount_due, normalize_provider_reference
+from services.payment.store import PaymentStore, check_amount_due, normalize_provider_reference
 from stack.db import autocommit
 from usecases.idempotency import KeyedRequest, claim_action, create_once
 from usecases.settling import Settlement, settle

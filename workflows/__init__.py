@@ -1,5 +1,6 @@
 """Workflows: pure orchestration. They import only temporalio, the stdlib and `contracts`."""
 
 from workflows.order import OrderWorkflow
+from workflows.reconcile import ReconcileWorkflow
 
-WORKFLOWS: list[type] = [OrderWorkflow]
+WORKFLOWS: list[type] = [OrderWorkflow, ReconcileWorkflow]

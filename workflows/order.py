@@ -6,8 +6,11 @@
    each of steps 1-3 gets `placement_attempts`; if one runs out the order is rejected, nothing stays reserved;
 4. wait for payment, at most the payment timeout (a durable timer):
    paid -> Paid; cancelled -> Cancelled; timer fires or an operator expires it -> Expired;
-5. wait for shipment: shipped -> commit every reservation (on-hand decreases) -> Shipped;
-   cancelled -> Cancelled, and every succeeded payment is refunded.
+   a provider's authorization (a hint: webhook, shop's return, reconciliation) is re-read from the provider and
+   pays the order only if it holds exactly the order's total; any other authorization is voided;
+5. wait for shipment: shipped -> capture the provider's authorization -> commit every reservation (on-hand
+   decreases) -> Shipped; cancelled -> Cancelled, and every succeeded payment is given back (refunded if captured,
+   voided if only authorized); an authorization about to lapse (a durable timer) cancels the order the same way.
 
 Every step that takes something (a reservation, a payment) pushes its compensation before it runs, so a step
 whose effect committed but whose answer was lost is still given back; cancelling, expiring or a failed placement
@@ -36,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         TERMINAL_STATUSES,
         AllocateStock,
         CancelOrder,
+        CapturePayment,
         ExpireOrder,
         LoadSnapshots,
         MarkPaid,
@@ -54,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         Rejection,
         ReleaseByKeys,
         Reservations,
+        SecurePayment,
         ShipShipment,
         StockLine,
         SucceedPayment,
@@ -72,6 +77,8 @@ REJECTED = "Rejected"  # OrderStatus search-attribute value of a run whose order
 RELEASE_STOCK = "release stock"
 VOID_ORDER = "void order"
 REFUND_PAYMENTS = "refund payments"
+
+AUTHORIZATION_LAPSED = "the payment's authorization would lapse before shipping"
 
 
 def workflow_id(order_id: UUID) -> str:
@@ -97,6 +104,7 @@ class OrderWorkflow:
         self._reservation_ids: list[UUID] = []
         self._stock_keys: list[str] = []
         self._payment_deadline: datetime | None = None
+        self._authorization_deadline: datetime | None = None  # when the provider stops holding the payment
         self._payment_failures = 0
         self._shipping = False  # the stock is being committed: the order ships even if the run is cancelled
         self._compensations: list[str] = []  # names, in the order pushed; run in reverse
@@ -128,12 +136,18 @@ class OrderWorkflow:
                     raise asyncio.CancelledError()
                 if self._queue.may_continue_as_new():
                     workflow.continue_as_new(order.model_copy(update={"carried": self._carry_over()}))
-                if not await self._queue.wait(self._woken, self._payment_due()):
+                if not await self._queue.wait(self._woken, self._timer_due()):
                     # The deadline passed: the fired timer (or, for a continued run, the deadline it was started
                     # with) is in the history before any step runs, as a run's start is while placing. Nothing has
                     # to be made durable first, so every step can be local.
                     self._steps.in_history()
-                    await self._expire(ExpireOrder(reason="payment timeout"))
+                    if self.status is OrderStatus.PENDING_PAYMENT:
+                        await self._expire(ExpireOrder(reason="payment timeout"))
+                    else:
+                        # Not shipped while the provider held the money: an order shipped after its authorization
+                        # lapsed could not be captured, so it is cancelled while the stock and the money can still
+                        # both be given back (docs/lifecycle.md).
+                        await self._cancel(CancelOrder(reason=AUTHORIZATION_LAPSED))
                 elif self._queue.waiting:
                     await self._queue.serve_next()
         except asyncio.CancelledError:
@@ -211,6 +225,12 @@ class OrderWorkflow:
         """When the payment timer fires: only an order waiting for payment has one."""
         return self._payment_deadline if self.status is OrderStatus.PENDING_PAYMENT else None
 
+    def _timer_due(self) -> datetime | None:
+        """When the run's timer fires: the payment deadline while unpaid, the authorization's lapse while paid."""
+        if self.status is OrderStatus.PAID:
+            return self._authorization_deadline
+        return self._payment_due()
+
     def _woken(self) -> bool:
         return self._finished() or self._queue.may_continue_as_new()
 
@@ -241,6 +261,9 @@ class OrderWorkflow:
         A payment succeeds only by paying the order: on an order already Paid (or Shipped) it is refused and stays
         Pending, so no second payment is taken.
         """
+        if message.authorized:
+            await self._secure(message, payable=verdict is Verdict.APPLY)
+            return
         if verdict is not Verdict.APPLY:
             if message.payment_id is not None:
                 raise ApplicationError(
@@ -256,9 +279,39 @@ class OrderWorkflow:
             )
         await self._transition(OrderStatus.PAID)
 
+    async def _secure(self, message: MarkPaid, *, payable: bool) -> None:
+        """A provider reported the payment authorized: re-read it. It pays the order (PendingPayment -> Paid) only
+        if it holds exactly the order's total while the order awaits payment; otherwise it is voided."""
+        assert message.payment_id is not None and self._details is not None
+        if payable:
+            self._push_compensation(REFUND_PAYMENTS)  # before the payment succeeds, as in `_pay`
+        secured = await self._steps.run(
+            PaymentSteps.secure,
+            SecurePayment(
+                payment_id=message.payment_id,
+                amount_minor=self._details.total_amount_minor,
+                currency=self._details.currency,
+                payable=payable,
+            ),
+        )
+        if not payable:
+            return
+        if not secured.secured:
+            self._drop_compensation(REFUND_PAYMENTS)  # nothing was taken
+            return
+        self._authorization_deadline = secured.valid_until
+        await self._transition(OrderStatus.PAID)
+
     async def _ship(self, message: MarkShipped, verdict: Verdict) -> None:
-        """Paid -> Shipped: the shipment is claimed (Pending -> Shipped, refused if it was cancelled), then every
-        reservation is committed (on-hand decreases once) and the order is Shipped."""
+        """Paid -> Shipped: the provider's authorization is captured (the order's total), the shipment is claimed
+        (Pending -> Shipped, refused if it was cancelled), then every reservation is committed (on-hand decreases
+        once) and the order is Shipped."""
+        if verdict is Verdict.APPLY:
+            assert self._details is not None
+            await self._steps.run(
+                PaymentSteps.capture,
+                CapturePayment(order_id=self._order_id, amount_minor=self._details.total_amount_minor),
+            )
         if message.shipment_id is not None:
             await self._steps.run(
                 FulfillmentSteps.mark_shipped,
@@ -353,6 +406,7 @@ class OrderWorkflow:
             payment_failures=self._payment_failures,
             compensations_pending=self._compensations,
             compensations_run=self._compensations_run,
+            authorization_deadline=self._authorization_deadline,
         )
 
     def _take_over(self, carried: OrderCarryOver) -> None:
@@ -361,6 +415,7 @@ class OrderWorkflow:
         self._reservation_ids = carried.reservation_ids
         self._stock_keys = carried.stock_keys
         self._payment_deadline = carried.payment_deadline
+        self._authorization_deadline = carried.authorization_deadline
         self._payment_failures = carried.payment_failures
         self._compensations = list(carried.compensations_pending)
         self._compensations_run = list(carried.compensations_run)
@@ -454,6 +509,7 @@ class OrderWorkflow:
 
     @workflow.signal
     def payment_succeeded(self, message: MarkPaid) -> None:
+        """A payment succeeded, or (`authorized`) a provider reports one authorized: a hint the run re-reads."""
         self._enqueue(message)
 
     @workflow.signal

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, MetaData, String
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.validation import CURRENCY_LENGTH
@@ -16,7 +16,10 @@ class Base(DeclarativeBase):
 
 
 class Payment(Base):
-    """A (simulated) payment of an order. `order_id` refers to the ordering context by id only."""
+    """A payment of an order. `order_id` refers to the ordering context by id only.
+
+    A provider's payment (Stripe) has its PaymentIntent's id in `provider_id`, one row per intent, and the money
+    the provider reported moving: authorized, captured and refunded, in minor units. A manual one has none."""
 
     __tablename__ = "payments"
     __table_args__ = (
@@ -27,6 +30,7 @@ class Payment(Base):
         ),
         Index("ix_payments_order_id", "order_id"),
         Index("ix_payments_created_at", "created_at"),
+        UniqueConstraint("provider_id", name="uq_payments_provider_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -43,3 +47,17 @@ class Payment(Base):
     failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refunded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    provider_id: Mapped[str | None] = mapped_column(String(255))
+    authorized_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    captured_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class WebhookEvent(Base):
+    """A provider's webhook event already processed: a redelivery of the same event id changes nothing."""
+
+    __tablename__ = "webhook_events"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

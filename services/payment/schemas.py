@@ -42,6 +42,13 @@ class PaymentDetailsDto(WireModel):
     failed_at: UtcDateTime | None
     cancelled_at: UtcDateTime | None
     refunded_at: UtcDateTime | None
+    # A provider's payment (Stripe): its PaymentIntent's id and the money the provider reported moving.
+    provider_id: str | None = None
+    authorized_minor: int = 0
+    captured_minor: int = 0
+    refunded_minor: int = 0
+    # Only in the answer that creates or returns a Stripe payment: what the shop's page confirms it with.
+    client_secret: str | None = None
 
 
 class CreatePaymentRequest(RequestModel):
@@ -57,3 +64,6 @@ class SucceedPaymentRequest(RequestModel):
 
 class FailPaymentRequest(RequestModel):
     failure_reason: str | None = None
+
+
+STRIPE = "Stripe"  # the `provider` of a payment made through the Stripe adapter (a PaymentIntent)

@@ -7,16 +7,17 @@ is cancelled). Which settle applies is `decide_settle`'s answer; every transitio
 
 import builtins
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
 from sqlalchemy import DateTime, String, Update, Uuid, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.order import Verdict
 from services.errors import OrderIdRequiredError
 from services.paging import FIRST_PAGE, Keyset, PageRequest, PageResult, desc
+from services.payment.decisions import AmountDue
 from services.payment.errors import (
     AmountInvalidError,
     PaymentAmountMismatchError,
@@ -25,7 +26,7 @@ from services.payment.errors import (
     PaymentNotPendingError,
     ProviderRequiredError,
 )
-from services.payment.models import Payment
+from services.payment.models import Payment, WebhookEvent
 from services.payment.schemas import (
     CreatePaymentRequest,
     PaymentDetailsDto,
@@ -44,14 +45,6 @@ FAILURE_REASON_MAX = 1000
 def normalize_provider_reference(value: str | None) -> str | None:
     """The provider reference as stored (trimmed, blank -> None); refuses an over-long one before any change."""
     return optional_text(value, "provider_reference", max_length=PROVIDER_REFERENCE_MAX, wording=BY_FIELD_NAME)
-
-
-@dataclass(frozen=True)
-class AmountDue:
-    """What an order asks to be paid: its total, in minor units, and its currency."""
-
-    amount_minor: int
-    currency: str
 
 
 def check_amount_due(amount_minor: int, currency: str, due: AmountDue) -> None:
@@ -119,11 +112,17 @@ class PaymentStore:
         self._session = session
 
     async def create(
-        self, request: CreatePaymentRequest, due: AmountDue | None = None, *, payment_id: UUID | None = None
+        self,
+        request: CreatePaymentRequest,
+        due: AmountDue | None = None,
+        *,
+        payment_id: UUID | None = None,
+        provider_id: str | None = None,
     ) -> PaymentDetailsDto:
         """Record a Pending payment of `due`, the order's total (None: no such order, accepted as the seed does).
 
-        `payment_id` is the id an Idempotency-Key derived (a fresh one otherwise).
+        `payment_id` is the id an Idempotency-Key derived (a fresh one otherwise); `provider_id` the provider's
+        PaymentIntent it is paid through (unique: a second row for the same intent is refused by PostgreSQL).
         """
         if request.order_id == ZERO_UUID:
             raise OrderIdRequiredError()
@@ -151,6 +150,10 @@ class PaymentStore:
             "failed_at": None,
             "cancelled_at": None,
             "refunded_at": None,
+            "provider_id": provider_id,
+            "authorized_minor": 0,
+            "captured_minor": 0,
+            "refunded_minor": 0,
         }
         await self._session.execute(_INSERT, values)
         return PaymentDetailsDto.model_validate(values)
@@ -169,6 +172,83 @@ class PaymentStore:
             .execution_options(populate_existing=True)
         )
         return [_details(p) for p in payments]
+
+    async def get_by_provider_id(self, provider_id: str) -> PaymentDetailsDto | None:
+        """The payment paid through this PaymentIntent, or None (not ours)."""
+        row = (
+            await self._session.execute(select(_PAYMENTS).where(_PAYMENTS.c.provider_id == provider_id))
+        ).one_or_none()
+        return None if row is None else PaymentDetailsDto.model_validate(row)
+
+    async def provider_payments(self, order_id: UUID, status: PaymentStatus) -> builtins.list[PaymentDetailsDto]:
+        """The order's payments in `status` that have a PaymentIntent at a provider, oldest first."""
+        rows = await self._session.execute(
+            select(_PAYMENTS)
+            .where(
+                _PAYMENTS.c.order_id == order_id,
+                _PAYMENTS.c.status == status.value,
+                _PAYMENTS.c.provider_id.is_not(None),
+            )
+            .order_by(_PAYMENTS.c.created_at, _PAYMENTS.c.id)
+        )
+        return [PaymentDetailsDto.model_validate(row) for row in rows]
+
+    async def open_intents(self, limit: int) -> builtins.list[PaymentDetailsDto]:
+        """Payments whose PaymentIntent may still change at the provider without us hearing of it: Pending ones
+        (a card may be confirmed any time) and Succeeded ones not captured yet (authorized; one may lapse)."""
+        rows = await self._session.execute(
+            select(_PAYMENTS)
+            .where(
+                _PAYMENTS.c.provider_id.is_not(None),
+                (_PAYMENTS.c.status == PaymentStatus.PENDING.value)
+                | ((_PAYMENTS.c.status == PaymentStatus.SUCCEEDED.value) & (_PAYMENTS.c.captured_minor == 0)),
+            )
+            .order_by(_PAYMENTS.c.updated_at)
+            .limit(limit)
+        )
+        return [PaymentDetailsDto.model_validate(row) for row in rows]
+
+    async def record_amounts(self, payment_id: UUID, *, authorized: int, captured: int, refunded: int) -> None:
+        """The money the provider reports for the payment's intent, as it reported it last (a re-read that finds
+        the same amounts writes nothing)."""
+        await self._session.execute(
+            update(_PAYMENTS)
+            .where(
+                _PAYMENTS.c.id == payment_id,
+                (_PAYMENTS.c.authorized_minor != authorized)
+                | (_PAYMENTS.c.captured_minor != captured)
+                | (_PAYMENTS.c.refunded_minor != refunded),
+            )
+            .values(authorized_minor=authorized, captured_minor=captured, refunded_minor=refunded, updated_at=utcnow())
+        )
+
+    async def cancel(self, payment_id: UUID, reason: str) -> PaymentDetailsDto | None:
+        """Pending -> Cancelled with why (a voided authorization); None if it was not Pending (a repeat)."""
+        now = utcnow()
+        row = (
+            await self._session.execute(
+                update(_PAYMENTS)
+                .where(_PAYMENTS.c.id == payment_id, _PAYMENTS.c.status == PaymentStatus.PENDING.value)
+                .values(
+                    status=PaymentStatus.CANCELLED.value,
+                    failure_reason=reason[:FAILURE_REASON_MAX],
+                    cancelled_at=now,
+                    updated_at=now,
+                )
+                .returning(*_PAYMENTS.c)
+            )
+        ).one_or_none()
+        return None if row is None else PaymentDetailsDto.model_validate(row)
+
+    async def record_webhook_event(self, event_id: str, event_type: str) -> bool:
+        """Remember a processed webhook event; False if it was processed before (a redelivery)."""
+        inserted = await self._session.execute(
+            pg_insert(WebhookEvent)
+            .values(event_id=event_id, type=event_type[:100], received_at=utcnow())
+            .on_conflict_do_nothing(index_elements=[WebhookEvent.event_id])
+            .returning(WebhookEvent.event_id)
+        )
+        return inserted.one_or_none() is not None
 
     async def require_pending(self, payment_id: UUID) -> PaymentDetailsDto:
         """The payment if it is Pending, else `payment_not_found` / `payment_not_pending` (both 400).

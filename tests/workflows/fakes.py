@@ -10,6 +10,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -29,14 +30,19 @@ from contracts.activities import (
 )
 from contracts.order import (
     AllocateStock,
+    CapturePayment,
+    IntentHint,
     LoadSnapshots,
     OrderDetails,
     OrderOutcome,
     OrderRef,
     OrderStatus,
+    PaymentSecured,
+    ReconcileIntents,
     RecordStatus,
     ReleaseByKeys,
     Reservations,
+    SecurePayment,
     ShipShipment,
     SucceedPayment,
     VariantSnapshot,
@@ -75,6 +81,9 @@ class FakeWorld:
     keys: dict[str, UUID] = field(default_factory=dict)
     orders: dict[UUID, OrderDetails] = field(default_factory=dict)
     payments: dict[UUID, str] = field(default_factory=dict)  # payment id -> status
+    # a provider's PaymentIntent per payment: (status as Stripe names it, amount, currency)
+    intents: dict[UUID, tuple[str, int, str]] = field(default_factory=dict)
+    authorization_valid: timedelta = timedelta(days=7)
     shipments: dict[UUID, str] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     fail: dict[str, str] = field(default_factory=dict)  # activity name -> error code to raise (non-retryable)
@@ -87,6 +96,18 @@ class FakeWorld:
         self.catalog[snap.product_variant_id] = snap
         self.available[sku] += stock
         return snap
+
+    def authorize(self, payment_id: UUID, amount: int, currency: str = "USD") -> None:
+        """A card confirmed at the provider: the intent holds `amount` (the payment is still Pending with us)."""
+        self.payments.setdefault(payment_id, "Pending")
+        self.intents[payment_id] = ("requires_capture", amount, currency)
+
+    def intent_status(self, payment_id: UUID) -> str:
+        return self.intents[payment_id][0]
+
+    def _set_intent(self, payment_id: UUID, status: str) -> None:
+        _, amount, currency = self.intents[payment_id]
+        self.intents[payment_id] = (status, amount, currency)
 
     def reserved(self, status: str = "Active") -> int:
         return sum(qty for _, qty, state in self.reservations.values() if state == status)
@@ -210,14 +231,52 @@ class FakePayment(PaymentSteps):
 
     async def cancel_pending(self, request: OrderRef) -> int:
         self.world.step()
-        return 0
+        pending = [p for p, status in self.world.payments.items() if status == "Pending"]
+        for payment_id in pending:
+            if payment_id in self.world.intents and self.world.intent_status(payment_id) == "requires_capture":
+                self.world._set_intent(payment_id, "canceled")
+            self.world.payments[payment_id] = "Cancelled"
+        return len(pending)
 
     async def refund(self, request: OrderRef) -> int:
         self.world.step()
         refunded = [p for p, status in self.world.payments.items() if status == "Succeeded"]
         for payment_id in refunded:
+            if payment_id in self.world.intents:
+                captured = self.world.intent_status(payment_id) == "succeeded"
+                self.world._set_intent(payment_id, "refunded" if captured else "canceled")
             self.world.payments[payment_id] = "Refunded"
         return len(refunded)
+
+    async def secure(self, request: SecurePayment) -> PaymentSecured:
+        self.world.step()
+        valid_until = activity.info().current_attempt_scheduled_time + self.world.authorization_valid
+        if self.world.payments.get(request.payment_id) == "Succeeded":
+            return PaymentSecured(secured=True, valid_until=valid_until)
+        status, amount, currency = self.world.intents[request.payment_id]
+        if status != "requires_capture":
+            return PaymentSecured(secured=False)
+        if request.payable and (amount, currency) == (request.amount_minor, request.currency):
+            self.world.payments[request.payment_id] = "Succeeded"
+            return PaymentSecured(secured=True, valid_until=valid_until)
+        self.world._set_intent(request.payment_id, "canceled")
+        self.world.payments[request.payment_id] = "Cancelled"
+        return PaymentSecured(secured=False)
+
+    async def capture(self, request: CapturePayment) -> int:
+        self.world.step()
+        await self.world.wait_if_held()
+        captured = 0
+        for payment_id, (status, _, _) in list(self.world.intents.items()):
+            if self.world.payments.get(payment_id) == "Succeeded" and status == "requires_capture":
+                self.world._set_intent(payment_id, "succeeded")
+                captured += 1
+        self.world.answer()
+        return captured
+
+    async def reconcile(self, request: ReconcileIntents) -> list[IntentHint]:
+        self.world.step()
+        return []
 
 
 class FakeFulfillment(FulfillmentSteps):

@@ -16,8 +16,9 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from contracts.order import CancelOrder, MarkPaid, MarkShipped, OrderOutcome, PaymentFailed
+from contracts.order import CancelOrder, MarkPaid, MarkShipped, OrderOutcome, OrderStatus, PaymentFailed
 from tests.environment import TIME_SKIPPING, temporal_environment
+from tests.eventually import assert_eventually
 from tests.orders import order_input
 from tests.workflows.fakes import FakeWorld, placed
 from workflows.order import OrderWorkflow, workflow_id
@@ -98,8 +99,36 @@ async def shipped_by_its_shipment(client: Client, world: FakeWorld) -> Handle:
     return handle
 
 
-# Their 15-minute payment timer ends them on the time-skipping server; on a dev server they stay open.
-OPEN_ON_A_DEV_SERVER = {"expired"}
+async def _status_is(handle: Handle, status: OrderStatus) -> None:
+    order = await handle.query(OrderWorkflow.details)
+    assert order is not None and order.status is status
+
+
+async def authorized_then_shipped(client: Client, world: FakeWorld) -> Handle:
+    """A provider's authorization of the exact total pays the order; shipping captures it."""
+    handle = await _start(client, world, quantity=2)
+    await placed(handle)
+    payment_id = uuid.uuid4()
+    world.authorize(payment_id, 2 * 1000)
+    await handle.signal(OrderWorkflow.payment_succeeded, MarkPaid(payment_id=payment_id, authorized=True))
+    await assert_eventually(lambda: _status_is(handle, OrderStatus.PAID))
+    await handle.execute_update(OrderWorkflow.mark_shipped, MarkShipped(shipment_id=uuid.uuid4()))
+    return handle
+
+
+async def authorization_lapsed(client: Client, world: FakeWorld) -> Handle:
+    """Paid by an authorization, not shipped before it would lapse: the order is cancelled, the payment voided."""
+    handle = await _start(client, world)
+    await placed(handle)
+    payment_id = uuid.uuid4()
+    world.authorize(payment_id, 1000)
+    await handle.signal(OrderWorkflow.payment_succeeded, MarkPaid(payment_id=payment_id, authorized=True))
+    return handle  # the authorization's timer fires while the result is awaited
+
+
+# Their timer (the 15-minute payment, the 7-day authorization) ends them on the time-skipping server; on a dev
+# server they stay open.
+OPEN_ON_A_DEV_SERVER = {"expired", "authorization_lapsed"}
 
 SCENARIOS: dict[str, Callable[[Client, FakeWorld], Awaitable[Handle]]] = {
     "shipped": shipped,
@@ -109,6 +138,8 @@ SCENARIOS: dict[str, Callable[[Client, FakeWorld], Awaitable[Handle]]] = {
     "signalled_through": signalled_through,
     "paid_then_cancelled": paid_then_cancelled,
     "shipped_by_its_shipment": shipped_by_its_shipment,
+    "authorized_then_shipped": authorized_then_shipped,
+    "authorization_lapsed": authorization_lapsed,
 }
 
 

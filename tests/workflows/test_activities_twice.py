@@ -4,7 +4,7 @@ Real stores on a real PostgreSQL; the ledger and rows are compared after the fir
 """
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,12 +20,16 @@ from activities.ordering import OrderingActivities
 from activities.payment import PaymentActivities
 from contracts.order import (
     AllocateStock,
+    CapturePayment,
+    IntentHint,
     LoadSnapshots,
     OrderRef,
     OrderStatus,
+    ReconcileIntents,
     RecordStatus,
     ReleaseByKeys,
     Reservations,
+    SecurePayment,
     ShipShipment,
     StockLine,
     SucceedPayment,
@@ -34,8 +38,11 @@ from services.catalog.demo import MONITOR_ARM_VARIANT
 from services.demo import load_demo_data
 from services.fulfillment.schemas import CreateShipmentRequest
 from services.fulfillment.store import FulfillmentStore
-from services.payment.schemas import CreatePaymentRequest
+from services.ordering.store import OrderingStore
+from services.payment.ledger import VOIDED_NOT_PAYABLE, intent_key
+from services.payment.schemas import STRIPE, CreatePaymentRequest, PaymentDetailsDto
 from services.payment.store import PaymentStore
+from tests.fake_provider import FakeProvider
 from tests.orders import pending_order
 from tooling.stock_invariants import assert_stock_invariants
 
@@ -49,7 +56,8 @@ SELECT
   (SELECT coalesce(sum(on_hand), 0) FROM inventory.stock_items),
   (SELECT count(*) FROM ordering.orders),
   (SELECT string_agg(status || updated_at::text, ',' ORDER BY id) FROM ordering.orders),
-  (SELECT string_agg(status || updated_at::text, ',' ORDER BY id) FROM payment.payments),
+  (SELECT string_agg(status || updated_at::text || authorized_minor || captured_minor || refunded_minor, ','
+   ORDER BY id) FROM payment.payments),
   (SELECT string_agg(status || updated_at::text, ',' ORDER BY id) FROM fulfillment.shipments)
 """
 
@@ -161,7 +169,7 @@ async def test_payment_activities_twice(demo: async_sessionmaker[AsyncSession]) 
         pending = await store.create(
             CreatePaymentRequest(order_id=order_id, amount_minor=6900, currency="USD", provider="Manual")
         )
-    payment = PaymentActivities(demo)
+    payment = PaymentActivities(demo, FakeProvider(), timedelta(days=7))
     await twice(demo, payment.mark_succeeded, SucceedPayment(payment_id=paid.id, provider_reference="R"))
     cancelled, none = await twice(demo, payment.cancel_pending, OrderRef(order_id=order_id))
     refunded, none_again = await twice(demo, payment.refund, OrderRef(order_id=order_id))
@@ -170,6 +178,91 @@ async def test_payment_activities_twice(demo: async_sessionmaker[AsyncSession]) 
         store = PaymentStore(session)
         assert (await store.get(paid.id)).status == "Refunded"  # type: ignore[union-attr]
         assert (await store.get(pending.id)).status == "Cancelled"  # type: ignore[union-attr]
+
+
+async def test_provider_payment_activities_twice(demo: async_sessionmaker[AsyncSession]) -> None:
+    """Secure, capture, refund after capture, void of another authorization, reconcile: each once at the provider."""
+    provider = FakeProvider()
+    payment = PaymentActivities(demo, provider, timedelta(days=7))
+    order = pending_order(unit_price=6900)
+    async with demo.begin() as session:
+        await OrderingStore(session).record(order)
+    paid = await _stripe_payment(demo, provider, order.id, 6900, attempt=0)
+    other = await _stripe_payment(demo, provider, order.id, 6900, attempt=1)
+    provider.confirm(paid.provider_id or "")
+    provider.confirm(other.provider_id or "")
+
+    hints, same_hints = await twice(demo, payment.reconcile, ReconcileIntents())
+    assert (
+        hints
+        == same_hints
+        == [
+            IntentHint(order_id=order.id, payment_id=paid.id),
+            IntentHint(order_id=order.id, payment_id=other.id),
+        ]
+    )
+    secure = SecurePayment(payment_id=paid.id, amount_minor=6900, currency="USD", payable=True)
+    secured, again = await twice(demo, payment.secure, secure)
+    assert secured.secured and again.secured  # type: ignore[attr-defined]
+    extra = SecurePayment(payment_id=other.id, amount_minor=6900, currency="USD", payable=False)  # order is Paid
+    voided, void_again = await twice(demo, payment.secure, extra)
+    assert not voided.secured and not void_again.secured  # type: ignore[attr-defined]
+    captured, none = await twice(demo, payment.capture, CapturePayment(order_id=order.id, amount_minor=6900))
+    assert (captured, none) == (1, 0)
+    refunded, none_again = await twice(demo, payment.refund, OrderRef(order_id=order.id))
+    assert (refunded, none_again) == (1, 0)
+
+    assert provider.moves == [
+        ("cancel", other.provider_id, 0),
+        ("capture", paid.provider_id, 6900),
+        ("refund", paid.provider_id, 6900),
+    ]
+    async with demo() as session:
+        rows = {p.id: p for p in await PaymentStore(session).list_for_order(order.id)}
+    assert (rows[paid.id].status, rows[paid.id].captured_minor, rows[paid.id].refunded_minor) == (
+        "Refunded",
+        6900,
+        6900,
+    )
+    assert rows[other.id].status == "Cancelled" and rows[other.id].authorized_minor == 6900
+    assert rows[other.id].failure_reason == VOIDED_NOT_PAYABLE
+
+
+async def test_an_authorization_for_a_closed_order_is_voided_by_the_reconciliation(
+    demo: async_sessionmaker[AsyncSession],
+) -> None:
+    provider = FakeProvider()
+    payment = PaymentActivities(demo, provider, timedelta(days=7))
+    order = pending_order(unit_price=6900)
+    async with demo.begin() as session:
+        await OrderingStore(session).record(order)
+        await OrderingStore(session).record_status(order.id, OrderStatus.EXPIRED, datetime.now(UTC))
+    late = await _stripe_payment(demo, provider, order.id, 6900, attempt=0)
+    provider.confirm(late.provider_id or "")
+
+    hints, none = await twice(demo, payment.reconcile, ReconcileIntents())
+
+    assert hints == none == []
+    assert provider.moves == [("cancel", late.provider_id, 0)]
+    async with demo() as session:
+        assert (await PaymentStore(session).get(late.id)).status == "Cancelled"  # type: ignore[union-attr]
+
+
+async def _stripe_payment(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    provider: FakeProvider,
+    order_id: uuid.UUID,
+    amount: int,
+    attempt: int,
+) -> PaymentDetailsDto:
+    intent = await provider.create_intent(
+        order_id=order_id, amount_minor=amount, currency="USD", idempotency_key=intent_key(order_id, attempt)
+    )
+    async with sessionmaker.begin() as session:
+        return await PaymentStore(session).create(
+            CreatePaymentRequest(order_id=order_id, amount_minor=amount, currency="USD", provider=STRIPE),
+            provider_id=intent.id,
+        )
 
 
 async def test_fulfillment_activities_twice(demo: async_sessionmaker[AsyncSession]) -> None:

@@ -6,6 +6,7 @@ the workflow tests pass against a world that does not exist.
 import inspect
 import typing
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from temporalio import activity
 from activities import IMPLEMENTATIONS, build_activities
 from contracts.activities import ACTIVITY_CONTRACTS, ActivityContract, InventorySteps, activity_name
 from contracts.order import Reservations
+from tests.fake_provider import FakeProvider
 from tests.workflows.fakes import STAND_INS, FakeWorld
 
 
@@ -55,8 +57,8 @@ def test_implementation_has_the_contract_names_and_types(implementation: Callabl
 
 def test_worker_and_fakes_register_every_declared_activity_once() -> None:
     declared = _declared_activities()
-    assert len(set(declared)) == len(declared) == 12
-    worker = [activity_name(step) for step in build_activities(async_sessionmaker())]
+    assert len(set(declared)) == len(declared) == 15
+    worker = [activity_name(step) for step in build_activities(async_sessionmaker(), FakeProvider(), timedelta(days=7))]
     fakes = [activity_name(step) for step in FakeWorld().activities()]
     assert sorted(worker) == sorted(fakes) == sorted(declared)
 
@@ -75,6 +77,9 @@ def test_activity_names_are_those_of_the_recorded_histories() -> None:
             "payment.mark_succeeded",
             "payment.cancel_pending",
             "payment.refund",
+            "payment.secure",
+            "payment.capture",
+            "payment.reconcile",
             "fulfillment.mark_shipped",
             "fulfillment.cancel_pending",
         ]
