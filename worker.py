@@ -31,6 +31,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import build_activities
 from contracts.order import ReconcileIntents
 from services.payment.provider import PaymentProvider
+from services.payment.unconfigured import payment_provider
 from stack import temporal
 from stack.db import create_engine, create_sessionmaker
 from stack.observability import configure_logging, tracing_interceptors, worker_runtime
@@ -73,21 +74,6 @@ def create_worker(
         workflow_runner=SANDBOX,
         max_cached_workflows=settings.max_cached_workflows,
     )
-
-
-def payment_provider(settings: Settings) -> PaymentProvider:
-    return ProviderNotConfigured()
-
-
-class ProviderNotConfigured:
-    """No provider adapter configured: manual payments work, a Stripe payment's step fails (and is retried)."""
-
-    name = "Stripe"
-
-    async def _fail(self, *args: object, **kwargs: object) -> Any:
-        raise RuntimeError("no payment provider is configured")
-
-    create_intent = retrieve = capture = cancel = refund = _fail
 
 
 async def ensure_reconcile_schedule(client: Client, settings: Settings) -> None:

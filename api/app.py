@@ -11,15 +11,18 @@ from fastapi import FastAPI
 from api import auth, errors, metrics, web
 from api.edge import Edge
 from api.order_workflows import OrderWorkflows
-from api.routes import carts, catalog, codec, health, inventory, orders, payments, shipments
+from api.routes import carts, catalog, codec, health, inventory, orders, payments, shipments, webhooks
 from services.demo import load_demo_data
+from services.payment.provider import PaymentProvider
+from services.payment.unconfigured import payment_provider as default_payment_provider
 from stack import temporal
 from stack.db import create_engine, create_sessionmaker
 from stack.observability import configure_logging, tracing_interceptors
 from stack.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, payment_provider: PaymentProvider | None = None) -> FastAPI:
+    """The API; `payment_provider` by default the one the settings describe (Stripe's API, or localstripe)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -32,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings, lazy=True, interceptors=tracing_interceptors(settings, "orderflow-api")
         )
         app.state.orders = OrderWorkflows(app.state.temporal, settings, app.state.sessionmaker)
+        app.state.payment_provider = payment_provider or default_payment_provider(settings)
         try:
             if settings.seed_demo_data:
                 await load_demo_data(app.state.sessionmaker)
@@ -49,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     auth.install(app)
-    for module in (health, catalog, inventory, carts, orders, payments, shipments):
+    for module in (health, catalog, inventory, carts, orders, payments, shipments, webhooks):
         app.include_router(module.router)
     web.install(app)
     recorder = metrics.install(app)

@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 from api.order_workflows import OrderWorkflows
 from api.paging import PageParams, get_page
+from services.payment.provider import PaymentProvider
 from stack.db import reading
 from stack.settings import Settings
 
@@ -44,6 +45,11 @@ async def get_temporal(request: Request) -> Client:
     return client
 
 
+async def get_payment_provider(request: Request) -> PaymentProvider:
+    provider: PaymentProvider = request.app.state.payment_provider
+    return provider
+
+
 async def get_order_workflows(request: Request) -> OrderWorkflows:
     orders: OrderWorkflows = request.app.state.orders
     return orders
@@ -60,5 +66,6 @@ Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 Temporal = Annotated[Client, Depends(get_temporal)]
 Orders = Annotated[OrderWorkflows, Depends(get_order_workflows)]
+Payments = Annotated[PaymentProvider, Depends(get_payment_provider)]  # the card processor (Stripe's API)
 # `?limit=&cursor=` of a list endpoint; `page.request` goes to the store, `page.answer(result)` is the body.
 Page = Annotated[PageParams, Depends(get_page)]

@@ -32,6 +32,7 @@ from contracts.order import (
     ORDER_UNCHANGED,
     REFUSAL_CODES,
     TERMINAL_STATUSES,
+    MarkPaid,
     OrderActionMessage,
     OrderDetails,
     OrderLineInput,
@@ -302,6 +303,19 @@ class OrderWorkflows:
         except RPCError as error:
             if not _closed_or_missing(error):
                 raise
+
+    async def signal_payment_authorized(self, order_id: UUID, payment_id: UUID) -> bool:
+        """Tell a running order that a provider reports one of its payments authorized (the run re-reads it);
+        False when its run has finished (or there is none): nothing is left to tell."""
+        try:
+            await self.handle(order_id).signal(
+                OrderWorkflow.payment_succeeded, MarkPaid(payment_id=payment_id, authorized=True)
+            )
+        except RPCError as error:
+            if not _closed_or_missing(error):
+                raise
+            return False
+        return True
 
     async def _stored(self, order_id: UUID) -> OrderDetails | None:
         return await self.read(lambda session: OrderingStore(session).get(order_id))

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         description="The secret the provider signs webhooks with (`whsec_...`). Unset: `make run` generates one into "
         ".data/stripe-webhook-secret and registers it with its localstripe.",
     )
+    stripe_publishable_key: str | None = Field(
+        default=None,
+        description="The provider's publishable key (`pk_test_...`), for Stripe.js on the shop's pay page. Unset: "
+        "a placeholder that localstripe accepts.",
+    )
     localstripe_port: int = Field(default=8420, description="Port of the localstripe `make run` starts.")
     authorization_valid_days: int = Field(
         default=7,

@@ -1,22 +1,32 @@
-"""A payment's life: recorded Pending, then succeeded (the order becomes Paid, through its workflow) or failed."""
+"""A payment's life: recorded Pending, then succeeded (the order becomes Paid, through its workflow) or failed.
+
+A Stripe payment is one PaymentIntent at the provider: created here (one open intent per order), confirmed in the
+customer's browser, and learnt of through hints (the shop's return, a signed webhook, the reconciliation), each of
+which re-reads the intent from the provider and tells the order's workflow, which re-reads it again and decides.
+"""
 
 from dataclasses import dataclass
 from uuid import UUID
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.order_workflows import OrderUpdate, OrderWorkflows
-from contracts.order import ORDER_ALREADY_PAID, MarkPaid, OrderStatus
-from services.errors import DomainError
+from contracts.order import ORDER_ALREADY_PAID, TERMINAL_STATUSES, MarkPaid, OrderStatus
+from services.errors import DomainError, OrderIdRequiredError
+from services.ordering.errors import OrderNotFoundError
 from services.ordering.store import OrderingStore, OrderTotal
-from services.payment.decisions import AmountDue
+from services.payment.decisions import AmountDue, is_voidable
 from services.payment.errors import (
     OrderAlreadyPaidError,
     OrderNotAwaitingPaymentError,
     PaymentNotFoundError,
     PaymentNotPendingError,
 )
+from services.payment.ledger import IntentLedger, intent_key
+from services.payment.provider import PaymentProvider
 from services.payment.schemas import (
+    STRIPE,
     CreatePaymentRequest,
     FailPaymentRequest,
     PaymentDetailsDto,
@@ -24,6 +34,9 @@ from services.payment.schemas import (
     SucceedPaymentRequest,
 )
 from services.payment.store import PaymentStore, check_amount_due, normalize_provider_reference
+from services.payment.webhooks import ProviderEvent
+from services.schemas import ZERO_UUID
+from services.validation import currency_code
 from stack.db import autocommit
 from usecases.idempotency import KeyedRequest, claim_action, create_once
 from usecases.settling import Settlement, settle
@@ -36,11 +49,15 @@ async def create_payment(
     *,
     operator: bool,
     keyed: KeyedRequest | None,
+    provider: PaymentProvider | None = None,
 ) -> PaymentDetailsDto:
     """A Pending payment of the order's total, in its currency (with a key, the one its first request recorded).
 
     A customer pays only an order awaiting payment; an operator may record one for any order id, as the seed does.
+    With provider `Stripe`, the order's one open PaymentIntent (see `create_intent_payment`).
     """
+    if provider is not None and (body.provider or "").strip().lower() == STRIPE.lower():
+        return await create_intent_payment(sessionmaker, provider, body)
     # Without a key, the read and the insert need no common transaction (the read holds nothing): two statements
     # in autocommit. A key's claim stands or falls with the payment it names.
     async with sessionmaker.begin() if keyed is not None else autocommit(sessionmaker) as session:
@@ -53,6 +70,95 @@ async def create_payment(
             return await payments.create(body, _amount_due(order), payment_id=payment_id)
 
         return await create_once(session, keyed, body, payments.get, record)
+
+
+async def create_intent_payment(
+    sessionmaker: async_sessionmaker[AsyncSession], provider: PaymentProvider, body: CreatePaymentRequest
+) -> PaymentDetailsDto:
+    """The order's one open PaymentIntent, created at the provider when it has none (amount and currency from the
+    order, captured later, the order id in its metadata), with the client secret the shop's page confirms it with.
+
+    Only an order awaiting payment gets one, whoever asks. The order's payments are serialised (a transaction's
+    advisory lock), and the provider's idempotency key is derived from the order and its count of intents, so two
+    requests at once, or a retry after a lost answer, get the same intent.
+    """
+    if body.order_id == ZERO_UUID:
+        raise OrderIdRequiredError()
+    async with sessionmaker.begin() as session:
+        await session.execute(select(func.pg_advisory_xact_lock(_order_lock(body.order_id))))
+        order = await OrderingStore(session).total(body.order_id)
+        if order is None or order.status is not OrderStatus.PENDING_PAYMENT:
+            raise OrderNotAwaitingPaymentError(body.order_id)
+        due = _amount_due(order)
+        assert due is not None
+        if body.amount_minor:  # optional for an intent: when given, it must be the order's total
+            check_amount_due(body.amount_minor, currency_code(body.currency or due.currency), due)
+        payments = PaymentStore(session)
+        for payment in await payments.provider_payments(body.order_id, PaymentStatus.PENDING):
+            intent = await provider.retrieve(payment.provider_id or "")
+            if is_voidable(intent):
+                return payment.model_copy(update={"client_secret": intent.client_secret})
+        attempt = len([p for p in await payments.list_for_order(body.order_id) if p.provider_id is not None])
+        intent = await provider.create_intent(
+            order_id=body.order_id,
+            amount_minor=due.amount_minor,
+            currency=due.currency,
+            idempotency_key=intent_key(body.order_id, attempt),
+        )
+        request = CreatePaymentRequest(
+            order_id=body.order_id, amount_minor=due.amount_minor, currency=due.currency, provider=STRIPE
+        )
+        payment = await payments.create(request, due, provider_id=intent.id)
+        return payment.model_copy(update={"client_secret": intent.client_secret})
+
+
+def _order_lock(order_id: UUID) -> int:
+    return int.from_bytes(order_id.bytes[:8], "big", signed=True)
+
+
+async def refresh_payment(orders: OrderWorkflows, provider: PaymentProvider, payment_id: UUID) -> PaymentDetailsDto:
+    """Re-read a payment's PaymentIntent from the provider (the shop's return after confirming it): when it is
+    authorized, the order's workflow is told and decides; one authorized for a closed order is voided."""
+    payment = await orders.read(lambda session: PaymentStore(session).get(payment_id))
+    if payment is None:
+        raise PaymentNotFoundError(payment_id)
+    if payment.provider_id is not None:
+        await _hint(orders, IntentLedger(orders.sessionmaker, provider), payment)
+    refreshed = await orders.read(lambda session: PaymentStore(session).get(payment_id))
+    assert refreshed is not None
+    return refreshed
+
+
+async def intent_changed(orders: OrderWorkflows, provider: PaymentProvider, event: ProviderEvent) -> bool:
+    """A verified webhook event: processed once per event id; a PaymentIntent's event is a hint to re-read it.
+    False when the event was processed before (nothing happens again); irrelevant events are only remembered.
+
+    The event is remembered in the transaction that processes it: if processing fails the provider redelivers it.
+    """
+    async with orders.sessionmaker.begin() as session:
+        if not await PaymentStore(session).record_webhook_event(event.id, event.type):
+            return False
+        if event.intent_id is not None:
+            payment = await PaymentStore(session).get_by_provider_id(event.intent_id)
+            if payment is not None:
+                await _hint(orders, IntentLedger(orders.sessionmaker, provider), payment)
+    return True
+
+
+async def _hint(orders: OrderWorkflows, ledger: IntentLedger, payment: PaymentDetailsDto) -> None:
+    status = await orders.read(lambda session: OrderingStore(session).status(payment.order_id))
+    order_open = status is not None and status not in TERMINAL_STATUSES
+    if await ledger.refresh(payment, order_open=order_open):
+        if not await orders.signal_payment_authorized(payment.order_id, payment.id):
+            await ledger.refresh(payment, order_open=False)  # the run finished meanwhile: nobody else will void it
+
+
+async def order_payments(session: AsyncSession, order_id: UUID) -> list[PaymentDetailsDto]:
+    """Every payment of the order, oldest first, with its provider's id and the money it moved; 404 if there is no
+    such order."""
+    if await OrderingStore(session).status(order_id) is None:
+        raise OrderNotFoundError(read=True)
+    return await PaymentStore(session).list_for_order(order_id)
 
 
 def _amount_due(order: OrderTotal | None) -> AmountDue | None:

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 
 from api.auth import OPERATOR, CallerIsOperator
-from api.deps import Orders, Page, ReadSession, SessionMaker
+from api.deps import Orders, Page, Payments, ReadSession, SessionMaker
 from api.errors import responses
 from api.idempotency import Idempotency
 from api.paging import paged_responses
@@ -51,15 +51,22 @@ async def create_payment(
     response: Response,
     operator: CallerIsOperator,
     keyed: Idempotency,
+    provider: Payments,
 ) -> PaymentDetailsDto:
     """Record a Pending payment of the order's total, in its currency.
+
+    With `"provider": "Stripe"`: the order's one open PaymentIntent at the provider (created on the first call,
+    the same one after), for an order awaiting payment only, whoever asks; the amount and currency are the order's
+    (`amountMinor` may be left out). The answer carries its `providerId` (`pi_...`) and the `clientSecret` that
+    Stripe.js confirms it with in the customer's browser; the order turns Paid once the provider reports the
+    payment authorized for its exact total.
 
     A customer pays only an order awaiting payment. An operator may record one for any order id, as the seed does
     (its Payment .http file records one for an unknown order to fail it); such a payment can never succeed:
     succeeding it answers `order_not_found`. With an `Idempotency-Key`, a retry answers with the payment the first
     attempt recorded.
     """
-    payment = await payments.create_payment(sessionmaker, body, operator=operator, keyed=keyed)
+    payment = await payments.create_payment(sessionmaker, body, operator=operator, keyed=keyed, provider=provider)
     response.headers["Location"] = f"/api/payments/{payment.id}"
     return payment
 
@@ -90,3 +97,18 @@ async def fail_payment(
     Strict, as the seed's, except for a retry with the same `Idempotency-Key`: it answers with the failed payment.
     """
     return await payments.fail_payment(orders, payment_id, body, keyed)
+
+
+@router.post("/api/payments/{payment_id}/refresh", responses=responses(400))
+async def refresh_payment(payment_id: UUID, orders: Orders, provider: Payments) -> PaymentDetailsDto:
+    """Re-read a provider payment's PaymentIntent (the shop's page does, once the customer confirmed it): when the
+    provider reports it authorized, the order's workflow is told and decides. Changes nothing the provider does not
+    say, so anyone may ask; a manual payment is answered as it is."""
+    return await payments.refresh_payment(orders, provider, payment_id)
+
+
+@router.get("/api/orders/{order_id}/payments", tags=["orders"], responses=responses(404), dependencies=[OPERATOR])
+async def list_order_payments(order_id: UUID, session: ReadSession) -> list[PaymentDetailsDto]:
+    """The order's payments, oldest first: provider, provider id (`pi_...`), status, and the money the provider
+    reported authorized, captured and refunded (minor units)."""
+    return await payments.order_payments(session, order_id)

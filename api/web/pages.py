@@ -1,7 +1,7 @@
 """What every web page shares: the templates, the security headers, and how a refusal becomes a page.
 
 Pages are rendered on the server; the only script is static/app.js (live order page, countdown), so the CSP
-allows scripts from this origin only, and nothing inline.
+allows scripts from this origin only, and nothing inline; the shop's pay page alone adds the provider's Stripe.js.
 """
 
 from collections.abc import Callable, Coroutine, Mapping
@@ -97,7 +97,8 @@ class PageRoute(APIRoute):
                     response = _error_page(request, 404, "Not found", "There is no such page.")
                 else:
                     response = _error_page(request, 400, "That did not work", "The form was not filled in right.")
-            response.headers.update(SECURITY_HEADERS)
+            for name, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)  # a page may widen its own CSP (the pay page)
             return response
 
         return page

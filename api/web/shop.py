@@ -11,9 +11,9 @@ from uuid import UUID
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse
 
-from api.deps import Orders, SessionMaker
-from api.web.cards import card_outcome, one_payer_at_a_time, pay
+from api.deps import Orders, Payments, SessionMaker
 from api.web.pages import PageRoute, Refused, render, see_other
+from api.web.stripe_js import stripe_js
 from contracts.order import SPECS, TERMINAL_STATUSES, OrderAction, OrderDetails, OrderStatus, Verdict, decide
 from services.cart.schemas import AddCartItemRequest, CartDto, UpdateCartItemRequest
 from services.cart.store import CartStore
@@ -25,8 +25,9 @@ from services.fulfillment.schemas import ShipmentDetailsDto
 from services.fulfillment.store import FulfillmentStore
 from services.inventory.store import InventoryStore
 from services.paging import MAX_LIMIT, PageRequest
-from services.payment.schemas import PaymentDetailsDto, PaymentStatus
+from services.payment.schemas import STRIPE, CreatePaymentRequest, PaymentDetailsDto, PaymentStatus
 from services.payment.store import PaymentStore
+from usecases import payments
 from usecases.orders import CheckoutRequest, act, checkout_cart
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -304,25 +305,33 @@ async def order_live(order_id: UUID, request: Request, orders: Orders, sessionma
     return render(request, "shop_order_live.html", {"view": view, "error": None})
 
 
-@router.post("/orders/{order_id}/pay")
+@router.post("/orders/{order_id}/pay", response_class=HTMLResponse)
 async def pay_order(
-    order_id: UUID,
-    request: Request,
-    orders: Orders,
-    sessionmaker: SessionMaker,
-    card_number: Annotated[str, Form()] = "",
+    order_id: UUID, request: Request, orders: Orders, sessionmaker: SessionMaker, provider: Payments
 ) -> Response:
+    """The pay page: the order's PaymentIntent (created or the open one, through the payment use case) and
+    Stripe.js to confirm it with, in the browser. Nothing posted here is a payment: a card number sent to this
+    route is ignored, and only the provider's authorization, re-read by the order's workflow, pays the order."""
+    request_body = CreatePaymentRequest(order_id=order_id, provider=STRIPE)
     try:
-        outcome = card_outcome(card_number)
-        async with one_payer_at_a_time(sessionmaker, order_id):
-            view = await _order_view(orders, sessionmaker, order_id)
-            if not view.can_pay:
-                raise DomainError("order_not_payable", f"This order is {view.order.status.value}: nothing to pay.")
-            digits = "".join(ch for ch in card_number if ch.isdigit())
-            await pay(orders, view.order, outcome, digits[-4:])
+        payment = await payments.create_payment(
+            sessionmaker, request_body, operator=False, keyed=None, provider=provider
+        )
     except DomainError as error:
         view = await _order_view(orders, sessionmaker, order_id)
         return render(request, "shop_order.html", {"view": view, "error": error}, status_code=400)
+    view = await _order_view(orders, sessionmaker, order_id)
+    stripe = stripe_js(request.app.state.settings)
+    response = render(request, "shop_pay.html", {"view": view, "payment": payment, "stripe": stripe})
+    response.headers["Content-Security-Policy"] = stripe.content_security_policy()
+    return response
+
+
+@router.get("/orders/{order_id}/payments/{payment_id}/return")
+async def payment_return(order_id: UUID, payment_id: UUID, orders: Orders, provider: Payments) -> Response:
+    """Where the pay page goes once Stripe.js has confirmed (or failed to): the payment's intent is re-read from
+    the provider, its order's workflow told, and the order page shows what came of it."""
+    await payments.refresh_payment(orders, provider, payment_id)
     return see_other(f"/orders/{order_id}")
 
 

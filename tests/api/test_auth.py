@@ -94,6 +94,11 @@ ROUTES: dict[tuple[str, str], Caller] = {
     ("GET", "/api/payments/{payment_id}"): OPERATOR,
     ("POST", "/api/payments/{payment_id}/succeed"): OPERATOR,
     ("POST", "/api/payments/{payment_id}/fail"): OPERATOR,
+    # re-reading a payment's PaymentIntent changes nothing the provider does not say: anyone may ask
+    ("POST", "/api/payments/{payment_id}/refresh"): PUBLIC,
+    ("GET", "/api/orders/{order_id}/payments"): OPERATOR,
+    # the provider's webhooks: anyone may post; only a valid signature is believed
+    ("POST", "/api/webhooks/stripe"): PUBLIC,
     # shipments: all of it
     ("GET", "/api/shipments"): OPERATOR,
     ("POST", "/api/shipments"): OPERATOR,
@@ -112,6 +117,7 @@ ROUTES: dict[tuple[str, str], Caller] = {
     ("GET", "/orders/{order_id}"): PUBLIC,
     ("GET", "/orders/{order_id}/live"): PUBLIC,
     ("POST", "/orders/{order_id}/pay"): PUBLIC,
+    ("GET", "/orders/{order_id}/payments/{payment_id}/return"): PUBLIC,
     ("POST", "/orders/{order_id}/cancel"): PUBLIC,
     # the operator console: the login form is open, every other page needs a console session
     ("GET", "/ops/login"): PUBLIC,

@@ -1,39 +1,30 @@
-"""The web pages' pure parts: test cards, console session tokens, the dashboard chart, prices and money."""
+"""The web pages' pure parts: the pay page's Stripe.js, console sessions, the dashboard chart, prices and money."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.web.cards import CardOutcome, CardRefused, card_outcome
 from api.web.chart import minute_chart
 from api.web.ops import parse_price
 from api.web.pages import money
 from api.web.session import csrf_token, csrf_valid, issue, verify
+from api.web.stripe_js import stripe_js
 from services.errors import DomainError
 from services.ordering.store import MinuteActivity
+from stack.settings import Settings
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 29, 12, 30, 15, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(
-    ("number", "outcome"),
-    [
-        ("4242 4242 4242 4242", CardOutcome.APPROVED),
-        ("4242424242424242", CardOutcome.APPROVED),
-        ("4242-4242-4242-4242", CardOutcome.APPROVED),
-        ("4000 0000 0000 0002", CardOutcome.DECLINED),
-    ],
-)
-def test_stripe_test_cards(number: str, outcome: CardOutcome) -> None:
-    assert card_outcome(number) is outcome
-
-
-@pytest.mark.parametrize("number", ["", "4242", "4111 1111 1111 1111", "4242 4242 4242 4241", "abcd"])
-def test_any_other_card_is_refused(number: str) -> None:
-    with pytest.raises(CardRefused) as refused:
-        card_outcome(number)
-    assert refused.value.code == "card_not_accepted"
+def test_the_pay_page_allows_exactly_the_providers_script_origin() -> None:
+    local = stripe_js(Settings(stripe_api_base="http://127.0.0.1:8420/"))
+    assert local.script_url == "http://127.0.0.1:8420/js.stripe.com/v3/"
+    csp = local.content_security_policy()
+    assert "script-src 'self' http://127.0.0.1:8420;" in csp and "unsafe-inline" not in csp
+    stripe = stripe_js(Settings(stripe_publishable_key="pk_test_1"))
+    assert stripe.script_url == "https://js.stripe.com/v3/" and stripe.publishable_key == "pk_test_1"
+    assert "script-src 'self' https://js.stripe.com;" in stripe.content_security_policy()
 
 
 def test_a_session_verifies_until_it_expires() -> None:
