@@ -25,8 +25,9 @@ Two behaviours are brought in line with Stripe's:
 - Stripe declines 4000 0000 0000 0002 when it is charged (the "generic decline" card); localstripe declines it
   only when attached to a customer.
 
-`register_webhook` tells a running localstripe where to send signed events (`POST /_config/webhooks/<id>`); the
-registration lives in the server's memory, so whoever starts one registers again after each start.
+Where it sends its signed events: `--webhook-url` registers them at each start (`make run` and the launcher;
+localstripe keeps registrations in memory only, so a restarted one would otherwise send nothing), and
+`register_webhook` does it for one already running (`POST /_config/webhooks/<id>`, what tests use).
 """
 
 import argparse
@@ -53,10 +54,17 @@ GENERIC_DECLINE_CARD = "4000000000000002"
 IDEMPOTENCY_PREFIX = "idempotency:"  # no localstripe resource is named so: its listings never see these entries
 
 
-def command(port: int, state: Path | None) -> list[str]:
-    """How to start one: its state in `state`, or in memory only when None."""
-    where = ["--state", str(state)] if state is not None else ["--from-scratch"]
-    return [sys.executable, "-m", "stack.localstripe", "--port", str(port), *where]
+def command(port: int, state: Path | None, *, webhook_url: str | None = None, access_log: bool = False) -> list[str]:
+    """How to start one: its state in `state` (in memory only when None); with `webhook_url`, it sends its events
+    there, signed with the secret in the environment's STRIPE_WEBHOOK_SECRET (not on the command line, where any
+    local user could read it)."""
+    args = [sys.executable, "-m", "stack.localstripe", "--port", str(port)]
+    args += ["--state", str(state)] if state is not None else ["--from-scratch"]
+    if webhook_url is not None:
+        args += ["--webhook-url", webhook_url]
+    if access_log:
+        args.append("--access-log")
+    return args
 
 
 def base_url(port: int) -> str:
@@ -207,7 +215,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--state", type=Path, help="file that keeps the server's state across restarts")
     where.add_argument("--from-scratch", action="store_true", help="keep the state in memory only")
+    parser.add_argument(
+        "--webhook-url",
+        help="send every event here, signed with STRIPE_WEBHOOK_SECRET (registered at each start: localstripe "
+        "keeps registrations in memory only)",
+    )
+    parser.add_argument("--access-log", action="store_true", help="print a line per request")
     args = parser.parse_args(argv)
+    secret = os.environ.get("STRIPE_WEBHOOK_SECRET")
+    if args.webhook_url and not secret:
+        parser.error("--webhook-url needs the signing secret in STRIPE_WEBHOOK_SECRET")
 
     state: Path | None = None if args.from_scratch else args.state.resolve()
     if state is not None:
@@ -219,14 +236,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     from aiohttp import web  # noqa: PLC0415
     from localstripe.resources import store  # noqa: PLC0415
     from localstripe.server import app  # noqa: PLC0415
+    from localstripe.webhooks import register_webhook as register  # noqa: PLC0415
 
     store.try_load_from_disk()
     _honour_idempotency_keys(app, store)
+    if args.webhook_url and secret:
+        register(WEBHOOK_ID, args.webhook_url, secret, None)
+    # localstripe logs each webhook delivery on the access logger: shown with --access-log, warnings otherwise
     access = logging.getLogger("aiohttp.access")
-    access.setLevel(logging.INFO)
+    access.setLevel(logging.INFO if args.access_log else logging.WARNING)
     access.addHandler(logging.StreamHandler(sys.stdout))
-    print(f"localstripe on http://{HOST}:{args.port} (state: {state or 'in memory'})", flush=True)
-    web.run_app(app, host=HOST, port=args.port, access_log=access, print=None)
+    hooks = f", events to {args.webhook_url}" if args.webhook_url else ""
+    print(f"localstripe on {base_url(args.port)} (state: {state or 'in memory'}{hooks})", flush=True)
+    web.run_app(app, host=HOST, port=args.port, access_log=access if args.access_log else None, print=None)
 
 
 if __name__ == "__main__":
