@@ -22,6 +22,12 @@ Two behaviours are brought in line with Stripe's:
 - Stripe captures only an authorized intent (`requires_capture`), else answers 400
   `payment_intent_unexpected_state`; localstripe captures a canceled one's charge, and fails with a 500 on one
   never authorized;
+- Stripe.js confirms a card payment in the browser: `POST /v1/payment_intents/<id>/confirm` with the publishable
+  key, the intent's client secret and the card (`payment_method_data`), again after a declined card or a failed
+  3-D Secure challenge. localstripe's confirm takes no card and needs the secret key, and its Stripe.js stand-in's
+  `confirmCardPayment` only answers the 3-D Secure challenge of an intent the server confirmed. The wrapper
+  answers that confirm (`_confirm_in_the_browser`) and serves the stand-in with `confirmCardPayment` completed
+  (stack/localstripe_confirm.js), so the shop's page is the one it would be with Stripe;
 - Stripe declines 4000 0000 0000 0002 when it is charged (the "generic decline" card); localstripe declines it
   only when attached to a customer.
 
@@ -35,11 +41,12 @@ import asyncio
 import logging
 import os
 import pickle
+import re
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -209,6 +216,52 @@ def _honour_idempotency_keys(app: "web.Application", store: dict[str, object]) -
     app.middlewares.insert(0, idempotency)
 
 
+def _confirm_in_the_browser(app: "web.Application", store: Any) -> None:
+    from aiohttp import web  # noqa: PLC0415
+    from localstripe import resources  # noqa: PLC0415 - see the module docstring
+    from localstripe.server import get_post_data, json_response  # noqa: PLC0415
+
+    confirm_path = re.compile(r"^/v1/payment_intents/(pi_\w+)/confirm$")
+    stand_in = Path(resources.__file__).with_name("localstripe-v3.js")
+    completed = Path(__file__).with_name("localstripe_confirm.js")
+
+    def confirm(intent_id: str, data: Mapping[str, Any]) -> Any:
+        intent = resources.PaymentIntent._api_retrieve(intent_id)
+        if not str(data.get("key", "")).startswith("pk_") or data.get("client_secret") != intent.client_secret:
+            raise resources.UserError(401, "Unauthorized")
+        method = data.get("payment_method_data")
+        if not isinstance(method, dict) or method.get("type") != "card" or not isinstance(method.get("card"), dict):
+            raise resources.UserError(400, "Bad request", {"param": "payment_method_data"})
+        if intent.status not in ("requires_payment_method", "requires_confirmation"):
+            message = f"This PaymentIntent's status is {intent.status}: it cannot be confirmed."
+            raise resources.UserError(400, message, {"code": "payment_intent_unexpected_state"})
+        card = {key: method["card"].get(key) for key in ("number", "exp_month", "exp_year", "cvc")}
+        intent.payment_method = resources.PaymentMethod(type="card", card=card).id
+        if intent.latest_charge is not None and intent.latest_charge.status == "failed":
+            intent.latest_charge = None  # a new attempt after a declined card, as Stripe allows
+        intent._confirm(on_failure_now=intent._report_failure)
+        return intent
+
+    @web.middleware
+    async def browser(request: "web.Request", handler: "Handler") -> "web.StreamResponse":
+        if request.method == "GET" and request.path == "/js.stripe.com/v3/":
+            script = stand_in.read_text() + "\n" + completed.read_text()
+            return web.Response(text=script, content_type="application/javascript")
+        found = confirm_path.match(request.path)
+        if request.method != "POST" or found is None or request.headers.get("Authorization"):
+            return await handler(request)  # the secret key's confirm: localstripe's own
+        try:
+            intent = confirm(found.group(1), await get_post_data(request, remove_auth=False) or {})
+            answer: web.StreamResponse = json_response(intent._export())
+        except resources.UserError as error:
+            answer = error.to_response()
+        finally:
+            store.dump_to_disk()
+        return answer
+
+    app.middlewares.insert(0, browser)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m stack.localstripe", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
@@ -240,6 +293,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     store.try_load_from_disk()
     _honour_idempotency_keys(app, store)
+    _confirm_in_the_browser(app, store)
     if args.webhook_url and secret:
         register(WEBHOOK_ID, args.webhook_url, secret, None)
     # localstripe logs each webhook delivery on the access logger: shown with --access-log, warnings otherwise

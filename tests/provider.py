@@ -3,8 +3,8 @@
 - `localstripe` (a session fixture, registered in tests/conftest.py): one localstripe process, state in memory,
   on a free port; `LocalStripe.provider()` is a `StripeProvider` pointed at it;
 - `running_localstripe()`: one of your own (to stop it, say), stopped when the block ends;
-- `confirm_with_card(base_url, intent_id, card)`: what the shop's page does with a card — the card goes to the
-  provider, never to us — and, for a 3-D Secure card, the customer's answer to the challenge.
+- `confirm_with_card(base_url, client_secret, card)`: what the shop's page does with a card — the card goes to
+  the provider, never to us — and, for a 3-D Secure card, the customer's answer to the challenge.
 
 Test cards (Stripe's numbers, as localstripe behaves through stack/localstripe.py): `GOOD_CARD` authorizes,
 `DECLINED_CARD` is declined when charged (HTTP 402, the intent back to `requires_payment_method`),
@@ -62,42 +62,40 @@ async def running_localstripe() -> AsyncIterator[LocalStripe]:
         server.stop()
 
 
-def _api(base_url: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=base_url, auth=(LOCALSTRIPE_API_KEY, ""), timeout=10.0)
-
-
 async def confirm_with_card(
-    base_url: str, intent_id: str, card_number: str, *, authenticate: bool = True
+    base_url: str, client_secret: str, card_number: str, *, authenticate: bool = True
 ) -> dict[str, Any]:
-    """Pay the intent with a card as the shop's page does, and the intent as the provider has it afterwards.
+    """Pay an intent with a card as the shop's page does in the browser; the intent as the provider answers.
 
-    The card becomes a PaymentMethod at the provider, which confirms the intent with it; a declined card leaves
-    the intent waiting for another method (localstripe answers 402). For a 3-D Secure card the customer then
-    completes the challenge (`authenticate=True`) or fails it, through the same call localstripe's Stripe.js
-    stand-in makes (publishable key and client secret, no secret key).
+    The same calls as `stripe.confirmCardPayment(clientSecret, {payment_method: {card}})` of the Stripe.js that
+    localstripe serves (stack/localstripe_confirm.js): the card, the publishable key and the client secret go to
+    the provider — no secret key, nothing through our server. A declined card answers 402 and leaves the intent
+    `requires_payment_method` (confirm again with another card); a 3-D Secure card stops at `requires_action`,
+    and the customer then completes the challenge (`authenticate=True`) or fails it.
     """
-    async with _api(base_url) as api:
+    intent_id = client_secret.split("_secret_")[0]
+    async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as browser:
         card = {"number": card_number, "exp_month": "12", "exp_year": "2034", "cvc": "123"}
-        method = await api.post(
-            "/v1/payment_methods", data={"type": "card", **{f"card[{k}]": v for k, v in card.items()}}
+        confirmed = await browser.post(
+            f"/v1/payment_intents/{intent_id}/confirm",
+            json={
+                "key": PUBLISHABLE_KEY,
+                "client_secret": client_secret,
+                "payment_method_data": {"type": "card", "card": card},
+            },
         )
-        method.raise_for_status()
-        attached = await api.post(f"/v1/payment_intents/{intent_id}", data={"payment_method": method.json()["id"]})
-        attached.raise_for_status()
-        confirmed = await api.post(f"/v1/payment_intents/{intent_id}/confirm")
-        if confirmed.status_code != 402:
-            confirmed.raise_for_status()
-        intent: dict[str, Any] = (await api.get(f"/v1/payment_intents/{intent_id}")).json()
+        if confirmed.status_code == 402:  # declined: the intent is back to waiting for a payment method
+            return {**confirmed.json()["error"], "status": "requires_payment_method"}
+        confirmed.raise_for_status()
+        intent: dict[str, Any] = confirmed.json()
         if intent["status"] == "requires_action":
-            async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as browser:
-                answer = await browser.post(
-                    f"/v1/payment_intents/{intent_id}/_authenticate",
-                    params={"success": "true" if authenticate else "false"},
-                    json={"key": PUBLISHABLE_KEY, "client_secret": intent["client_secret"]},
-                )
-            if answer.status_code != 402:
-                answer.raise_for_status()
-            intent = (await api.get(f"/v1/payment_intents/{intent_id}")).json()
+            answered = await browser.post(
+                f"/v1/payment_intents/{intent_id}/_authenticate",
+                params={"success": "true" if authenticate else "false"},
+                json={"key": PUBLISHABLE_KEY, "client_secret": client_secret},
+            )
+            answered.raise_for_status()
+            intent = answered.json()
         return intent
 
 

@@ -21,7 +21,8 @@ async def test_the_provider_keeps_its_state_across_a_stop(stack: Stack) -> None:
     intent = await provider.create_intent(
         order_id=order_id, amount_minor=4_200, currency="EUR", idempotency_key=f"order-{order_id}-intent"
     )
-    await confirm_with_card(stack.localstripe_url, intent.id, GOOD_CARD)
+    assert intent.client_secret is not None
+    await confirm_with_card(stack.localstripe_url, intent.client_secret, GOOD_CARD)
 
     stack.stop_localstripe()
     with pytest.raises(ProviderUnavailable):

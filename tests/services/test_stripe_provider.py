@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 import stripe
 from aiohttp import web
@@ -43,7 +44,8 @@ async def new_intent(provider: StripeProvider, amount: int = AMOUNT) -> tuple[uu
 async def authorized(localstripe: LocalStripe) -> ProviderIntent:
     provider = localstripe.provider()
     _, intent = await new_intent(provider)
-    await confirm_with_card(localstripe.base_url, intent.id, GOOD_CARD)
+    assert intent.client_secret is not None
+    await confirm_with_card(localstripe.base_url, intent.client_secret, GOOD_CARD)
     return await provider.retrieve(intent.id)
 
 
@@ -68,23 +70,42 @@ async def test_a_good_card_authorizes_the_whole_amount(localstripe: LocalStripe)
     assert (intent.amount_capturable_minor, intent.amount_received_minor) == (AMOUNT, 0)
 
 
-async def test_a_declined_card_authorizes_nothing(localstripe: LocalStripe) -> None:
+async def test_a_declined_card_authorizes_nothing_and_another_card_can_follow(localstripe: LocalStripe) -> None:
     provider = localstripe.provider()
     _, intent = await new_intent(provider)
+    assert intent.client_secret is not None
 
-    await confirm_with_card(localstripe.base_url, intent.id, DECLINED_CARD)
+    declined = await confirm_with_card(localstripe.base_url, intent.client_secret, DECLINED_CARD)
 
-    intent = await provider.retrieve(intent.id)
-    assert intent.status == IntentStatus.REQUIRES_PAYMENT_METHOD and intent.amount_capturable_minor == 0
+    assert declined["code"] == "card_declined"
+    after_decline = await provider.retrieve(intent.id)
+    assert after_decline.status == IntentStatus.REQUIRES_PAYMENT_METHOD and after_decline.amount_capturable_minor == 0
+    await confirm_with_card(localstripe.base_url, intent.client_secret, GOOD_CARD)
+    assert (await provider.retrieve(intent.id)).amount_capturable_minor == AMOUNT
+
+
+async def test_the_browser_needs_the_intents_client_secret(localstripe: LocalStripe) -> None:
+    _, intent = await new_intent(localstripe.provider())
+
+    with pytest.raises(httpx.HTTPStatusError, match="401"):
+        await confirm_with_card(localstripe.base_url, f"{intent.id}_secret_guessed", GOOD_CARD)
+
+
+async def test_the_stripe_js_it_serves_confirms_cards_in_the_browser(localstripe: LocalStripe) -> None:
+    async with httpx.AsyncClient(base_url=localstripe.base_url) as browser:
+        script = await browser.get("/js.stripe.com/v3/")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("application/javascript")
+    assert "_authenticate" in script.text and "payment_method_data: {type: 'card'" in script.text
 
 
 async def test_a_three_d_secure_card_waits_for_the_customer(localstripe: LocalStripe) -> None:
     provider = localstripe.provider()
     _, challenged = await new_intent(provider)
     _, failed = await new_intent(provider)
+    assert challenged.client_secret is not None and failed.client_secret is not None
 
-    await confirm_with_card(localstripe.base_url, challenged.id, THREE_D_SECURE_CARD, authenticate=True)
-    await confirm_with_card(localstripe.base_url, failed.id, THREE_D_SECURE_CARD, authenticate=False)
+    await confirm_with_card(localstripe.base_url, challenged.client_secret, THREE_D_SECURE_CARD, authenticate=True)
+    await confirm_with_card(localstripe.base_url, failed.client_secret, THREE_D_SECURE_CARD, authenticate=False)
 
     assert (await provider.retrieve(challenged.id)).status == IntentStatus.REQUIRES_CAPTURE
     assert (await provider.retrieve(failed.id)).status == IntentStatus.REQUIRES_PAYMENT_METHOD
