@@ -12,7 +12,7 @@ stacks on one machine would share (and overwrite) one state, and the fake would 
 its server module is imported, its store is pointed at our file (written atomically: a kill mid-dump leaves the
 previous state), and its app is served on 127.0.0.1.
 
-Two behaviours are brought in line with Stripe's:
+Where localstripe differs from Stripe in what the order lifecycle relies on, the wrapper makes it behave as Stripe:
 - `Idempotency-Key`: a POST repeated with the key of one that succeeded gets the first answer again and does
   nothing (localstripe ignores the header, so a retried create or refund would happen twice); a repeat while the
   first is still running is answered 409, as Stripe does. The answers are kept in the store, so across restarts;
@@ -166,6 +166,14 @@ def _send_intent_events() -> None:
         if value and not was:
             tell(self, "canceled")
 
+    intent_class._create_charge = create_charge_and_tell
+    intent_class._canceled = property(canceled, set_canceled)
+
+
+def _capture_only_authorized() -> None:
+    from localstripe import resources  # noqa: PLC0415 - see the module docstring
+
+    intent_class = resources.PaymentIntent
     capture = intent_class._api_capture
 
     def capture_if_authorized(id: str, amount_to_capture: object = None, **kwargs: object) -> object:
@@ -180,8 +188,6 @@ def _send_intent_events() -> None:
         (method, url, capture_if_authorized if function == capture else function)
         for method, url, function in resources.extra_apis
     ]
-    intent_class._create_charge = create_charge_and_tell
-    intent_class._canceled = property(canceled, set_canceled)
 
 
 def _honour_idempotency_keys(app: "web.Application", store: dict[str, object]) -> None:
@@ -285,6 +291,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     _point_store_at(state)
     _decline_generic_card()
     _send_intent_events()
+    _capture_only_authorized()
 
     from aiohttp import web  # noqa: PLC0415
     from localstripe.resources import store  # noqa: PLC0415
