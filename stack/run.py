@@ -3,6 +3,8 @@
 0. secrets: the operator token (.data/operator-token, unless OPERATOR_TOKENS is set), APP_SECRET
    (.data/app-secret, unless set) and the payload key (.data/payload-key, unless PAYLOAD_KEYS is set), generated
    once (mode 0600) and passed to the worker and the API;
+   and, for the embedded provider, the webhook signing secret (.data/stripe-webhook-secret, unless
+   STRIPE_WEBHOOK_SECRET is set);
 1. embedded PostgreSQL under .data/postgres (unless DATABASE_URL is set);
 2. alembic migrations;
 3. Temporal dev server persisted in .data/temporal.db, Web UI on :8233 (unless TEMPORAL_ADDRESS is set),
@@ -10,11 +12,15 @@
    decodes them through the API's codec server (/codec), for an operator logged in to the console. The API,
    the console and the Web UI are named under one host name (`browser_host`): the console's session cookie
    and the same-site rule go by host name;
-4. the worker and the API (uvicorn) as child processes, their logs prefixed and streamed; a child that exits is
+4. localstripe, the embedded payment provider, on LOCALSTRIPE_PORT with its state in .data/localstripe.pickle,
+   sending its signed events to the API's /api/webhooks/stripe (unless STRIPE_API_KEY or STRIPE_API_BASE is set:
+   then Stripe itself, or the Stripe-compatible server at that base);
+5. the worker and the API (uvicorn) as child processes, their logs prefixed and streamed; a child that exits is
    restarted with backoff, and one that keeps exiting (a crash loop) stops `make run` with exit code 1;
-5. PostgreSQL and Temporal are watched: when one of them is down (its process exited, or it has not answered
+   localstripe is a child too, restarted the same way (its state is on disk);
+6. PostgreSQL and Temporal are watched: when one of them is down (its process exited, or it has not answered
    for a while), `make run` says so and stops with exit code 1, rather than leaving an API that answers 503;
-6. Ctrl-C (or SIGTERM) stops every child, then Temporal, then PostgreSQL. `.data/` is kept.
+7. Ctrl-C (or SIGTERM) stops every child, then Temporal, then PostgreSQL. `.data/` is kept.
 
 The supervising pieces are in stack/supervisor.py. `DATA_DIR` (default `.data`) moves the data elsewhere.
 """
@@ -34,7 +40,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from temporalio.client import Client
 
-from stack import migrate, postgres, temporal
+from services.payment.stripe_provider import LOCALSTRIPE_API_KEY
+from stack import localstripe, migrate, postgres, temporal
 from stack.codec import PayloadKey
 from stack.secrets import secret_file
 from stack.settings import Settings
@@ -48,10 +55,10 @@ LOCAL_PAYLOAD_KEY_ID = "local"
 
 
 def _secret_from_file(
-    env: dict[str, str], name: str, path: Path, value: Callable[[str], str] = lambda secret: secret
+    env: dict[str, str], name: str, path: Path, value: Callable[[str], str] = lambda secret: secret, prefix: str = ""
 ) -> str:
     """`name`'s value made from the secret kept in `path` (generated once, 0600), put into the children's `env`."""
-    env[name] = value(secret_file(path))
+    env[name] = value(secret_file(path, prefix))
     return env[name]
 
 
@@ -89,6 +96,35 @@ def prepare_secrets(settings: Settings, env: dict[str, str], data: Path) -> list
     else:
         notes.append("Operator tokens: from OPERATOR_TOKENS (send Authorization: Bearer <token>)")
     return notes
+
+
+def prepare_provider(settings: Settings, env: dict[str, str], data: Path) -> tuple[list[str] | None, list[str]]:
+    """How to start the embedded localstripe (None: a provider is configured), and what to tell the user.
+
+    Neither STRIPE_API_KEY nor STRIPE_API_BASE set: localstripe on LOCALSTRIPE_PORT, its address and a placeholder
+    key go into `env` for the worker and the API, and the webhook secret comes from STRIPE_WEBHOOK_SECRET or a
+    file under `data`. Otherwise the configured provider is used as it is, and nothing is started.
+    """
+    if settings.stripe_api_key is not None or settings.stripe_api_base is not None:
+        where = f"the Stripe-compatible server at {settings.stripe_api_base}" if settings.stripe_api_base else "Stripe"
+        notes = [f"Payments:      {where} (docs/deploy.md, Payments)"]
+        if settings.stripe_webhook_secret is None:
+            notes.append(
+                "WARNING: STRIPE_WEBHOOK_SECRET is unset: every webhook is refused (400), orders follow their "
+                "payments through the shop's return and the reconciliation only"
+            )
+        return None, notes
+    base = localstripe.base_url(settings.localstripe_port)
+    settings.stripe_api_base = env["STRIPE_API_BASE"] = base
+    settings.stripe_api_key = SecretStr(LOCALSTRIPE_API_KEY)
+    env["STRIPE_API_KEY"] = LOCALSTRIPE_API_KEY
+    if settings.stripe_webhook_secret is None:
+        secret = _secret_from_file(env, "STRIPE_WEBHOOK_SECRET", data / "stripe-webhook-secret", prefix="whsec_")
+        settings.stripe_webhook_secret = SecretStr(secret)
+    webhook_url = f"http://{browser_host(settings.api_host)}:{settings.api_port}/api/webhooks/stripe"
+    state = data / "localstripe.pickle"
+    notes = [f"Payments:      localstripe at {base} (state: {data.name}/{state.name}; events to {webhook_url})"]
+    return localstripe.command(settings.localstripe_port, state, webhook_url=webhook_url), notes
 
 
 def browser_host(api_host: str) -> str:
@@ -142,6 +178,8 @@ async def main() -> int:
     settings = Settings()
     env = dict(os.environ)
     notes = prepare_secrets(settings, env, DATA)
+    provider, provider_notes = prepare_provider(settings, env, DATA)
+    notes += provider_notes
     pg: postgres.EmbeddedPostgres | None = None
     dev_server: subprocess.Popen[bytes] | None = None
     children: list[Child] = []
@@ -164,13 +202,24 @@ async def main() -> int:
         if added:
             say(f"registered search attributes: {', '.join(added)}")
 
-        children = [
+        if provider is not None:
+            say(f"starting localstripe on {settings.stripe_api_base} (data: {DATA / 'localstripe.pickle'})")
+            payments = Child("localstripe", provider, env=env, cwd=ROOT)
+            children.append(payments)
+            await payments.start()
+            await localstripe.wait_until_up(
+                localstripe.base_url(settings.localstripe_port),
+                alive=lambda: payments.proc is not None and payments.proc.returncode is None,
+            )
+
+        children += [
             Child("worker", [sys.executable, "worker.py"], env=env, cwd=ROOT),
             # API_PORT, and the seed's 5001-5006 with SEED_COMPAT_PORTS (stack/serve.py)
             Child("api", [sys.executable, "-m", "stack.serve"], env=env, cwd=ROOT),
         ]
         for child in children:
-            await child.start()
+            if child.proc is None:
+                await child.start()
 
         api = f"http://{host}:{settings.api_port}"
         web = settings.temporal_ui_url if dev_server else f"the Web UI of {settings.temporal_address}"

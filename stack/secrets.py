@@ -22,11 +22,12 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def secret_file(path: Path) -> str:
-    """The secret kept in `path`, generated on first use; the file is readable by its owner only (0600)."""
+def secret_file(path: Path, prefix: str = "") -> str:
+    """The secret kept in `path`, generated on first use (after `prefix`, e.g. Stripe's `whsec_`); the file is
+    readable by its owner only (0600)."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as file:
-            file.write(new_secret() + "\n")
+            file.write(prefix + new_secret() + "\n")
     return path.read_text().strip()

@@ -31,6 +31,7 @@ from stack.settings import Settings
 from stack.temporal import data_converter
 from tests.environment import LOCAL, TIME_SKIPPING, temporal_environment
 from tests.operator import OPERATOR_HEADERS, OPERATOR_TOKEN
+from tests.provider import localstripe  # noqa: F401 - the fixture of a real provider, for every test package
 
 if TYPE_CHECKING:
     from xdist.remote import Producer

@@ -6,6 +6,9 @@ and the benchmark run against.
   system user (used when running as root) can no longer reach the data directory, and `pg_ctl restart` fails;
 - a Temporal dev server with the custom search attributes, persisted in `<root>/temporal.db` (so a restart keeps
   every run) unless `persist_temporal=False` (in memory, as the benchmark measures it);
+- localstripe, the payment provider (stack/localstripe.py), on its own port with its state in
+  `<root>/localstripe.pickle` (fresh for each stack, kept across its restarts), sending its signed events to the
+  token-mode API's /api/webhooks/stripe; the API and workers get its address, a placeholder key and the secret;
 - the worker (`python worker.py`) and the API (uvicorn) in token mode with the given operator token; on demand a
   second API in `AUTH_MODE=open` (`ensure_open_api()`), more workers and any other child (`spawn`).
 
@@ -36,7 +39,9 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from stack import migrate, postgres, temporal
+from services.payment.stripe_provider import LOCALSTRIPE_API_KEY
+from stack import localstripe, migrate, postgres, temporal
+from stack.secrets import new_secret
 from stack.settings import Settings
 from stack.supervisor import STOP_TIMEOUT, stop_process
 
@@ -80,6 +85,7 @@ class Child:
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     kills: int = 0
+    stops: int = 0  # asked to stop (SIGTERM) while running, as kills: its exit is no failure
 
     @property
     def alive(self) -> bool:
@@ -114,6 +120,7 @@ class Child:
 
     def stop(self) -> None:
         if self.proc is not None:
+            self.stops += self.proc.poll() is None
             stop_process(self.proc)
 
     def check(self) -> None:
@@ -143,6 +150,8 @@ class Stack:
     ui_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     open_api_port: int = field(default_factory=free_port)
+    localstripe_port: int = field(default_factory=free_port)
+    stripe_webhook_secret: str = field(default_factory=lambda: "whsec_" + new_secret())
     dev_server: subprocess.Popen[bytes] | None = None
     client: Client | None = None
     children: dict[str, Child] = field(default_factory=dict)  # every child ever spawned, by name
@@ -151,6 +160,15 @@ class Stack:
     postgres_restarts: int = 0
 
     def __post_init__(self) -> None:
+        self.localstripe = self._child(
+            "localstripe",
+            localstripe.command(
+                self.localstripe_port,
+                self.root / "localstripe.pickle",
+                webhook_url=f"{self.base_url}/api/webhooks/stripe",
+                access_log=True,
+            ),
+        )
         self.api = self._child("api", uvicorn_args(self.api_port))
         self.open_api = self._child("api-open", uvicorn_args(self.open_api_port))
         self.worker = self._worker_child("worker")
@@ -197,6 +215,11 @@ class Stack:
         return f"http://{HOST}:{self.ui_port}"
 
     @property
+    def localstripe_url(self) -> str:
+        """The payment provider's API (and its Stripe.js stand-in at `/js.stripe.com/v3/`)."""
+        return localstripe.base_url(self.localstripe_port)
+
+    @property
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.operator_token}"}
 
@@ -220,6 +243,9 @@ class Stack:
             payment_timeout_seconds=self.payment_timeout_seconds,
             app_secret=self.app_secret,
             payload_keys=self.payload_keys,
+            stripe_api_base=self.localstripe_url,
+            stripe_api_key=LOCALSTRIPE_API_KEY,
+            stripe_webhook_secret=self.stripe_webhook_secret,
         )
 
     def env(self, auth_mode: str = "token") -> dict[str, str]:
@@ -240,6 +266,9 @@ class Stack:
             PAYLOAD_KEYS=self.payload_keys,
             TEMPORAL_UI_URL=self.ui_url,  # the console links runs to this dev server's UI
             TEMPORAL_WEB_ORIGINS=self.ui_url,  # which calls the codec server from there
+            STRIPE_API_BASE=self.localstripe_url,
+            STRIPE_API_KEY=LOCALSTRIPE_API_KEY,
+            STRIPE_WEBHOOK_SECRET=self.stripe_webhook_secret,
             **self.extra_env,
         )
         return env
@@ -275,9 +304,18 @@ class Stack:
     def kill_api(self) -> None:
         self.api.kill()
 
+    async def start_localstripe(self) -> None:
+        """Start the provider (its state kept from before) and wait until it answers."""
+        self.localstripe.start(self.env())
+        await localstripe.wait_until_up(self.localstripe_url, READY_TIMEOUT, alive=lambda: self.localstripe.alive)
+
+    def stop_localstripe(self) -> None:
+        """SIGTERM the provider: calls to it fail (`ProviderUnavailable`) until `start_localstripe()`."""
+        self.localstripe.stop()
+
     def check_alive(self) -> None:
         for child in self.children.values():
-            if child.kills == 0:
+            if child.kills == 0 and child.stops == 0:
                 child.check()
 
     async def ensure_open_api(self) -> None:
@@ -381,6 +419,8 @@ class Stack:
         """Start whatever a previous user left stopped, then wait until the API is ready."""
         if self.dev_server is None or self.dev_server.poll() is not None:
             await self.start_temporal()
+        if not self.localstripe.alive:
+            await self.start_localstripe()
         if not self.worker.alive:
             self.start_worker()
         if not self.api.alive:
@@ -461,6 +501,7 @@ async def start_stack(
         await asyncio.to_thread(migrate.upgrade, stack.database_url)
         stack.client = await stack._wait_temporal()
         await temporal.ensure_search_attributes(stack.client)
+        await stack.start_localstripe()
         stack.start_worker()
         stack.start_api()
         await stack.wait_api_ready()

@@ -68,3 +68,13 @@ class PaymentProvider(Protocol):
 
 class ProviderUnavailable(Exception):
     """The provider could not be reached or answered with a server error: retry later (a retryable failure)."""
+
+
+class ProviderRefused(Exception):
+    """The provider refused the call (a declined card, a request it finds invalid, a wrong key): repeating it
+    changes nothing, so it is not retried. `code` is the provider's (e.g. `card_declined`), when it gave one."""
+
+    def __init__(self, code: str | None, message: str) -> None:
+        super().__init__(f"{code}: {message}" if code else message)
+        self.code = code
+        self.message = message

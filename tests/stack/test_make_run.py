@@ -72,7 +72,8 @@ def make_run(dev_env: WorkflowEnvironment) -> Iterator[MakeRun]:
     # Not under pytest's tmp_path: see tooling/processes.py (embedded PostgreSQL and /tmp/pytest-of-<user>).
     data = Path(tempfile.mkdtemp(prefix="orderflow-make-run-"))
     api_port = free_port()
-    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    # the embedded defaults: its own PostgreSQL and its own localstripe (on a free port)
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL" and not key.startswith("STRIPE_")}
     env.update(
         DATA_DIR=str(data),
         APP_SECRET=APP_SECRET,  # make run generates PAYLOAD_KEYS itself; APP_SECRET only once `security` lands
@@ -81,6 +82,7 @@ def make_run(dev_env: WorkflowEnvironment) -> Iterator[MakeRun]:
         API_HOST="127.0.0.1",
         API_PORT=str(api_port),
         WORKER_METRICS_PORT="0",
+        LOCALSTRIPE_PORT=str(free_port()),
         PYTHONUNBUFFERED="1",
     )
     log = data / "make-run.log"
@@ -130,6 +132,18 @@ def test_make_run_restarts_a_killed_worker_and_stops_when_postgresql_dies(make_r
     wait_ready(make_run.api)
     [worker] = make_run.pids("worker", 1)
     [api] = make_run.pids("api", 1)
+    [payments] = make_run.pids("localstripe", 1)
+    [base] = make_run.wait_for(r"^\[run\] Payments: +localstripe at (http://127\.0\.0\.1:\d+) ")
+    assert httpx.get(f"{base.group(1)}/js.stripe.com/v3/", timeout=10.0).status_code == 200
+    assert (make_run.data / "stripe-webhook-secret").read_text().startswith("whsec_")
+    intent = httpx.post(
+        f"{base.group(1)}/v1/payment_intents",
+        data={"amount": "1000", "currency": "eur", "capture_method": "manual"},
+        auth=("sk_test_localstripe", ""),
+        timeout=10.0,
+    )
+    assert intent.status_code == 200, intent.text
+    assert (make_run.data / "localstripe.pickle").exists()  # its state, under DATA_DIR: never /tmp/localstripe.pickle
 
     os.kill(worker, signal.SIGKILL)
     make_run.wait_for(r"^\[run\] worker was killed by SIGKILL; restarting it in 1s$")
@@ -150,4 +164,5 @@ def test_make_run_restarts_a_killed_worker_and_stops_when_postgresql_dies(make_r
     assert returncode == 1, output[-6000:]
     assert "[run] PostgreSQL is down: its server process exited; stopping everything\n" in output
     assert "[run] stopping api\n" in output and "[run] stopping worker\n" in output
-    assert not alive(worker_again) and not alive(api)
+    assert "[run] stopping localstripe\n" in output
+    assert not alive(worker_again) and not alive(api) and not alive(payments)
