@@ -31,7 +31,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import build_activities
 from contracts.order import ReconcileIntents
 from services.payment.provider import PaymentProvider
-from services.payment.unconfigured import payment_provider
+from services.payment.providers import configured_provider
 from stack import temporal
 from stack.db import create_engine, create_sessionmaker
 from stack.observability import configure_logging, tracing_interceptors, worker_runtime
@@ -41,8 +41,12 @@ from workflows.reconcile import RECONCILE_SCHEDULE_ID, ReconcileWorkflow
 
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # A sandboxed workflow re-imports its module's imports; cryptography's native bindings (the payload codec,
-# reached through stack.temporal) cannot be loaded twice, so sandboxes share the worker's copy.
-SANDBOX = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("cryptography"))
+# reached through stack.temporal) cannot be loaded twice, and the payment provider's SDK (stripe, reached through
+# this module) defines classes on the standard library's http.client, which the sandbox restricts: both are the
+# worker's own copies, never called from a workflow.
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("cryptography", "stripe")
+)
 
 log = logging.getLogger("worker")
 
@@ -62,7 +66,7 @@ def create_worker(
     if activities is None:
         activities = build_activities(
             sessionmaker,
-            provider or payment_provider(settings),
+            provider or configured_provider(settings),
             timedelta(days=settings.authorization_valid_days),
         )
     return Worker(

@@ -28,9 +28,10 @@ IMPLEMENTATIONS: tuple[type[ActivityContract], ...] = (
 
 
 def build_activities(
-    sessionmaker: async_sessionmaker[AsyncSession], provider: PaymentProvider, authorization_valid: timedelta
+    sessionmaker: async_sessionmaker[AsyncSession], provider: PaymentProvider | None, authorization_valid: timedelta
 ) -> list[Callable[..., Any]]:
-    """Every activity the order worker registers, bound to their dependencies."""
+    """Every activity the order worker registers, bound to their dependencies (`provider` None: manual payments
+    only; a provider payment's step fails, and is retried, until the worker is configured)."""
     implementations: list[ActivityContract] = [
         CatalogActivities(sessionmaker),
         InventoryActivities(sessionmaker),

@@ -21,7 +21,7 @@ from contracts.order import (
 from services.ordering.store import OrderingStore
 from services.payment.decisions import AmountDue
 from services.payment.ledger import IntentLedger, PaymentCaptureRefused
-from services.payment.provider import PaymentProvider
+from services.payment.provider import PaymentProvider, ProviderRefused
 from services.payment.store import PaymentStore
 from services.schemas import utcnow
 from stack.db import autocommit
@@ -34,7 +34,7 @@ class PaymentActivities(PaymentSteps):
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        provider: PaymentProvider,
+        provider: PaymentProvider | None,
         authorization_valid: timedelta,
     ) -> None:
         self.sessionmaker = sessionmaker
@@ -77,7 +77,7 @@ class PaymentActivities(PaymentSteps):
         """Capture the order's authorized provider payment (idempotent by key and by the intent's state)."""
         try:
             return await self.ledger.capture(request.order_id, request.amount_minor)
-        except PaymentCaptureRefused as refused:
+        except (PaymentCaptureRefused, ProviderRefused) as refused:
             raise ApplicationError(str(refused), type=PAYMENT_CAPTURE_FAILED, non_retryable=True) from refused
 
     async def reconcile(self, request: ReconcileIntents) -> list[IntentHint]:

@@ -14,7 +14,7 @@ from api.order_workflows import OrderWorkflows
 from api.routes import carts, catalog, codec, health, inventory, orders, payments, shipments, webhooks
 from services.demo import load_demo_data
 from services.payment.provider import PaymentProvider
-from services.payment.unconfigured import payment_provider as default_payment_provider
+from services.payment.providers import configured_provider
 from stack import temporal
 from stack.db import create_engine, create_sessionmaker
 from stack.observability import configure_logging, tracing_interceptors
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, *, payment_provider: PaymentPro
             settings, lazy=True, interceptors=tracing_interceptors(settings, "orderflow-api")
         )
         app.state.orders = OrderWorkflows(app.state.temporal, settings, app.state.sessionmaker)
-        app.state.payment_provider = payment_provider or default_payment_provider(settings)
+        app.state.payment_provider = payment_provider or configured_provider(settings)
         try:
             if settings.seed_demo_data:
                 await load_demo_data(app.state.sessionmaker)

@@ -45,8 +45,8 @@ async def get_temporal(request: Request) -> Client:
     return client
 
 
-async def get_payment_provider(request: Request) -> PaymentProvider:
-    provider: PaymentProvider = request.app.state.payment_provider
+async def get_payment_provider(request: Request) -> PaymentProvider | None:
+    provider: PaymentProvider | None = request.app.state.payment_provider
     return provider
 
 
@@ -66,6 +66,7 @@ Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 Temporal = Annotated[Client, Depends(get_temporal)]
 Orders = Annotated[OrderWorkflows, Depends(get_order_workflows)]
-Payments = Annotated[PaymentProvider, Depends(get_payment_provider)]  # the card processor (Stripe's API)
+# the card processor (Stripe's API); None when none is configured (manual payments only)
+Payments = Annotated[PaymentProvider | None, Depends(get_payment_provider)]
 # `?limit=&cursor=` of a list endpoint; `page.request` goes to the store, `page.answer(result)` is the body.
 Page = Annotated[PageParams, Depends(get_page)]

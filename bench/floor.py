@@ -37,8 +37,23 @@ from temporalio.worker import (
 )
 from temporalio.workflow import ActivityHandle
 
-from contracts.activities import ACTIVITY_CONTRACTS, ActivityContract, CatalogSteps, InventorySteps, bound_activities
-from contracts.order import AllocateStock, LoadSnapshots, VariantSnapshot
+from contracts.activities import (
+    ACTIVITY_CONTRACTS,
+    ActivityContract,
+    CatalogSteps,
+    InventorySteps,
+    PaymentSteps,
+    bound_activities,
+)
+from contracts.order import (
+    AllocateStock,
+    IntentHint,
+    LoadSnapshots,
+    PaymentSecured,
+    ReconcileIntents,
+    SecurePayment,
+    VariantSnapshot,
+)
 from stack import temporal
 from stack.settings import Settings
 from workflows.order import OrderWorkflow
@@ -73,10 +88,20 @@ async def _reservations(request: AllocateStock) -> list[uuid.UUID]:
     return [uuid.uuid4() for _ in request.lines]
 
 
+async def _not_secured(request: SecurePayment) -> PaymentSecured:
+    return PaymentSecured(secured=False)  # the floor is paid by mark_paid: no provider's authorization
+
+
+async def _no_hints(request: ReconcileIntents) -> list[IntentHint]:
+    return []
+
+
 # The steps whose answer the workflow reads item by item; every other step answers None or a count (0).
 ANSWERS: dict[Callable[..., Any], Callable[[Any], Any]] = {
     CatalogSteps.load_snapshots: _snapshots,
     InventorySteps.allocate: _reservations,
+    PaymentSteps.secure: _not_secured,
+    PaymentSteps.reconcile: _no_hints,
 }
 _EMPTY: dict[object, object] = {type(None): None, int: 0}
 

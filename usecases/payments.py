@@ -5,6 +5,8 @@ customer's browser, and learnt of through hints (the shop's return, a signed web
 which re-reads the intent from the provider and tells the order's workflow, which re-reads it again and decides.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -22,9 +24,12 @@ from services.payment.errors import (
     OrderNotAwaitingPaymentError,
     PaymentNotFoundError,
     PaymentNotPendingError,
+    PaymentProviderNotConfiguredError,
+    PaymentProviderRefusedError,
+    PaymentProviderUnavailableError,
 )
 from services.payment.ledger import IntentLedger, intent_key
-from services.payment.provider import PaymentProvider
+from services.payment.provider import PaymentProvider, ProviderRefused, ProviderUnavailable
 from services.payment.schemas import (
     STRIPE,
     CreatePaymentRequest,
@@ -56,7 +61,7 @@ async def create_payment(
     A customer pays only an order awaiting payment; an operator may record one for any order id, as the seed does.
     With provider `Stripe`, the order's one open PaymentIntent (see `create_intent_payment`).
     """
-    if provider is not None and (body.provider or "").strip().lower() == STRIPE.lower():
+    if (body.provider or "").strip().lower() == STRIPE.lower():
         return await create_intent_payment(sessionmaker, provider, body)
     # Without a key, the read and the insert need no common transaction (the read holds nothing): two statements
     # in autocommit. A key's claim stands or falls with the payment it names.
@@ -73,7 +78,7 @@ async def create_payment(
 
 
 async def create_intent_payment(
-    sessionmaker: async_sessionmaker[AsyncSession], provider: PaymentProvider, body: CreatePaymentRequest
+    sessionmaker: async_sessionmaker[AsyncSession], provider: PaymentProvider | None, body: CreatePaymentRequest
 ) -> PaymentDetailsDto:
     """The order's one open PaymentIntent, created at the provider when it has none (amount and currency from the
     order, captured later, the order id in its metadata), with the client secret the shop's page confirms it with.
@@ -84,6 +89,15 @@ async def create_intent_payment(
     """
     if body.order_id == ZERO_UUID:
         raise OrderIdRequiredError()
+    if provider is None:
+        raise PaymentProviderNotConfiguredError()
+    with provider_answers():
+        return await _open_intent(sessionmaker, provider, body)
+
+
+async def _open_intent(
+    sessionmaker: async_sessionmaker[AsyncSession], provider: PaymentProvider, body: CreatePaymentRequest
+) -> PaymentDetailsDto:
     async with sessionmaker.begin() as session:
         await session.execute(select(func.pg_advisory_xact_lock(_order_lock(body.order_id))))
         order = await OrderingStore(session).total(body.order_id)
@@ -116,20 +130,23 @@ def _order_lock(order_id: UUID) -> int:
     return int.from_bytes(order_id.bytes[:8], "big", signed=True)
 
 
-async def refresh_payment(orders: OrderWorkflows, provider: PaymentProvider, payment_id: UUID) -> PaymentDetailsDto:
+async def refresh_payment(
+    orders: OrderWorkflows, provider: PaymentProvider | None, payment_id: UUID
+) -> PaymentDetailsDto:
     """Re-read a payment's PaymentIntent from the provider (the shop's return after confirming it): when it is
     authorized, the order's workflow is told and decides; one authorized for a closed order is voided."""
     payment = await orders.read(lambda session: PaymentStore(session).get(payment_id))
     if payment is None:
         raise PaymentNotFoundError(payment_id)
     if payment.provider_id is not None:
-        await _hint(orders, IntentLedger(orders.sessionmaker, provider), payment)
+        with provider_answers():
+            await _hint(orders, _ledger(orders, provider), payment)
     refreshed = await orders.read(lambda session: PaymentStore(session).get(payment_id))
     assert refreshed is not None
     return refreshed
 
 
-async def intent_changed(orders: OrderWorkflows, provider: PaymentProvider, event: ProviderEvent) -> bool:
+async def intent_changed(orders: OrderWorkflows, provider: PaymentProvider | None, event: ProviderEvent) -> bool:
     """A verified webhook event: processed once per event id; a PaymentIntent's event is a hint to re-read it.
     False when the event was processed before (nothing happens again); irrelevant events are only remembered.
 
@@ -141,8 +158,26 @@ async def intent_changed(orders: OrderWorkflows, provider: PaymentProvider, even
         if event.intent_id is not None:
             payment = await PaymentStore(session).get_by_provider_id(event.intent_id)
             if payment is not None:
-                await _hint(orders, IntentLedger(orders.sessionmaker, provider), payment)
+                with provider_answers():
+                    await _hint(orders, _ledger(orders, provider), payment)
     return True
+
+
+def _ledger(orders: OrderWorkflows, provider: PaymentProvider | None) -> IntentLedger:
+    if provider is None:
+        raise PaymentProviderNotConfiguredError()
+    return IntentLedger(orders.sessionmaker, provider)
+
+
+@contextmanager
+def provider_answers() -> Iterator[None]:
+    """The provider's failures as the API's answers: unreachable is 503 (try again), a refusal 400."""
+    try:
+        yield
+    except ProviderUnavailable as error:
+        raise PaymentProviderUnavailableError(str(error)) from error
+    except ProviderRefused as error:
+        raise PaymentProviderRefusedError(error.message) from error
 
 
 async def _hint(orders: OrderWorkflows, ledger: IntentLedger, payment: PaymentDetailsDto) -> None:

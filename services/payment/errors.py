@@ -56,6 +56,25 @@ class PaymentCurrencyMismatchError(DomainError):
         )
 
 
+class PaymentProviderNotConfiguredError(DomainError):
+    def __init__(self) -> None:
+        super().__init__("payment_provider_not_configured", "This shop takes no card payments: no provider is set up.")
+
+
+class PaymentProviderUnavailableError(DomainError):
+    """The provider could not be reached, or failed: nothing was changed on our side; try again."""
+
+    status_code = 503
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("payment_provider_unavailable", f"The payment provider is unavailable: {detail}")
+
+
+class PaymentProviderRefusedError(DomainError):
+    def __init__(self, detail: str) -> None:
+        super().__init__("payment_provider_refused", f"The payment provider refused: {detail}")
+
+
 class OrderAlreadyPaidError(DomainError):
     """A second payment for an order that is already paid: refused, it stays Pending and nothing is taken."""
 

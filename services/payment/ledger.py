@@ -43,10 +43,24 @@ class PaymentCaptureRefused(Exception):
         super().__init__(f"Payment {payment_id} cannot be captured: its PaymentIntent is {status.value}")
 
 
+class ProviderNotConfiguredError(Exception):
+    """A provider payment met a process with no provider configured (neither STRIPE_API_KEY nor STRIPE_API_BASE):
+    a retryable failure, as configuring the process and restarting it is the fix."""
+
+    def __init__(self) -> None:
+        super().__init__("No payment provider is configured: set STRIPE_API_KEY or STRIPE_API_BASE")
+
+
 class IntentLedger:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], provider: PaymentProvider) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], provider: PaymentProvider | None) -> None:
         self.sessionmaker = sessionmaker
-        self.provider = provider
+        self._provider = provider
+
+    @property
+    def provider(self) -> PaymentProvider:
+        if self._provider is None:
+            raise ProviderNotConfiguredError()
+        return self._provider
 
     async def read(self, payment: PaymentDetailsDto) -> ProviderIntent:
         """The payment's intent as the provider has it now; its amounts recorded on the payment."""

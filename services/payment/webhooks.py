@@ -30,7 +30,7 @@ def verify_event(payload: bytes, signature: str | None, secret: str) -> Provider
         event = stripe.Webhook.construct_event(payload, signature, secret)
     except (stripe.SignatureVerificationError, ValueError) as error:
         raise InvalidSignatureError() from error
-    return ProviderEvent(id=event.id, type=event.type, intent_id=intent_of(event.type, event.data.object))
+    return ProviderEvent(id=event.id, type=event.type, intent_id=intent_of(event.type, event.data.object.to_dict()))
 
 
 def intent_of(event_type: str, data: Mapping[str, object]) -> str | None:

@@ -12,15 +12,18 @@ from temporalio.testing import WorkflowEnvironment
 from stack.settings import Settings
 from tests.conftest import open_stack
 from tests.operator import OPERATOR_TOKEN
+from tests.provider import LocalStripe
 
 
 @pytest.fixture
-def web_settings(order_settings: Settings) -> Settings:
+def web_settings(order_settings: Settings, localstripe: LocalStripe) -> Settings:
+    """Card payments go to the session's localstripe, as in `make run`."""
     return order_settings.model_copy(
         update={
             "auth_mode": "token",
             "operator_tokens": [OPERATOR_TOKEN],
             "app_secret": SecretStr("app-secret-for-page-tests"),
+            "stripe_api_base": localstripe.base_url,
         }
     )
 

@@ -12,7 +12,8 @@ from contracts.order import OrderStatus
 from stack.settings import Settings
 from tests.conftest import open_api
 from tests.operator import OPERATOR_TOKEN
-from tests.web.test_shop_pages import GOOD_CARD, _available, _json, pay, place_order
+from tests.provider import LocalStripe
+from tests.web.test_shop_pages import _available, _json, paid_with_card, place_order
 
 
 def _csrf(html: str) -> str:
@@ -57,9 +58,11 @@ async def test_the_login_form_needs_its_csrf_token(web: httpx.AsyncClient) -> No
     assert refused.status_code == 403 and "ops_session" not in web.cookies
 
 
-async def test_an_operator_ships_a_paid_order_and_a_form_without_csrf_is_refused(web: httpx.AsyncClient) -> None:
+async def test_an_operator_ships_a_paid_order_and_a_form_without_csrf_is_refused(
+    web: httpx.AsyncClient, localstripe: LocalStripe
+) -> None:
     order_id = await place_order(web)
-    await pay(web, order_id, GOOD_CARD)
+    await paid_with_card(web, localstripe, order_id)
     await login(web)
     page = await web.get(f"/ops/orders/{order_id}")
     assert "Create shipment and ship" in page.text and f"workflows/order-{order_id}" in page.text
@@ -107,7 +110,7 @@ async def test_operator_cancels_and_expires(web: httpx.AsyncClient) -> None:
 
 
 async def test_the_order_page_offers_the_buttons_of_the_actions_that_apply_and_no_other(
-    web: httpx.AsyncClient,
+    web: httpx.AsyncClient, localstripe: LocalStripe
 ) -> None:
     await login(web)
     order_id = await place_order(web)
@@ -119,7 +122,7 @@ async def test_the_order_page_offers_the_buttons_of_the_actions_that_apply_and_n
         refused = await web.post(f"/ops/orders/{order_id}/{path}", data={"csrf": csrf})
         assert refused.status_code == 404, path
     assert (await _json(web, f"/api/orders/{order_id}"))["status"] == "PendingPayment"
-    await pay(web, order_id, GOOD_CARD)
+    await paid_with_card(web, localstripe, order_id)
     paid = await web.get(f"/ops/orders/{order_id}")
     offered = set(re.findall(rf'action="/ops/orders/{order_id}/([a-z-]+)"', paid.text))
     assert {"ship", "cancel"} <= offered  # shipping goes through a shipment, on its own form
@@ -127,10 +130,12 @@ async def test_the_order_page_offers_the_buttons_of_the_actions_that_apply_and_n
     assert "Cancel order and refund" in paid.text
 
 
-async def test_dashboard_counts_orders_by_status_and_charts_the_hour(web: httpx.AsyncClient) -> None:
+async def test_dashboard_counts_orders_by_status_and_charts_the_hour(
+    web: httpx.AsyncClient, localstripe: LocalStripe
+) -> None:
     await login(web)
     paid = await place_order(web)
-    await pay(web, paid, GOOD_CARD)
+    await paid_with_card(web, localstripe, paid)
     await place_order(web)
     dashboard = await web.get("/ops")
     assert dashboard.status_code == 200
@@ -139,10 +144,10 @@ async def test_dashboard_counts_orders_by_status_and_charts_the_hour(web: httpx.
     assert '<rect class="placed"' in dashboard.text
 
 
-async def test_orders_table_filters_and_pages(web: httpx.AsyncClient) -> None:
+async def test_orders_table_filters_and_pages(web: httpx.AsyncClient, localstripe: LocalStripe) -> None:
     await login(web)
     ids = [await place_order(web, quantity=1) for _ in range(3)]
-    await pay(web, ids[0], GOOD_CARD)
+    await paid_with_card(web, localstripe, ids[0])
     paid = await web.get("/ops/orders", params={"status": "Paid"})
     assert ids[0] in paid.text and ids[1] not in paid.text and "1 order." in paid.text
     by_email = await web.get("/ops/orders", params={"email": "ADA@example.com"})
