@@ -9,12 +9,14 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -28,8 +30,8 @@ from tests.eventually import assert_eventually
 from tests.http import Json, ok, order_status, place, refused
 from tests.operator import OPERATOR_HEADERS
 from tests.provider import GOOD_CARD, LocalStripe, confirm_with_card
-from worker import create_worker
-from workflows.reconcile import ReconcileWorkflow
+from worker import create_worker, ensure_reconcile_schedule
+from workflows.reconcile import RECONCILE_SCHEDULE_ID, ReconcileWorkflow
 
 WEBHOOK_SECRET = "whsec_test_" + "s" * 24
 
@@ -281,3 +283,21 @@ async def test_an_orders_payments_are_the_operators(shop: httpx.AsyncClient) -> 
     order = await place(shop, (ARM_BLK, 1))
     refused(await shop.get(f"/api/orders/{order['id']}/payments"), 401, "unauthorized")
     refused(await shop.get(f"/api/orders/{uuid.uuid4()}/payments", headers=OPERATOR_HEADERS), 404, "order_not_found")
+
+
+async def test_the_reconcile_schedule_is_created_once_and_follows_the_settings(
+    dev_env: WorkflowEnvironment, stripe_settings: Settings
+) -> None:
+    client = dev_env.client
+    first = stripe_settings.model_copy(update={"reconcile_interval_seconds": 60})
+    await ensure_reconcile_schedule(client, first)
+    await ensure_reconcile_schedule(client, first)  # a second worker start: the same schedule
+    later = stripe_settings.model_copy(update={"reconcile_interval_seconds": 30})
+    await ensure_reconcile_schedule(client, later)
+
+    described = await client.get_schedule_handle(RECONCILE_SCHEDULE_ID).describe()
+
+    assert [spec.every for spec in described.schedule.spec.intervals] == [timedelta(seconds=30)]
+    action = described.schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow) and action.workflow == "ReconcileWorkflow"
+    await client.get_schedule_handle(RECONCILE_SCHEDULE_ID).delete()
