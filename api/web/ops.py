@@ -411,6 +411,7 @@ async def order_page(
         temporal_url=temporal_url,
         codec_endpoint=f"{str(request.base_url).rstrip('/')}{CODEC_PATH}",
         buttons=buttons(order.status),
+        payments=payments,
         error=error,
     )
 

@@ -81,6 +81,12 @@ async def test_an_operator_ships_a_paid_order_and_a_form_without_csrf_is_refused
     assert (await _json(web, f"/api/orders/{order_id}"))["status"] == "Shipped"
     after = await web.get(f"/ops/orders/{order_id}")
     assert "Shipped (DHL, TRK1)" in after.text and "Stock committed: 2 × ARM-BLK" in after.text
+    [payment] = await _json(web, f"/api/orders/{order_id}/payments")
+    money = re.search(
+        r'<tr><th scope="row">Stripe</th><td><code>(pi_\w+)</code></td><td>Succeeded</td>(.*?)</tr>', after.text, re.S
+    )
+    assert money is not None and money.group(1) == payment["providerId"]
+    assert re.findall(r"<td>([\d.]+) USD</td>", money.group(2)) == ["138.00", "138.00", "138.00", "0.00"]
     shopper = await web.get(f"/orders/{order_id}/live")
     assert 'id="order-status">Shipped<' in shopper.text and "tracking number TRK1" in shopper.text
 
