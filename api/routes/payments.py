@@ -99,7 +99,7 @@ async def fail_payment(
     return await payments.fail_payment(orders, payment_id, body, keyed)
 
 
-@router.post("/api/payments/{payment_id}/refresh", responses=responses(400))
+@router.post("/api/payments/{payment_id}/refresh", responses=responses(400, 404))
 async def refresh_payment(payment_id: UUID, orders: Orders, provider: Payments) -> PaymentDetailsDto:
     """Re-read a provider payment's PaymentIntent (the shop's page does, once the customer confirmed it): when the
     provider reports it authorized, the order's workflow is told and decides. Changes nothing the provider does not

@@ -359,7 +359,7 @@ def test_operator_operation_without_a_token(case: schemathesis.Case, target: Sta
 def test_the_schema_documents_the_error_body_and_no_422() -> None:
     """Binding failures are 400 here, so FastAPI's generated 422 must not be in the schema clients read."""
     operations = [operation for path in OPENAPI["paths"].values() for operation in path.values()]
-    assert len(operations) == 47 + len(ACTIONS)  # an operation per order action, and 47 others
+    assert len(operations) == 50 + len(ACTIONS)  # an operation per order action, and 50 others
     # the only 422 is an Idempotency-Key reused for another request, in the one error body
     assert not [
         operation["operationId"]
