@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from services.errors import DomainError
 from services.payment.errors import PaymentNotFoundError, PaymentNotPendingError
@@ -315,3 +316,52 @@ async def _race_succeed_and_cancel(sessionmaker: Sessions, payment: PaymentDetai
 async def test_concurrent_succeed_and_cancel_for_order_never_both_apply(sessionmaker: Sessions) -> None:
     payments = [await _create(sessionmaker) for _ in range(5)]
     await asyncio.gather(*(_race_succeed_and_cancel(sessionmaker, p) for p in payments))
+
+
+async def _intent_payment(sessionmaker: Sessions, provider_id: str, **overrides: Any) -> PaymentDetailsDto:
+    async with sessionmaker.begin() as session:
+        return await PaymentStore(session).create(_request(provider="Stripe", **overrides), provider_id=provider_id)
+
+
+async def test_one_payment_row_per_payment_intent(sessionmaker: Sessions) -> None:
+    first = await _intent_payment(sessionmaker, "pi_one")
+    with pytest.raises(IntegrityError):
+        await _intent_payment(sessionmaker, "pi_one", order_id=first.order_id)
+    found = await _run(sessionmaker, lambda store: store.get_by_provider_id("pi_one"))
+    assert found == first
+    assert await _run(sessionmaker, lambda store: store.get_by_provider_id("pi_other")) is None
+
+
+async def test_open_intents_are_pending_or_authorized_and_not_captured(sessionmaker: Sessions) -> None:
+    pending = await _intent_payment(sessionmaker, "pi_pending")
+    authorized = await _intent_payment(sessionmaker, "pi_authorized")
+    captured = await _intent_payment(sessionmaker, "pi_captured")
+    voided = await _intent_payment(sessionmaker, "pi_voided")
+    await _create(sessionmaker)  # a manual payment: no intent to re-read
+    await _run(sessionmaker, lambda store: store.mark_succeeded(authorized.id, "pi_authorized"))
+    await _run(sessionmaker, lambda store: store.mark_succeeded(captured.id, "pi_captured"))
+    taken = {"authorized": 6900, "captured": 6900, "refunded": 0}
+    await _run(sessionmaker, lambda store: store.record_amounts(captured.id, **taken))
+    assert (await _run(sessionmaker, lambda store: store.cancel(voided.id, "voided: test"))).status == "Cancelled"
+    assert await _run(sessionmaker, lambda store: store.cancel(voided.id, "voided: again")) is None  # a repeat
+
+    open_intents = await _run(sessionmaker, lambda store: store.open_intents(10))
+
+    assert {p.id for p in open_intents} == {pending.id, authorized.id}
+    assert (await _get(sessionmaker, voided.id)).failure_reason == "voided: test"
+
+
+async def test_recording_the_same_amounts_again_writes_nothing(sessionmaker: Sessions) -> None:
+    payment = await _intent_payment(sessionmaker, "pi_amounts")
+    await _run(sessionmaker, lambda store: store.record_amounts(payment.id, authorized=6900, captured=0, refunded=0))
+    recorded = await _get(sessionmaker, payment.id)
+    await _run(sessionmaker, lambda store: store.record_amounts(payment.id, authorized=6900, captured=0, refunded=0))
+    assert await _get(sessionmaker, payment.id) == recorded  # updated_at included
+    assert (recorded.authorized_minor, recorded.captured_minor, recorded.refunded_minor) == (6900, 0, 0)
+
+
+async def test_a_webhook_event_is_processed_once(sessionmaker: Sessions) -> None:
+    first = await _run(sessionmaker, lambda store: store.record_webhook_event("evt_1", "payment_intent.succeeded"))
+    again = await _run(sessionmaker, lambda store: store.record_webhook_event("evt_1", "payment_intent.succeeded"))
+    other = await _run(sessionmaker, lambda store: store.record_webhook_event("evt_2", "charge.refunded"))
+    assert (first, again, other) == (True, False, True)
