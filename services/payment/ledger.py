@@ -87,14 +87,16 @@ class IntentLedger:
 
     async def refresh(self, payment: PaymentDetailsDto, *, order_open: bool) -> bool:
         """Re-read a Pending payment's intent (a webhook's hint, the shop's return, the reconciliation): True when
-        it is authorized for an open order, whose workflow then decides; one authorized for an order that is closed
-        (no run is left to decide) is voided here."""
+        it is authorized for an open order, whose workflow then decides. The intent of an order that is closed (no
+        run is left to decide) is voided here, authorized or not, so no card can be charged for it later and the
+        reconciliation stops re-reading it."""
         intent = await self.read(payment)
-        if payment.status is not PaymentStatus.PENDING or intent.status is not IntentStatus.REQUIRES_CAPTURE:
+        if payment.status is not PaymentStatus.PENDING:
             return False
         if order_open:
-            return True
-        await self.void(payment, VOIDED_NOT_PAYABLE)
+            return intent.status is IntentStatus.REQUIRES_CAPTURE
+        if is_voidable(intent):
+            await self.void(payment, VOIDED_NOT_PAYABLE)
         return False
 
     async def void(self, payment: PaymentDetailsDto, reason: str) -> None:

@@ -228,7 +228,7 @@ async def test_provider_payment_activities_twice(demo: async_sessionmaker[AsyncS
     assert rows[other.id].failure_reason == VOIDED_NOT_PAYABLE
 
 
-async def test_an_authorization_for_a_closed_order_is_voided_by_the_reconciliation(
+async def test_the_intents_of_a_closed_order_are_voided_by_the_reconciliation(
     demo: async_sessionmaker[AsyncSession],
 ) -> None:
     provider = FakeProvider()
@@ -239,13 +239,17 @@ async def test_an_authorization_for_a_closed_order_is_voided_by_the_reconciliati
         await OrderingStore(session).record_status(order.id, OrderStatus.EXPIRED, datetime.now(UTC))
     late = await _stripe_payment(demo, provider, order.id, 6900, attempt=0)
     provider.confirm(late.provider_id or "")
+    abandoned = await _stripe_payment(demo, provider, order.id, 6900, attempt=1)  # never confirmed
 
     hints, none = await twice(demo, payment.reconcile, ReconcileIntents())
 
     assert hints == none == []
-    assert provider.moves == [("cancel", late.provider_id, 0)]
+    assert sorted(provider.moves) == sorted([("cancel", late.provider_id, 0), ("cancel", abandoned.provider_id, 0)])
     async with demo() as session:
-        assert (await PaymentStore(session).get(late.id)).status == "Cancelled"  # type: ignore[union-attr]
+        store = PaymentStore(session)
+        assert (await store.get(late.id)).status == "Cancelled"  # type: ignore[union-attr]
+        assert (await store.get(abandoned.id)).status == "Cancelled"  # type: ignore[union-attr]
+        assert await store.open_intents(10) == []  # nothing left to re-read
 
 
 async def _stripe_payment(
