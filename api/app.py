@@ -8,11 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import auth, errors, metrics, web
+from api import auth, errors, metrics, throttle, web
 from api.edge import Edge
 from api.order_workflows import OrderWorkflows
 from api.routes import carts, catalog, codec, health, inventory, orders, payments, shipments
-from api.throttle import TokenBuckets
 from services.demo import load_demo_data
 from stack import temporal
 from stack.db import create_engine, create_sessionmaker
@@ -55,11 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web.install(app)
     recorder = metrics.install(app)
     codec.install(app)
-    # in app.state: a test may set the buckets' clock
-    app.state.anonymous_writes = (
-        TokenBuckets(settings.anon_writes_per_minute) if settings.anon_writes_per_minute else None
-    )
-    app.add_middleware(
-        Edge, settings=settings, metrics=recorder, on_error=errors.unhandled, writes=app.state.anonymous_writes
-    )
+    writes = throttle.TokenBuckets(settings.anon_writes_per_minute) if settings.anon_writes_per_minute else None
+    if writes is not None:
+        throttle.install(app)
+    app.state.anonymous_writes = writes  # a test sets its clock
+    app.add_middleware(Edge, settings=settings, metrics=recorder, on_error=errors.unhandled, writes=writes)
     return app

@@ -15,6 +15,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address
+from typing import Any
+
+from fastapi import FastAPI
 
 MAX_CLIENTS = 100_000
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -83,3 +86,26 @@ class TokenBuckets:
             if now - at < refill and len(self._buckets) < self.max_clients:
                 return
             del self._buckets[client]
+
+
+def install(app: FastAPI) -> None:
+    """Document the 429 (with its `Retry-After`) on every operation the bucket counts."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                if isinstance(operation, dict) and throttled(method.upper(), path):
+                    operation["responses"].setdefault(
+                        "429",
+                        {
+                            "description": "Too many writes from this address without an operator token: retry "
+                            "after `Retry-After` seconds (`too_many_requests`), or too many actions on one order",
+                            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                        },
+                    )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

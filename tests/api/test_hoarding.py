@@ -179,3 +179,11 @@ async def test_forwarded_for_names_the_client_only_behind_a_trusted_proxy(
             assert first.status_code == 201, first.text
             second = await customer.post("/api/carts", headers={"X-Forwarded-For": "6.6.6.6, 198.51.100.2"})
             assert (second.status_code == 201) is distinct, (proxies, second.text)
+
+
+async def test_the_schema_says_which_operations_may_answer_429(settings: Settings) -> None:
+    schema = create_app(settings.model_copy(update={"anon_writes_per_minute": 60})).openapi()
+    refused = schema["paths"]["/api/carts"]["post"]["responses"]["429"]
+    assert "Retry-After" in refused["headers"]
+    assert "429" not in schema["paths"]["/api/products"]["get"]["responses"]
+    assert "429" not in create_app(settings).openapi()["paths"]["/api/carts"]["post"]["responses"]
