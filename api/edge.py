@@ -33,6 +33,7 @@ from api.auth import operator_call
 from api.metrics import HttpMetrics
 from api.routes import codec
 from api.throttle import TokenBuckets, client_address, throttled
+from api.web import pages
 from stack.settings import Settings
 
 _JSON = b"application/json"
@@ -163,7 +164,11 @@ class Edge:
             wait = self.writes.take(client)
             if wait:
                 message = f"Too many writes from this address; retry after {wait} s"
-                response = errors.error_response(429, errors.TOO_MANY_REQUESTS, message, {"Retry-After": str(wait)})
+                if scope["path"].startswith("/api/"):
+                    response: Response = errors.error_response(429, errors.TOO_MANY_REQUESTS, message)
+                else:  # a shop's form: a page the shopper's browser shows
+                    response = pages.error_page(Request(scope), 429, "Too many requests", message)
+                response.headers["Retry-After"] = str(wait)
                 await response(scope, receive, send)
                 return
         await self._bounded(scope, receive, send)
