@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import auth, errors, metrics, web
+from api import auth, errors, metrics, throttle, web
 from api.edge import Edge
 from api.order_workflows import OrderWorkflows
 from api.routes import carts, catalog, codec, health, inventory, orders, payments, shipments
@@ -54,5 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web.install(app)
     recorder = metrics.install(app)
     codec.install(app)
-    app.add_middleware(Edge, settings=settings, metrics=recorder, on_error=errors.unhandled)
+    writes = throttle.TokenBuckets(settings.anon_writes_per_minute) if settings.anon_writes_per_minute else None
+    if writes is not None:
+        throttle.install(app)
+    app.state.anonymous_writes = writes  # a test sets its clock
+    app.add_middleware(Edge, settings=settings, metrics=recorder, on_error=errors.unhandled, writes=writes)
     return app

@@ -14,12 +14,15 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from stack.settings import Settings
 
 SCHEME = "operatorToken"
 UNAUTHORIZED = "unauthorized"
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_DECIDED = "orderflow.operator"  # the request's state: whether it carries operator credentials
 
 # auto_error=False: a missing or malformed header is refused below with the API's own error body.
 _bearer = HTTPBearer(
@@ -49,6 +52,15 @@ def is_operator(settings: Settings, authorization: str | None) -> bool:
     return scheme.lower() == "bearer" and operator_token_valid(settings, token.strip())
 
 
+def operator_call(settings: Settings, scope: Scope) -> bool:
+    """`is_operator` for this request, decided once: the edge asks it of every write, the route's guard again."""
+    state = scope.setdefault("state", {})
+    if _DECIDED not in state:
+        state[_DECIDED] = is_operator(settings, Headers(scope=scope).get("authorization"))
+    decided: bool = state[_DECIDED]
+    return decided
+
+
 def unauthorized() -> HTTPException:
     return HTTPException(
         status.HTTP_401_UNAUTHORIZED, "This route needs an operator token: Authorization: Bearer <token>", CHALLENGE
@@ -63,7 +75,7 @@ class OperatorGuard:
         self.also = also
 
     def admits(self, request: Request) -> bool:
-        if is_operator(request.app.state.settings, request.headers.get("authorization")):
+        if operator_call(request.app.state.settings, request.scope):
             return True
         return self.also is not None and self.also(request)
 
@@ -79,7 +91,7 @@ OPERATOR = Depends(require_operator)
 
 
 async def _caller_is_operator(request: Request) -> bool:
-    return is_operator(request.app.state.settings, request.headers.get("authorization"))
+    return operator_call(request.app.state.settings, request.scope)
 
 
 # For a public route that lets an operator do more than a customer.

@@ -26,6 +26,7 @@ from services.schemas import WireModel
 log = logging.getLogger(__name__)
 
 REQUEST_TOO_LARGE = "request_too_large"
+TOO_MANY_REQUESTS = "too_many_requests"
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -51,7 +52,8 @@ _DESCRIPTIONS = {
     409: "The order's workflow ended abnormally (terminated, failed or timed out): `order_workflow_not_running`",
     415: "The request body is not application/json",
     422: "The Idempotency-Key was already used for a different request: `idempotency_key_reused`",
-    429: "Too many actions on this order at once: retry after `Retry-After` seconds",
+    429: "Too many actions on this order at once, or too many writes from this address without an operator token: "
+    "retry after `Retry-After` seconds",
     503: (
         "PostgreSQL or Temporal is unreachable, an order did not answer in time, or placing it kept failing: "
         "retry later"
@@ -159,7 +161,7 @@ async def _dependency_down(request: Request, exc: Exception) -> JSONResponse:
             )
             return error_response(
                 429,
-                "too_many_requests",
+                TOO_MANY_REQUESTS,
                 "Too many actions on this order at once; retry shortly",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )

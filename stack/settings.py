@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -107,8 +107,31 @@ class Settings(BaseSettings):
         description="How often a Temporal Schedule re-reads the open PaymentIntents, so an order converges when "
         "no webhook arrives.",
     )
+    max_units_per_line: int = Field(
+        default=10,
+        ge=0,
+        description="Most units of one item in a line of an anonymous caller's order or cart; more is refused 400 "
+        "`too_many_units`. 0: no cap.",
+    )
+    max_open_orders_per_email: int = Field(
+        default=3,
+        ge=0,
+        description="Most orders awaiting payment per email (trimmed, lower-cased) an anonymous caller may place; "
+        "one more is refused 400 `too_many_open_orders`. 0: no cap.",
+    )
+    anon_writes_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="Writes (POST, PUT, PATCH, DELETE on the API and the shop's forms) per minute per client "
+        "address without an operator token; more are answered 429 `too_many_requests`. 0: no limit.",
+    )
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default=[],
+        description="Comma-separated addresses or CIDRs of reverse proxies whose `X-Forwarded-For` names the "
+        "client; unset: the client is the direct peer.",
+    )
 
-    @field_validator("cors_origins", "operator_tokens", "temporal_web_origins", mode="before")
+    @field_validator("cors_origins", "operator_tokens", "temporal_web_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -67,8 +67,11 @@ def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _error_page(request: Request, status_code: int, title: str, message: str) -> HTMLResponse:
-    return render(request, "error.html", {"title": title, "message": message}, status_code=status_code)
+def error_page(request: Request, status_code: int, title: str, message: str) -> HTMLResponse:
+    """A refusal as a page, with the pages' security headers (the edge answers some before any page route)."""
+    response = render(request, "error.html", {"title": title, "message": message}, status_code=status_code)
+    response.headers.update(SECURITY_HEADERS)
+    return response
 
 
 class PageRoute(APIRoute):
@@ -88,15 +91,15 @@ class PageRoute(APIRoute):
             except Redirect as redirect:
                 response = see_other(redirect.url)
             except Refused as refused:
-                response = _error_page(request, refused.status_code, refused.title, refused.message)
+                response = error_page(request, refused.status_code, refused.title, refused.message)
             except DomainError as error:
-                response = _error_page(request, error.status_code, "That did not work", error.message)
+                response = error_page(request, error.status_code, "That did not work", error.message)
             except RequestValidationError as error:
                 first = error.errors()[0] if error.errors() else {}
                 if tuple(first.get("loc", ()))[:1] == ("path",):
-                    response = _error_page(request, 404, "Not found", "There is no such page.")
+                    response = error_page(request, 404, "Not found", "There is no such page.")
                 else:
-                    response = _error_page(request, 400, "That did not work", "The form was not filled in right.")
+                    response = error_page(request, 400, "That did not work", "The form was not filled in right.")
             response.headers.update(SECURITY_HEADERS)
             return response
 

@@ -255,6 +255,7 @@ async def stack(
         seed_demo_data=True,
         app_secret=APP_SECRET,
         payload_keys=PAYLOAD_KEYS,
+        anon_writes_per_minute=0,  # thousands of anonymous cases from one address; tests/api/test_hoarding.py
     )
     engine = create_engine(settings.require_database_url())
     app = create_app(settings)

@@ -9,6 +9,7 @@ from api.web.chart import minute_chart
 from api.web.ops import parse_price
 from api.web.pages import money
 from api.web.session import csrf_token, csrf_valid, issue, verify
+from api.web.shop import stock_label
 from services.errors import DomainError
 from services.ordering.store import MinuteActivity
 
@@ -102,3 +103,12 @@ def test_bad_prices_are_refused(text: str) -> None:
 def test_money_shows_minor_units_with_two_decimals() -> None:
     assert money(6900, "USD") == "69.00 USD"
     assert money(123456789, "EUR") == "1,234,567.89 EUR"
+
+
+@pytest.mark.parametrize(
+    ("available", "label"),
+    [(100, "in stock"), (6, "in stock"), (5, "only 5 left"), (1, "only 1 left"), (0, "out of stock"),
+     (-2, "out of stock")],
+)  # fmt: skip
+def test_the_shop_says_in_stock_or_only_a_few_left(available: int, label: str) -> None:
+    assert stock_label(available) == label
