@@ -12,6 +12,7 @@ from api import auth, errors, metrics, web
 from api.edge import Edge
 from api.order_workflows import OrderWorkflows
 from api.routes import carts, catalog, codec, health, inventory, orders, payments, shipments
+from api.throttle import FailureThrottle
 from services.demo import load_demo_data
 from stack import temporal
 from stack.db import create_engine, create_sessionmaker
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.settings = settings
+    app.state.auth_failures = FailureThrottle()
     errors.install(app)
     auth.install(app)
     for module in (health, catalog, inventory, carts, orders, payments, shipments):

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.throttle import FailureThrottle
 from contracts.order import ACTIONS
 from contracts.order import Caller as ActionCaller
 from stack.settings import Settings
@@ -214,6 +215,8 @@ def _assert_unauthorized(response: httpx.Response) -> None:
 async def test_every_operator_route_answers_401_without_a_valid_token(settings: Settings) -> None:
     """Whatever else is wrong with the request: a malformed JSON body or an id that names nothing."""
     app = create_app(settings)
+    # one client guesses on every route here: the throttle of wrong tokens has its own test below
+    app.state.auth_failures = FailureThrottle(limit=1_000_000)
     async with app.router.lifespan_context(app), asgi_client(app, operator=False) as anonymous:
         for method, path in OPERATOR_ROUTES:
             for headers in WRONG_CREDENTIALS:
@@ -340,3 +343,20 @@ async def test_public_routes_answer_a_caller_without_a_token(
     assert (await customer.get("/api/products")).status_code == 200
     cart = await customer.post("/api/carts")
     assert cart.status_code == 201, cart.text
+
+
+async def test_the_sixth_wrong_bearer_token_in_a_minute_is_throttled(settings: Settings) -> None:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), asgi_client(app, operator=False) as guesser:
+        wrong = {"Authorization": "Bearer a-wrong-guess"}
+        for _ in range(5):
+            _assert_unauthorized(await guesser.get("/api/warehouses", headers=wrong))
+
+        throttled = await guesser.get("/api/warehouses", headers=wrong)
+
+        assert throttled.status_code == 429, throttled.text
+        assert throttled.json()["error"] == "too_many_requests" and int(throttled.headers["retry-after"]) > 0
+        right = await guesser.get("/api/warehouses", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+        assert right.status_code == 429
+        # no header is no guess: an anonymous caller of a public route is not affected
+        assert (await guesser.get("/health")).status_code == 200
