@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -37,7 +37,7 @@ from temporalio.client import Client
 from stack import migrate, postgres, temporal
 from stack.codec import PayloadKey
 from stack.secrets import secret_file
-from stack.settings import Settings
+from stack.settings import Settings, settings_problems
 from stack.supervisor import Child, Dependency, say, stop_process, supervise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,7 +139,12 @@ def _dependencies(
 
 async def main() -> int:
     started = time.monotonic()
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        for problem in settings_problems(error):
+            say(f"refusing to start: {problem}")
+        return 2
     env = dict(os.environ)
     notes = prepare_secrets(settings, env, DATA)
     pg: postgres.EmbeddedPostgres | None = None

@@ -254,10 +254,11 @@ async def test_the_metrics_are_an_operator_route(settings: Settings) -> None:
 
 
 async def test_any_of_several_tokens_is_accepted_so_a_token_rotates_without_downtime(settings: Settings) -> None:
-    settings.operator_tokens = ["old-token", "new-token"]
+    old, new = "an-old-operator-token-of-32-characters", "a-new-operator-token-of-32-characters"
+    settings.operator_tokens = [old, new]
     app = create_app(settings)
     async with app.router.lifespan_context(app), asgi_client(app, operator=False) as client:
-        for token in ("old-token", "new-token"):
+        for token in (old, new):
             response = await client.get("/api/warehouses", headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == 200, response.text
         _assert_unauthorized(await client.get("/api/warehouses", headers={"Authorization": "Bearer retired"}))

@@ -15,7 +15,7 @@ from stack.settings import Settings
 from stack.temporal import data_converter
 from tests.conftest import open_api
 
-TOKEN = "codec-test-operator-token"
+TOKEN = "codec-test-operator-token-of-32-characters"
 WEB_UI = "http://localhost:8233"
 OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
 Json = dict[str, Any]
