@@ -361,3 +361,19 @@ async def test_the_sixth_wrong_bearer_token_in_a_minute_is_throttled(settings: S
         assert right.status_code == 429
         # no header is no guess: an anonymous caller of a public route is not affected
         assert (await guesser.get("/health")).status_code == 200
+
+
+async def test_wrong_tokens_on_a_public_route_that_serves_operators_more_are_throttled_too(settings: Settings) -> None:
+    """POST /api/payments lets an operator record a payment for any order: guesses there count the same."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), asgi_client(app, operator=False) as guesser:
+        wrong = {"Authorization": "Bearer a-wrong-guess"}
+        for _ in range(5):
+            refused = await guesser.post("/api/payments", json=_payment(uuid.uuid4()), headers=wrong)
+            assert refused.status_code == 400, refused.text  # a customer's: the order is not awaiting payment
+
+        right = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+        still_a_customer = await guesser.post("/api/payments", json=_payment(uuid.uuid4()), headers=right)
+
+        assert still_a_customer.status_code == 400, still_a_customer.text
+        assert (await guesser.get("/api/warehouses", headers=right)).status_code == 429
