@@ -10,9 +10,9 @@ from fastapi import FastAPI
 
 from api import auth, errors, metrics, web
 from api.edge import Edge
+from api.guessing import FailureThrottle
 from api.order_workflows import OrderWorkflows
 from api.routes import carts, catalog, codec, health, inventory, orders, payments, shipments
-from api.throttle import FailureThrottle
 from services.demo import load_demo_data
 from stack import temporal
 from stack.db import create_engine, create_sessionmaker

@@ -5,7 +5,7 @@ its router); nothing else decides. A guard may admit one more credential besides
 admit Temporal Web's calls that carry the console's session (`api.routes.codec`). The OpenAPI schema follows
 from that declaration: the dependency brings the bearer scheme, and `install` documents the 401 on every
 operation that has it. `AUTH_MODE=open` lets every caller through, as the seed did. A client that presents wrong
-tokens is throttled (`api.throttle`): its sixth failure within a minute, and anything it presents after that until
+tokens is throttled (`api.guessing`): its sixth failure within a minute, and anything it presents after that until
 the minute has passed, is answered 429 `too_many_requests` with `Retry-After`.
 """
 
@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.client import client_address
-from api.throttle import FailureThrottle
+from api.guessing import FailureThrottle
 from stack.settings import Settings
 
 SCHEME = "operatorToken"

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.throttle import FailureThrottle
+from api.guessing import FailureThrottle
 from contracts.order import ACTIONS
 from contracts.order import Caller as ActionCaller
 from stack.settings import Settings

@@ -42,7 +42,7 @@ from schemathesis.specs.openapi.checks import (
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.throttle import FailureThrottle
+from api.guessing import FailureThrottle
 from contracts.order import ACTIONS
 from stack import postgres
 from stack.db import create_engine, create_sessionmaker

@@ -1,6 +1,6 @@
 """The throttle of failed credentials, as a pure record of failures and the times they happened."""
 
-from api.throttle import FailureThrottle
+from api.guessing import FailureThrottle
 
 
 def test_the_sixth_failure_within_the_window_waits_until_the_oldest_is_a_window_old() -> None:
