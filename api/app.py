@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api import auth, errors, metrics, throttle, web
 from api.edge import Edge
+from api.guessing import FailureThrottle
 from api.order_workflows import OrderWorkflows
 from api.routes import carts, catalog, codec, health, inventory, orders, payments, shipments
 from services.demo import load_demo_data
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.settings = settings
+    app.state.auth_failures = FailureThrottle()
     errors.install(app)
     auth.install(app)
     for module in (health, catalog, inventory, carts, orders, payments, shipments):

@@ -35,6 +35,7 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: REQUEST_TOO_LARGE,
     415: "unsupported_media_type",
+    429: "too_many_requests",
 }
 
 
@@ -89,8 +90,9 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    if auth.refuses(request):
-        return await _http_error(request, auth.unauthorized())
+    refused = auth.refusal(request)
+    if refused is not None:
+        return await _http_error(request, refused)
     errors = exc.errors()
     first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request", "type": "invalid"}
     loc = tuple(first.get("loc", ("body",)))
@@ -109,8 +111,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code != 401 and auth.refuses(request):  # e.g. a body that is not UTF-8, refused before the guard
-        exc = auth.unauthorized()
+    # e.g. a body that is not UTF-8, refused before the guard
+    refused = auth.refusal(request) if exc.status_code not in (401, 429) else None
+    if refused is not None:
+        exc = refused
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code
     if exc.status_code == 404:

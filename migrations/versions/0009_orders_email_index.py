@@ -1,6 +1,6 @@
 """An index of orders by email and status: an email's orders awaiting payment are counted before each placement.
 
-Revision ID: 0009_orders_email_index
+Revision ID: 0009
 Revises: 0008
 """
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_orders_email_index"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

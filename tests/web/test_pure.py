@@ -38,25 +38,26 @@ def test_any_other_card_is_refused(number: str) -> None:
 
 
 def test_a_session_verifies_until_it_expires() -> None:
-    token = issue(KEY, NOW, timedelta(hours=1))
+    token = issue(KEY, NOW, timedelta(hours=1), "subject")
     session = verify(KEY, token, NOW + timedelta(minutes=59))
     assert session is not None
     assert verify(KEY, token, NOW + timedelta(hours=1, seconds=1)) is None
 
 
 def test_a_forged_or_foreign_session_is_refused() -> None:
-    token = issue(KEY, NOW, timedelta(hours=1))
-    version, expires, nonce, mac = token.split(".")
+    token = issue(KEY, NOW, timedelta(hours=1), "subject")
+    version, expires, nonce, subject, mac = token.split(".")
     later = str(int(expires) + 3600)
-    assert verify(KEY, ".".join([version, later, nonce, mac]), NOW) is None  # expiry pushed back
+    assert verify(KEY, ".".join([version, later, nonce, subject, mac]), NOW) is None  # expiry pushed back
+    assert verify(KEY, ".".join([version, expires, nonce, "another", mac]), NOW) is None  # subject changed
     assert verify(b"x" * 32, token, NOW) is None  # another key
-    for junk in ("", "v1", "v1.x.y.z", token + "a", "v2" + token[2:]):
+    for junk in ("", "v2", "v2.x.y.z.w", token + "a", "v3" + token[2:]):
         assert verify(KEY, junk, NOW) is None
 
 
 def test_csrf_token_is_bound_to_its_session() -> None:
-    first = verify(KEY, issue(KEY, NOW, timedelta(hours=1)), NOW)
-    second = verify(KEY, issue(KEY, NOW, timedelta(hours=1)), NOW)
+    first = verify(KEY, issue(KEY, NOW, timedelta(hours=1), "subject"), NOW)
+    second = verify(KEY, issue(KEY, NOW, timedelta(hours=1), "subject"), NOW)
     assert first is not None and second is not None
     assert csrf_valid(KEY, first, csrf_token(KEY, first))
     assert not csrf_valid(KEY, first, csrf_token(KEY, second))
