@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import auth, errors, metrics, web
+from api import auth, errors, metrics, throttle, web
 from api.edge import Edge
+from api.guessing import FailureThrottle
 from api.order_workflows import OrderWorkflows
 from api.routes import carts, catalog, codec, health, inventory, orders, payments, shipments, webhooks
 from services.demo import load_demo_data
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, payment_provider: PaymentPro
         redirect_slashes=False,
     )
     app.state.settings = settings
+    app.state.auth_failures = FailureThrottle()
     errors.install(app)
     auth.install(app)
     for module in (health, catalog, inventory, carts, orders, payments, shipments, webhooks):
@@ -58,5 +60,9 @@ def create_app(settings: Settings | None = None, *, payment_provider: PaymentPro
     web.install(app)
     recorder = metrics.install(app)
     codec.install(app)
-    app.add_middleware(Edge, settings=settings, metrics=recorder, on_error=errors.unhandled)
+    writes = throttle.TokenBuckets(settings.anon_writes_per_minute) if settings.anon_writes_per_minute else None
+    if writes is not None:
+        throttle.install(app)
+    app.state.anonymous_writes = writes  # a test sets its clock
+    app.add_middleware(Edge, settings=settings, metrics=recorder, on_error=errors.unhandled, writes=writes)
     return app

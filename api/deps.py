@@ -11,9 +11,11 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.auth import operator_call
 from api.order_workflows import OrderWorkflows
 from api.paging import PageParams, get_page
 from services.payment.provider import PaymentProvider
+from services.validation import NO_CAPS, Caps
 from stack.db import reading
 from stack.settings import Settings
 
@@ -50,6 +52,14 @@ async def get_payment_provider(request: Request) -> PaymentProvider | None:
     return provider
 
 
+async def get_caps(request: Request) -> Caps:
+    """The caller's anti-hoarding caps: the settings' for a customer, none for an operator (or in open mode)."""
+    settings: Settings = request.app.state.settings
+    if operator_call(settings, request.scope):
+        return NO_CAPS
+    return Caps(units_per_line=settings.max_units_per_line, open_orders_per_email=settings.max_open_orders_per_email)
+
+
 async def get_order_workflows(request: Request) -> OrderWorkflows:
     orders: OrderWorkflows = request.app.state.orders
     return orders
@@ -66,6 +76,7 @@ Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 Temporal = Annotated[Client, Depends(get_temporal)]
 Orders = Annotated[OrderWorkflows, Depends(get_order_workflows)]
+CallerCaps = Annotated[Caps, Depends(get_caps)]
 # the card processor (Stripe's API); None when none is configured (manual payments only)
 Payments = Annotated[PaymentProvider | None, Depends(get_payment_provider)]
 # `?limit=&cursor=` of a list endpoint; `page.request` goes to the store, `page.answer(result)` is the body.

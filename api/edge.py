@@ -9,10 +9,12 @@ In the order a request meets them (outermost first), each as it was when it was 
 5. CORS for Temporal Web's origin on the codec routes (`api.routes.codec`), around everything below;
 6. one count and one latency observation per request (`api.metrics`);
 7. the API's own CORS (a preflight is answered here, and counted);
-8. request bodies over the limit are answered 413 `request_too_large` before anything parses them — a declared
+8. anonymous writes beyond the client's bucket (`api.throttle`, `ANON_WRITES_PER_MINUTE`) are answered 429
+   `too_many_requests` with `Retry-After`, before anything reads them, with CORS and a count;
+9. request bodies over the limit are answered 413 `request_too_large` before anything parses them — a declared
    Content-Length at once, a chunked body at the chunk that crosses the limit — and still get CORS and a count.
 
-One middleware instead of eight: each layer cost a coroutine per request and a wrapper per message sent.
+One middleware instead of nine: each layer cost a coroutine per request and a wrapper per message sent.
 """
 
 import time
@@ -27,8 +29,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors, request_id
+from api.auth import operator_call
 from api.metrics import HttpMetrics
 from api.routes import codec
+from api.throttle import TokenBuckets, client_address, throttled
+from api.web import pages
 from stack.settings import Settings
 
 _JSON = b"application/json"
@@ -48,8 +53,11 @@ class Edge:
         settings: Settings,
         metrics: HttpMetrics,
         on_error: Callable[[Request, Exception], Awaitable[Response]],
+        writes: TokenBuckets | None = None,
     ) -> None:
         self.app = app
+        self.settings = settings
+        self.writes = writes
         self.metrics = metrics
         self.on_error = on_error
         self.max_bytes = settings.max_request_bytes
@@ -139,10 +147,31 @@ class Edge:
             if preflight:
                 await self.cors.preflight_response(request_headers=headers)(scope, receive, send_with_cors)
             else:
-                await self._bounded(scope, receive, send_with_cors)
+                await self._throttled(scope, receive, send_with_cors)
         finally:
             # FastAPI's router records the matched route in the (shared) scope.
             self.metrics.observe(scope["method"], scope.get("route"), status, time.perf_counter() - started)
+
+    async def _throttled(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.writes is not None
+            and throttled(scope["method"], scope["path"])
+            and not operator_call(self.settings, scope)
+        ):
+            peer = scope.get("client")
+            forwarded = [value.decode("latin-1") for name, value in scope["headers"] if name == b"x-forwarded-for"]
+            client = client_address(peer[0] if peer else None, forwarded, self.settings.trusted_proxies)
+            wait = self.writes.take(client)
+            if wait:
+                message = f"Too many writes from this address; retry after {wait} s"
+                if scope["path"].startswith("/api/"):
+                    response: Response = errors.error_response(429, errors.TOO_MANY_REQUESTS, message)
+                else:  # a shop's form: a page the shopper's browser shows
+                    response = pages.error_page(Request(scope), 429, "Too many requests", message)
+                response.headers["Retry-After"] = str(wait)
+                await response(scope, receive, send)
+                return
+        await self._bounded(scope, receive, send)
 
     async def _bounded(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = dict(scope["headers"]).get(b"content-length", b"")

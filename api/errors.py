@@ -26,6 +26,7 @@ from services.schemas import WireModel
 log = logging.getLogger(__name__)
 
 REQUEST_TOO_LARGE = "request_too_large"
+TOO_MANY_REQUESTS = "too_many_requests"
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -34,6 +35,7 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: REQUEST_TOO_LARGE,
     415: "unsupported_media_type",
+    429: "too_many_requests",
 }
 
 
@@ -51,7 +53,8 @@ _DESCRIPTIONS = {
     409: "The order's workflow ended abnormally (terminated, failed or timed out): `order_workflow_not_running`",
     415: "The request body is not application/json",
     422: "The Idempotency-Key was already used for a different request: `idempotency_key_reused`",
-    429: "Too many actions on this order at once: retry after `Retry-After` seconds",
+    429: "Too many actions on this order at once, or too many writes from this address without an operator token: "
+    "retry after `Retry-After` seconds",
     503: (
         "PostgreSQL or Temporal is unreachable, an order did not answer in time, or placing it kept failing: "
         "retry later"
@@ -87,8 +90,9 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    if auth.refuses(request):
-        return await _http_error(request, auth.unauthorized())
+    refused = auth.refusal(request)
+    if refused is not None:
+        return await _http_error(request, refused)
     errors = exc.errors()
     first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request", "type": "invalid"}
     loc = tuple(first.get("loc", ("body",)))
@@ -107,8 +111,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code != 401 and auth.refuses(request):  # e.g. a body that is not UTF-8, refused before the guard
-        exc = auth.unauthorized()
+    # e.g. a body that is not UTF-8, refused before the guard
+    refused = auth.refusal(request) if exc.status_code not in (401, 429) else None
+    if refused is not None:
+        exc = refused
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code
     if exc.status_code == 404:
@@ -159,7 +165,7 @@ async def _dependency_down(request: Request, exc: Exception) -> JSONResponse:
             )
             return error_response(
                 429,
-                "too_many_requests",
+                TOO_MANY_REQUESTS,
                 "Too many actions on this order at once; retry shortly",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )

@@ -2,6 +2,7 @@
 
 from sqlalchemy import MetaData
 
+from services.access import models as access
 from services.cart import models as cart
 from services.catalog import models as catalog
 from services.fulfillment import models as fulfillment
@@ -16,5 +17,6 @@ ALL_METADATA: list[MetaData] = [
     ordering.Base.metadata,
     payment.Base.metadata,
     fulfillment.Base.metadata,
+    access.Base.metadata,
 ]
 SCHEMAS: list[str] = [m.schema for m in ALL_METADATA if m.schema]

@@ -106,6 +106,32 @@ def required_text(
     return text
 
 
+@dataclass(frozen=True)
+class Caps:
+    """What one anonymous caller may hold at once, so that nobody reserves a shop's stock away (0: no cap).
+
+    The settings give a customer's (`MAX_UNITS_PER_LINE`, `MAX_OPEN_ORDERS_PER_EMAIL`); an operator's are
+    `NO_CAPS`.
+    """
+
+    units_per_line: int = 0
+    open_orders_per_email: int = 0
+
+
+NO_CAPS = Caps()
+
+
+class TooManyUnitsError(DomainError):
+    def __init__(self, limit: int) -> None:
+        super().__init__("too_many_units", f"An order or a cart can hold at most {limit} units of one item")
+
+
+def check_units_per_line(quantity: int, caps: Caps) -> None:
+    """The one check of the units of one item, in an order (its lines of the item together) or a cart line."""
+    if caps.units_per_line and quantity > caps.units_per_line:
+        raise TooManyUnitsError(caps.units_per_line)
+
+
 def currency_code(value: str | None, wording: Wording = PLAIN) -> str:
     """A trimmed 3-letter code, upper-cased character by character (so it stays 3 characters long)."""
     currency = (value or "").strip()

@@ -20,21 +20,21 @@
    localstripe is a child too, restarted the same way (its state is on disk);
 6. PostgreSQL and Temporal are watched: when one of them is down (its process exited, or it has not answered
    for a while), `make run` says so and stops with exit code 1, rather than leaving an API that answers 503;
-7. Ctrl-C (or SIGTERM) stops every child, then Temporal, then PostgreSQL. `.data/` is kept.
+7. Ctrl-C, SIGTERM or SIGHUP, at any moment from the first line on (start-up included), stops every child, then
+   Temporal, then PostgreSQL, and exits 0; no process and no port is left behind. `.data/` is kept.
 
 The supervising pieces are in stack/supervisor.py. `DATA_DIR` (default `.data`) moves the data elsewhere.
 """
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -44,8 +44,8 @@ from services.payment.stripe_provider import LOCALSTRIPE_API_KEY
 from stack import localstripe, migrate, postgres, temporal
 from stack.codec import PayloadKey
 from stack.secrets import secret_file
-from stack.settings import Settings
-from stack.supervisor import Child, Dependency, say, stop_process, supervise
+from stack.settings import Settings, settings_problems
+from stack.supervisor import Child, Dependency, StopSignals, say, stop_process, supervise
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("DATA_DIR") or ROOT / ".data").resolve()
@@ -174,8 +174,14 @@ def _dependencies(
 
 
 async def main() -> int:
+    signals = StopSignals()
     started = time.monotonic()
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        for problem in settings_problems(error):
+            say(f"refusing to start: {problem}")
+        return 2
     env = dict(os.environ)
     notes = prepare_secrets(settings, env, DATA)
     provider, provider_notes = prepare_provider(settings, env, DATA)
@@ -234,11 +240,12 @@ async def main() -> int:
             say(note)
         say("press Ctrl-C to stop")
 
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        return await supervise(children, _dependencies(settings, client, pg, dev_server), stop)
+        signals.running()
+        return await supervise(children, _dependencies(settings, client, pg, dev_server), signals.stop)
+    except asyncio.CancelledError:
+        if not signals.interrupted():
+            raise
+        return 0  # stopped on request during start-up: the `finally` below stops what had started
     finally:
         for child in reversed(children):
             await child.stop()

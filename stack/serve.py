@@ -38,7 +38,16 @@ def listen(host: str, port_numbers: list[int]) -> list[socket.socket]:
 
 def main() -> None:
     settings = Settings()
-    config = uvicorn.Config("api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port)
+    # X-Forwarded-For from TRUSTED_PROXIES only: uvicorn's own default would trust any local process.
+    proxies = [str(network) for network in settings.trusted_proxies]
+    config = uvicorn.Config(
+        "api.app:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
+    )
     uvicorn.Server(config).run(sockets=listen(settings.api_host, ports(settings)))
 
 

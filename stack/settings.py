@@ -2,8 +2,11 @@
 
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Long enough that guessing, even unthrottled, is hopeless; `make run` generates 43 characters.
+MIN_OPERATOR_TOKEN_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -39,8 +42,8 @@ class Settings(BaseSettings):
     )
     operator_tokens: Annotated[list[str], NoDecode] = Field(
         default=[],
-        description="Comma-separated operator bearer tokens; several at once so a token can be rotated without "
-        "downtime. Unset: `make run` generates one into .data/operator-token.",
+        description="Comma-separated operator bearer tokens, each at least 32 characters; several at once so a token "
+        "can be rotated without downtime. Unset: `make run` generates one into .data/operator-token.",
     )
     app_secret: SecretStr | None = Field(
         default=None,
@@ -112,13 +115,49 @@ class Settings(BaseSettings):
         description="How often a Temporal Schedule re-reads the open PaymentIntents, so an order converges when "
         "no webhook arrives.",
     )
+    max_units_per_line: int = Field(
+        default=10,
+        ge=0,
+        description="Most units of one item in a line of an anonymous caller's order or cart; more is refused 400 "
+        "`too_many_units`. 0: no cap.",
+    )
+    max_open_orders_per_email: int = Field(
+        default=3,
+        ge=0,
+        description="Most orders awaiting payment per email (trimmed, lower-cased) an anonymous caller may place; "
+        "one more is refused 400 `too_many_open_orders`. 0: no cap.",
+    )
+    anon_writes_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="Writes (POST, PUT, PATCH, DELETE on the API and the shop's forms) per minute per client "
+        "address without an operator token; more are answered 429 `too_many_requests`. 0: no limit.",
+    )
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default=[],
+        description="Comma-separated addresses or CIDRs of reverse proxies whose `X-Forwarded-For` names the "
+        "client; unset: the client is the direct peer.",
+    )
 
-    @field_validator("cors_origins", "operator_tokens", "temporal_web_origins", mode="before")
+    @field_validator("cors_origins", "operator_tokens", "temporal_web_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("operator_tokens")
+    @classmethod
+    def _long_enough(cls, tokens: list[str]) -> list[str]:
+        """Refuse a guessable token; the message names its position, never the token."""
+        for position, token in enumerate(tokens, start=1):
+            if len(token) < MIN_OPERATOR_TOKEN_LENGTH:
+                raise ValueError(
+                    f"OPERATOR_TOKENS entry {position} of {len(tokens)} has {len(token)} characters: every operator "
+                    f"token needs at least {MIN_OPERATOR_TOKEN_LENGTH} characters (make one with "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+                )
+        return tokens
 
     def require_app_secret(self) -> bytes:
         if self.app_secret is None or not self.app_secret.get_secret_value():
@@ -129,3 +168,8 @@ class Settings(BaseSettings):
         if not self.database_url:
             raise RuntimeError("DATABASE_URL is not set; `make run` sets it to the embedded PostgreSQL")
         return self.database_url
+
+
+def settings_problems(error: ValidationError) -> list[str]:
+    """What is wrong with the settings, one line per problem, without the values (a token is a secret)."""
+    return [str(problem["msg"]).removeprefix("Value error, ") for problem in error.errors(include_input=False)]

@@ -5,7 +5,8 @@
   (`RestartPolicy.max_restarts` restarts within `RestartPolicy.window` seconds) raises `CrashLoop`;
 - `Dependency` and `watch`: PostgreSQL and Temporal; `watch` returns once one is down, so `make run` stops
   instead of serving 503s forever;
-- `supervise`: runs all of these until Ctrl-C, a crash loop or a dependency that is down, and says which.
+- `supervise`: runs all of these until Ctrl-C, a crash loop or a dependency that is down, and says which;
+- `StopSignals`: SIGINT, SIGTERM and SIGHUP, handled from `make run`'s first line, start-up included.
 """
 
 import asyncio
@@ -293,3 +294,43 @@ async def supervise(children: Sequence[Child], dependencies: Sequence[Dependency
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# --- stopping -------------------------------------------------------------------------------------------------
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class StopSignals:
+    """Ctrl-C, SIGTERM (a service manager, `docker stop`) and SIGHUP (the terminal closed) all stop `make run` the
+    same way, whenever they come: their default action would kill it at once and leave PostgreSQL, Temporal, the
+    worker and the API running, holding their ports.
+
+    Made in the task that starts everything, before anything is started. During start-up a signal cancels that
+    task where it stands (a blocking step finishes first), so its `finally` stops whatever had started; once
+    `running()` is called it only sets `stop`, which `supervise` waits for. A second signal changes nothing:
+    the stop is under way.
+    """
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self._starting: asyncio.Task[object] | None = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, self._received, sig)
+
+    def running(self) -> None:
+        """Start-up is over: from now on a signal is `supervise`'s to handle."""
+        self._starting = None
+
+    def interrupted(self) -> bool:
+        """Whether a signal cancelled the start-up (as opposed to a cancellation from elsewhere)."""
+        return self.stop.is_set()
+
+    def _received(self, sig: signal.Signals) -> None:
+        if self.stop.is_set():
+            return
+        say(f"{sig.name}: stopping")
+        self.stop.set()
+        if self._starting is not None:
+            self._starting.cancel()

@@ -88,7 +88,9 @@ async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[As
 def settings(database_url: str) -> Settings:
     """Settings for an API or worker under test; Temporal is unreachable unless a test says otherwise.
 
-    Token mode, as deployed, with one operator token that the `api` clients send.
+    Token mode, as deployed, with one operator token that the `api` clients send. The anti-hoarding caps keep
+    their defaults; the bucket of anonymous writes is off, since every test client writes from one address (the
+    tests of the bucket turn it on).
     """
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -100,6 +102,7 @@ def settings(database_url: str) -> Settings:
         seed_demo_data=False,
         app_secret=APP_SECRET,
         payload_keys=PAYLOAD_KEYS,
+        anon_writes_per_minute=0,
     )
 
 

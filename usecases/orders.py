@@ -11,9 +11,11 @@ from contracts.order import ActionSpec, OrderDetails
 from services.cart.errors import CartNotFoundError
 from services.cart.store import CartStore
 from services.ordering.idempotency import IdempotencyStore
-from services.ordering.rules import check_create_order
+from services.ordering.rules import check_create_order, check_open_orders
 from services.ordering.schemas import CreateOrderItemRequest, CreateOrderRequest
+from services.ordering.store import OrderingStore
 from services.schemas import RequestModel
+from services.validation import Caps
 from usecases.idempotency import KeyedRequest, claim_action, keyed_request, update_id_of
 from workflows.order import OrderWorkflow
 
@@ -23,17 +25,23 @@ class CheckoutRequest(RequestModel):
     customer_email: str | None = None
 
 
-async def place_order(orders: OrderWorkflows, request: CreateOrderRequest, keyed: KeyedRequest | None) -> OrderDetails:
+async def place_order(
+    orders: OrderWorkflows, request: CreateOrderRequest, keyed: KeyedRequest | None, caps: Caps
+) -> OrderDetails:
     """Place an order; with a key, the order the key names (placing it again if placing was given up)."""
-    return await _place(orders, request, keyed, request)
+    return await _place(orders, request, keyed, request, caps)
 
 
 async def _place(
-    orders: OrderWorkflows, request: CreateOrderRequest, keyed: KeyedRequest | None, body: BaseModel
+    orders: OrderWorkflows, request: CreateOrderRequest, keyed: KeyedRequest | None, body: BaseModel, caps: Caps
 ) -> OrderDetails:
-    valid = check_create_order(request)
+    valid = check_create_order(request, caps)
 
     async def place(order_id: UUID) -> OrderDetails:
+        if caps.open_orders_per_email:
+            # Read, then start: placements racing for one email may pass together (the write bucket bounds them).
+            held = await orders.read(lambda session: OrderingStore(session).open_orders(valid.customer_email, order_id))
+            check_open_orders(held, caps)
         return await orders.place(order_id, valid.customer_name, valid.customer_email, valid.items)
 
     if keyed is None:
@@ -69,7 +77,7 @@ def checkout_path(cart_id: UUID) -> str:
 
 
 async def checkout_cart(
-    orders: OrderWorkflows, cart_id: UUID, body: CheckoutRequest, keyed: KeyedRequest | None
+    orders: OrderWorkflows, cart_id: UUID, body: CheckoutRequest, keyed: KeyedRequest | None, caps: Caps
 ) -> OrderDetails:
     """Turn a cart into an order, then take the ordered lines out of the cart (once, whatever the retries).
 
@@ -90,7 +98,7 @@ async def checkout_cart(
             for item in cart.items
         ],
     )
-    order = await _place(orders, request, keyed, body)
+    order = await _place(orders, request, keyed, body, caps)
     lines = [(item.product_variant_id, item.quantity) for item in order.items]
     scope, digest = keyed.scope, keyed.key_digest
 

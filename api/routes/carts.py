@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import ReadSession, Session
+from api.deps import CallerCaps, ReadSession, Session
 from api.errors import responses
 from services.cart.errors import CartNotFoundError
 from services.cart.schemas import AddCartItemRequest, CartDto, UpdateCartItemRequest
@@ -34,16 +34,16 @@ async def get_cart(cart_id: UUID, session: ReadSession) -> CartDto:
 
 
 @router.post("/api/carts/{cart_id}/items", responses=responses(400, 404, 415))
-async def add_cart_item(cart_id: UUID, body: AddCartItemRequest, session: Session) -> CartDto:
+async def add_cart_item(cart_id: UUID, body: AddCartItemRequest, session: Session, caps: CallerCaps) -> CartDto:
     """Add a variant; adding one already in the cart adds to its quantity. 200, not 201."""
-    return await CartStore(session).add_item(cart_id, body)
+    return await CartStore(session).add_item(cart_id, body, caps)
 
 
 @router.put("/api/carts/{cart_id}/items/{product_variant_id}", responses=responses(400, 404, 415))
 async def update_cart_item(
-    cart_id: UUID, product_variant_id: UUID, body: UpdateCartItemRequest, session: Session
+    cart_id: UUID, product_variant_id: UUID, body: UpdateCartItemRequest, session: Session, caps: CallerCaps
 ) -> CartDto:
-    return await CartStore(session).update_item(cart_id, product_variant_id, body)
+    return await CartStore(session).update_item(cart_id, product_variant_id, body, caps)
 
 
 @router.delete("/api/carts/{cart_id}/items/{product_variant_id}", responses=responses(404))

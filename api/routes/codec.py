@@ -18,13 +18,26 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 from temporalio.api.common.v1 import Payloads
 
-from api.auth import OperatorGuard
+from api.auth import OperatorGuard, is_operator, unauthorized
+from api.deps import SessionMaker
 from api.errors import responses
-from api.web.session import CODEC_COOKIE, CODEC_PATH, console_key, verify
+from api.web.ops import session_revoked
+from api.web.session import CODEC_COOKIE, CODEC_PATH, Session, console_key, operator_session
 from services.errors import DomainError
 from stack.codec import EncryptionCodec, PayloadDecryptionError
 
 PREFIX = CODEC_PATH  # where the console's session cookie for Temporal Web goes
+
+
+def _web_session(request: Request) -> Session | None:
+    settings = request.app.state.settings
+    if request.headers.get("origin") not in settings.temporal_web_origins:
+        return None
+    try:
+        key = console_key(settings)
+    except RuntimeError:  # no APP_SECRET: no console, so no session either
+        return None
+    return operator_session(key, settings, request.cookies.get(CODEC_COOKIE), datetime.now(UTC))
 
 
 def temporal_web_session(request: Request) -> bool:
@@ -32,19 +45,27 @@ def temporal_web_session(request: Request) -> bool:
 
     Temporal Web's "Include cross-origin credentials" makes the browser send the console's `CODEC_COOKIE` with
     its codec calls. The cookie counts only from Temporal Web's own origins: a page of any other origin that
-    gets the browser to send it is refused here, as CORS already keeps it from reading the answer.
+    gets the browser to send it is refused here, as CORS already keeps it from reading the answer. The session
+    must be one the console still admits (its operator token still configured); `_not_logged_out` then asks the
+    database whether it was revoked at logout.
     """
-    settings = request.app.state.settings
-    if request.headers.get("origin") not in settings.temporal_web_origins:
-        return False
-    try:
-        key = console_key(settings)
-    except RuntimeError:  # no APP_SECRET: no console, so no session either
-        return False
-    return verify(key, request.cookies.get(CODEC_COOKIE), datetime.now(UTC)) is not None
+    return _web_session(request) is not None
 
 
-router = APIRouter(prefix=PREFIX, tags=["codec"], dependencies=[Depends(OperatorGuard(also=temporal_web_session))])
+async def _not_logged_out(request: Request, sessionmaker: SessionMaker) -> None:
+    """Runs after the guard: a call it admitted by the console's session is refused if that session was ended."""
+    if is_operator(request.app.state.settings, request.headers.get("authorization")):
+        return
+    session = _web_session(request)
+    if session is not None and await session_revoked(sessionmaker, session):
+        raise unauthorized()
+
+
+router = APIRouter(
+    prefix=PREFIX,
+    tags=["codec"],
+    dependencies=[Depends(OperatorGuard(also=temporal_web_session)), Depends(_not_logged_out)],
+)
 
 
 class CodecPayload(BaseModel):

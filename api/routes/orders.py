@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 
 from api.auth import OPERATOR
-from api.deps import Orders, Page, ReadSession
+from api.deps import CallerCaps, Orders, Page, ReadSession
 from api.errors import responses
 from api.idempotency import Idempotency
 from api.paging import paged_responses
@@ -49,28 +49,28 @@ async def get_order_workflow_state(order_id: UUID, orders: Orders) -> OrderState
 
 @router.post("/api/orders", responses=responses(400, 415, 422), status_code=status.HTTP_201_CREATED)
 async def create_order(
-    body: CreateOrderRequest, orders: Orders, response: Response, keyed: Idempotency
+    body: CreateOrderRequest, orders: Orders, response: Response, keyed: Idempotency, caps: CallerCaps
 ) -> OrderDetails:
     """Place an order: snapshots from the catalog, stock reserved, status PendingPayment.
 
     With an `Idempotency-Key`, a retry of the same request answers with the same order (placing it again only if
     placing was given up, 503 `order_placement_failed`); the key with another request is refused (422).
     """
-    return _located(response, await place_order(orders, body, keyed))
+    return _located(response, await place_order(orders, body, keyed, caps))
 
 
 @router.post(
     "/api/carts/{cart_id}/checkout", responses=responses(400, 404, 415, 422), status_code=status.HTTP_201_CREATED
 )
 async def checkout_cart(
-    cart_id: UUID, body: CheckoutRequest, orders: Orders, response: Response, keyed: Idempotency
+    cart_id: UUID, body: CheckoutRequest, orders: Orders, response: Response, keyed: Idempotency, caps: CallerCaps
 ) -> OrderDetails:
     """Turn a cart into an order, then take the ordered lines out of the cart (once, whatever the retries).
 
     Without an `Idempotency-Key`, the cart's id and last change make the key: checking out the same cart
     contents twice places one order. A key is bound to its cart: reused on another cart, it is refused (422).
     """
-    return _located(response, await checkout(orders, cart_id, body, keyed))
+    return _located(response, await checkout(orders, cart_id, body, keyed, caps))
 
 
 def _located(response: Response, order: OrderDetails) -> OrderDetails:

@@ -1,11 +1,15 @@
 """The operator console at `/ops`: dashboard, orders (with actions), stock, catalog.
 
 Behind the operator token: the login form checks it (`api.auth.operator_token_valid`) and sets a signed
-session cookie (HttpOnly, SameSite=Strict, with an expiry); every form carries a CSRF token bound to that
-session. With AUTH_MODE=open there is no login: a visit gets a session at once (forms are still CSRF-checked).
+session cookie (HttpOnly, SameSite=Strict, with an expiry) bound to that token (api/web/session.py); every form
+carries a CSRF token bound to that session. Logout revokes the session for every replica (services/access), and a
+session whose token left `OPERATOR_TOKENS` opens nothing. Failed logins count against the client like wrong bearer
+tokens (`api.auth.failures`). With AUTH_MODE=open there is no login: a visit gets a session at once (forms are
+still CSRF-checked).
 """
 
 import builtins
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -19,7 +23,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.service import RPCError
 
-from api.auth import operator_token_valid
+from api.auth import failures, operator_token_valid
+from api.client import client_address
 from api.deps import AppSettings, Orders, SessionMaker
 from api.web.chart import minute_chart
 from api.web.pages import PageRoute, Redirect, Refused, render, see_other
@@ -27,7 +32,9 @@ from api.web.session import (
     CODEC_COOKIE,
     CODEC_PATH,
     LOGIN_COOKIE,
+    LOGIN_SUBJECT,
     LOGIN_TTL,
+    OPEN_SUBJECT,
     SESSION_COOKIE,
     SESSION_TTL,
     Session,
@@ -35,9 +42,12 @@ from api.web.session import (
     csrf_token,
     csrf_valid,
     issue,
+    operator_session,
+    token_fingerprint,
     verify,
 )
 from contracts.order import ACTIONS, SPECS, ActionSpec, ConsoleButton, FormField, OrderAction, OrderStatus, Verdict
+from services.access.store import AccessStore
 from services.catalog.schemas import AddProductVariantRequest, CreateProductRequest
 from services.catalog.store import CatalogStore
 from services.errors import DomainError
@@ -134,10 +144,15 @@ class Operator:
     open_mode: bool
 
 
-async def current_operator(request: Request, settings: AppSettings) -> Operator:
+async def session_revoked(sessionmaker: async_sessionmaker[AsyncSession], session: Session) -> bool:
+    async with sessionmaker() as db:
+        return await AccessStore(db).is_revoked(session.nonce)
+
+
+async def current_operator(request: Request, settings: AppSettings, sessionmaker: SessionMaker) -> Operator:
     key = _key(settings)
-    session = verify(key, request.cookies.get(SESSION_COOKIE), _now())
-    if session is None:
+    session = operator_session(key, settings, request.cookies.get(SESSION_COOKIE), _now())
+    if session is None or await session_revoked(sessionmaker, session):
         raise Redirect("/ops/login?" + urlencode({"next": request.url.path}))
     return Operator(session=session, csrf=csrf_token(key, session), open_mode=settings.auth_mode == "open")
 
@@ -170,21 +185,25 @@ async def login_page(request: Request, settings: AppSettings, next: str | None =
     key = _key(settings)
     if settings.auth_mode == "open":
         response = see_other(_safe_next(next))
-        _session_cookie(response, issue(key, _now(), SESSION_TTL), request)
+        _session_cookie(response, issue(key, _now(), SESSION_TTL, OPEN_SUBJECT), request)
         return response
     return _login_form(request, key, next, error=None)
 
 
-def _login_form(request: Request, key: bytes, next: str | None, error: str | None) -> Response:
-    token = issue(key, _now(), LOGIN_TTL)
+def _login_form(
+    request: Request, key: bytes, next: str | None, error: str | None, status_code: int = 401, retry_after: int = 0
+) -> Response:
+    token = issue(key, _now(), LOGIN_TTL, LOGIN_SUBJECT)
     login = verify(key, token, _now())
     assert login is not None
     response = render(
         request,
         "ops_login.html",
         {"csrf": csrf_token(key, login), "next": _safe_next(next), "error": error},
-        status_code=401 if error else 200,
+        status_code=status_code if error else 200,
     )
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
     response.set_cookie(
         LOGIN_COOKIE,
         token,
@@ -207,18 +226,28 @@ async def login(
 ) -> Response:
     key = _key(settings)
     login_session = verify(key, request.cookies.get(LOGIN_COOKIE), _now())
-    if login_session is None or not csrf_valid(key, login_session, csrf):
+    if login_session is None or login_session.subject != LOGIN_SUBJECT or not csrf_valid(key, login_session, csrf):
         raise Refused(403, "Refused", "This login form has expired or did not come from this site. Reload it.")
-    if not operator_token_valid(settings, token.strip()):
+    client, now = client_address(request), time.monotonic()
+    wait = failures(request).retry_after(client, now)
+    if wait is not None:
+        error = f"Too many failed logins from your address. Wait {wait} seconds, then try again."
+        return _login_form(request, key, next, error=error, status_code=429, retry_after=wait)
+    token = token.strip()
+    if not operator_token_valid(settings, token):
+        failures(request).fail(client, now)
         return _login_form(request, key, next, error="That operator token is not valid.")
     response = see_other(_safe_next(next))
-    _session_cookie(response, issue(key, _now(), SESSION_TTL), request)
+    _session_cookie(response, issue(key, _now(), SESSION_TTL, token_fingerprint(key, token)), request)
     response.delete_cookie(LOGIN_COOKIE, path="/ops")
     return response
 
 
 @router.post("/logout")
-async def logout(_: OperatorForm) -> Response:
+async def logout(operator: OperatorForm, sessionmaker: SessionMaker) -> Response:
+    """Ends the session for good: a copy of its cookie opens neither the console nor the codec any more."""
+    async with sessionmaker.begin() as db:
+        await AccessStore(db).revoke(operator.session.nonce, operator.session.expires, _now())
     response = see_other("/ops/login")
     for name, path in _SESSION_PATHS.items():
         response.delete_cookie(name, path=path)

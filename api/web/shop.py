@@ -11,8 +11,8 @@ from uuid import UUID
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse
 
-from api.deps import Orders, Payments, SessionMaker
-from api.web.pages import PageRoute, Refused, render, see_other
+from api.deps import CallerCaps, Orders, Payments, SessionMaker
+from api.web.pages import PageRoute, Refused, render, see_other, templates
 from api.web.stripe_js import stripe_js
 from contracts.order import SPECS, TERMINAL_STATUSES, OrderAction, OrderDetails, OrderStatus, Verdict, decide
 from services.cart.schemas import AddCartItemRequest, CartDto, UpdateCartItemRequest
@@ -34,6 +34,19 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 CART_COOKIE = "cart_id"
 CART_COOKIE_MAX_AGE = 30 * 24 * 3600
+LOW_STOCK = 5  # at or below, the shop says how many are left; above, only that there are
+
+
+def stock_label(available: int) -> str:
+    """What a shopper is told of a variant's stock: never an exact count to aim a hoarding order at."""
+    if available <= 0:
+        return "out of stock"
+    if available <= LOW_STOCK:
+        return f"only {available} left"
+    return "in stock"
+
+
+templates.env.filters["stock"] = stock_label
 
 
 @dataclass(frozen=True)
@@ -132,7 +145,9 @@ async def home(request: Request, sessionmaker: SessionMaker) -> HTMLResponse:
 
 
 @router.get("/products/{product_id}", response_class=HTMLResponse)
-async def product_page(product_id: UUID, request: Request, sessionmaker: SessionMaker) -> HTMLResponse:
+async def product_page(
+    product_id: UUID, request: Request, sessionmaker: SessionMaker, caps: CallerCaps
+) -> HTMLResponse:
     async with sessionmaker() as session:
         product = await CatalogStore(session).get_product(product_id)
         if product is None or product.status is not ProductStatus.ACTIVE:
@@ -140,21 +155,24 @@ async def product_page(product_id: UUID, request: Request, sessionmaker: Session
         inventory = InventoryStore(session)
         variants = [VariantView(v, await _available(inventory, v.sku)) for v in product.variants if v.is_active]
     cart = await _cart(sessionmaker, request)
-    return render(request, "shop_product.html", {"product": product, "variants": variants, "cart": cart})
+    context = {"product": product, "variants": variants, "cart": cart, "max_units": caps.units_per_line}
+    return render(request, "shop_product.html", context)
 
 
 # --- cart ----------------------------------------------------------------------------------------------
 
 
 @router.get("/cart", response_class=HTMLResponse)
-async def cart_page(request: Request, sessionmaker: SessionMaker) -> HTMLResponse:
-    return render(request, "shop_cart.html", {"cart": await _cart(sessionmaker, request)})
+async def cart_page(request: Request, sessionmaker: SessionMaker, caps: CallerCaps) -> HTMLResponse:
+    context = {"cart": await _cart(sessionmaker, request), "max_units": caps.units_per_line}
+    return render(request, "shop_cart.html", context)
 
 
 @router.post("/cart/items")
 async def add_to_cart(
     request: Request,
     sessionmaker: SessionMaker,
+    caps: CallerCaps,
     variant_id: Annotated[UUID, Form()],
     quantity: Annotated[int, Form()] = 1,
 ) -> Response:
@@ -163,13 +181,13 @@ async def add_to_cart(
         carts = CartStore(session)
         if cart_id is None or await carts.get(cart_id) is None:
             cart_id = (await carts.create()).id
-        await carts.add_item(cart_id, AddCartItemRequest(product_variant_id=variant_id, quantity=quantity))
+        await carts.add_item(cart_id, AddCartItemRequest(product_variant_id=variant_id, quantity=quantity), caps)
     return _keep_cart(see_other("/cart"), cart_id)
 
 
 @router.post("/cart/items/{variant_id}")
 async def change_cart_item(
-    variant_id: UUID, request: Request, sessionmaker: SessionMaker, quantity: Annotated[int, Form()]
+    variant_id: UUID, request: Request, sessionmaker: SessionMaker, caps: CallerCaps, quantity: Annotated[int, Form()]
 ) -> Response:
     cart_id = _cart_id(request)
     if cart_id is not None:
@@ -178,7 +196,7 @@ async def change_cart_item(
             if quantity <= 0:
                 await carts.remove_item(cart_id, variant_id)
             else:
-                await carts.update_item(cart_id, variant_id, UpdateCartItemRequest(quantity=quantity))
+                await carts.update_item(cart_id, variant_id, UpdateCartItemRequest(quantity=quantity), caps)
     return see_other("/cart")
 
 
@@ -205,6 +223,7 @@ async def place_order(
     request: Request,
     sessionmaker: SessionMaker,
     orders: Orders,
+    caps: CallerCaps,
     customer_name: Annotated[str, Form()] = "",
     customer_email: Annotated[str, Form()] = "",
 ) -> Response:
@@ -215,7 +234,7 @@ async def place_order(
     else:
         try:
             body = CheckoutRequest(customer_name=customer_name, customer_email=customer_email)
-            order = await checkout_cart(orders, cart.id, body, None)
+            order = await checkout_cart(orders, cart.id, body, None, caps)
             return see_other(f"/orders/{order.id}")
         except DomainError as refused:
             error = refused

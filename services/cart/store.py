@@ -23,7 +23,7 @@ from services.cart.errors import (
 from services.cart.models import Cart, CartItem
 from services.cart.schemas import AddCartItemRequest, CartDto, CartItemDto, UpdateCartItemRequest
 from services.schemas import ZERO_UUID, utcnow
-from services.validation import INT32_MAX
+from services.validation import INT32_MAX, NO_CAPS, Caps, TooManyUnitsError, check_units_per_line
 
 
 def _require_variant(product_variant_id: UUID) -> UUID:
@@ -65,15 +65,18 @@ class CartStore:
             id=cart_id, created_at=row.created_at, updated_at=row.updated_at, items=await self._items(cart_id)
         )
 
-    async def add_item(self, cart_id: UUID, request: AddCartItemRequest) -> CartDto:
+    async def add_item(self, cart_id: UUID, request: AddCartItemRequest, caps: Caps = NO_CAPS) -> CartDto:
         """Add `quantity` of a variant: a new line, or added to the variant's existing line.
 
         The merge is one `INSERT ... ON CONFLICT DO UPDATE`, so concurrent adds never lose an update. A merged
         quantity beyond int32 is refused as `quantity_invalid`; a new line beyond an order's `MAX_ORDER_LINES` (so
-        that the cart can still be checked out) as `cart_items_too_many`.
+        that the cart can still be checked out) as `cart_items_too_many`; one beyond `caps.units_per_line`, merged or
+        not, as `too_many_units`.
         """
         product_variant_id = _require_variant(request.product_variant_id)
         quantity = _require_quantity(request.quantity)
+        check_units_per_line(quantity, caps)
+        ceiling = min(caps.units_per_line or INT32_MAX, INT32_MAX)
         now = await self._touch(cart_id)
         # _touch has row-locked the cart: concurrent adds count its other lines one after another.
         others = await self._session.scalar(
@@ -98,16 +101,21 @@ class CartStore:
                 "updated_at": stmt.excluded.updated_at,
             },
             # excluded.quantity > 0, so the right-hand side cannot overflow itself
-            where=CartItem.quantity <= INT32_MAX - stmt.excluded.quantity,
+            where=CartItem.quantity <= ceiling - stmt.excluded.quantity,
         ).returning(CartItem.id)
         if (await self._session.execute(upsert)).scalar_one_or_none() is None:
+            if ceiling < INT32_MAX:
+                raise TooManyUnitsError(ceiling)
             raise QuantityInvalidError(f"The line's quantity would exceed {INT32_MAX}.")
         return await self._load(cart_id)
 
-    async def update_item(self, cart_id: UUID, product_variant_id: UUID, request: UpdateCartItemRequest) -> CartDto:
+    async def update_item(
+        self, cart_id: UUID, product_variant_id: UUID, request: UpdateCartItemRequest, caps: Caps = NO_CAPS
+    ) -> CartDto:
         """Replace the quantity of the variant's line (must be > 0; remove the line instead of setting 0)."""
         _require_variant(product_variant_id)
         quantity = _require_quantity(request.quantity)
+        check_units_per_line(quantity, caps)
         now = await self._touch(cart_id)
         updated = await self._session.execute(
             update(CartItem)

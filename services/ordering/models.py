@@ -6,7 +6,7 @@ Orders keep trusted snapshots of what was bought; other contexts are referenced 
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SCHEMA = "ordering"
@@ -18,7 +18,11 @@ class Base(DeclarativeBase):
 
 class Order(Base):
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_orders_created_at", "created_at"),
+        # an email's orders awaiting payment, counted before placing another (`OrderingStore.open_orders`)
+        Index("ix_orders_email_status", func.lower(text("customer_email")), "status"),
+    )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
     customer_name: Mapped[str] = mapped_column(String(300))

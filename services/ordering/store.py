@@ -174,6 +174,25 @@ class OrderingStore:
         status = await self.session.scalar(sql.STATUS_HELD if hold else sql.STATUS, {"order_id": order_id})
         return OrderStatus(status) if status is not None else None
 
+    async def open_orders(self, customer_email: str, placing: UUID) -> int:
+        """How many orders awaiting payment hold back placing order `placing` for `customer_email` (trimmed,
+        lower-cased): the email's others, or none when `placing` is placed already (a retry answers with it).
+
+        One statement, on `ix_orders_email_status` and the primary key.
+        """
+        order = models.Order
+        placed = select(order.id).where(order.id == placing).exists()
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(order)
+            .where(
+                func.lower(order.customer_email) == func.lower(func.btrim(customer_email)),
+                order.status == OrderStatus.PENDING_PAYMENT.value,
+                ~placed,
+            )
+        )
+        return count or 0
+
     async def list(self, page: PageRequest = FIRST_PAGE) -> PageResult[OrderListItemDto]:
         """A page of the orders, newest first, each with its number of lines."""
         rows = await self.session.execute(

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.guessing import FailureThrottle
 from contracts.order import ACTIONS
 from contracts.order import Caller as ActionCaller
 from stack.settings import Settings
@@ -220,6 +221,8 @@ def _assert_unauthorized(response: httpx.Response) -> None:
 async def test_every_operator_route_answers_401_without_a_valid_token(settings: Settings) -> None:
     """Whatever else is wrong with the request: a malformed JSON body or an id that names nothing."""
     app = create_app(settings)
+    # one client guesses on every route here: the throttle of wrong tokens has its own test below
+    app.state.auth_failures = FailureThrottle(limit=1_000_000)
     async with app.router.lifespan_context(app), asgi_client(app, operator=False) as anonymous:
         for method, path in OPERATOR_ROUTES:
             for headers in WRONG_CREDENTIALS:
@@ -257,10 +260,11 @@ async def test_the_metrics_are_an_operator_route(settings: Settings) -> None:
 
 
 async def test_any_of_several_tokens_is_accepted_so_a_token_rotates_without_downtime(settings: Settings) -> None:
-    settings.operator_tokens = ["old-token", "new-token"]
+    old, new = "an-old-operator-token-of-32-characters", "a-new-operator-token-of-32-characters"
+    settings.operator_tokens = [old, new]
     app = create_app(settings)
     async with app.router.lifespan_context(app), asgi_client(app, operator=False) as client:
-        for token in ("old-token", "new-token"):
+        for token in (old, new):
             response = await client.get("/api/warehouses", headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == 200, response.text
         _assert_unauthorized(await client.get("/api/warehouses", headers={"Authorization": "Bearer retired"}))
@@ -346,3 +350,36 @@ async def test_public_routes_answer_a_caller_without_a_token(
     assert (await customer.get("/api/products")).status_code == 200
     cart = await customer.post("/api/carts")
     assert cart.status_code == 201, cart.text
+
+
+async def test_the_sixth_wrong_bearer_token_in_a_minute_is_throttled(settings: Settings) -> None:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), asgi_client(app, operator=False) as guesser:
+        wrong = {"Authorization": "Bearer a-wrong-guess"}
+        for _ in range(5):
+            _assert_unauthorized(await guesser.get("/api/warehouses", headers=wrong))
+
+        throttled = await guesser.get("/api/warehouses", headers=wrong)
+
+        assert throttled.status_code == 429, throttled.text
+        assert throttled.json()["error"] == "too_many_requests" and int(throttled.headers["retry-after"]) > 0
+        right = await guesser.get("/api/warehouses", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+        assert right.status_code == 429
+        # no header is no guess: an anonymous caller of a public route is not affected
+        assert (await guesser.get("/health")).status_code == 200
+
+
+async def test_wrong_tokens_on_a_public_route_that_serves_operators_more_are_throttled_too(settings: Settings) -> None:
+    """POST /api/payments lets an operator record a payment for any order: guesses there count the same."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), asgi_client(app, operator=False) as guesser:
+        wrong = {"Authorization": "Bearer a-wrong-guess"}
+        for _ in range(5):
+            refused = await guesser.post("/api/payments", json=_payment(uuid.uuid4()), headers=wrong)
+            assert refused.status_code == 400, refused.text  # a customer's: the order is not awaiting payment
+
+        right = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+        still_a_customer = await guesser.post("/api/payments", json=_payment(uuid.uuid4()), headers=right)
+
+        assert still_a_customer.status_code == 400, still_a_customer.text
+        assert (await guesser.get("/api/warehouses", headers=right)).status_code == 429

@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from api.web.session import CODEC_COOKIE, console_key, issue
+from api.web.session import CODEC_COOKIE, console_key, issue, token_fingerprint
 from stack.settings import Settings
 from stack.temporal import data_converter
 from tests.conftest import open_api
 
-TOKEN = "codec-test-operator-token"
+TOKEN = "codec-test-operator-token-of-32-characters"
 WEB_UI = "http://localhost:8233"
 OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
 Json = dict[str, Any]
@@ -203,9 +203,9 @@ async def test_the_session_counts_only_from_temporal_webs_origins(
 
 async def test_a_forged_or_expired_session_is_refused(browser: httpx.AsyncClient, settings: Settings) -> None:
     key = console_key(settings)
-    expired = issue(key, datetime.now(UTC) - timedelta(days=1), timedelta(hours=1))
-    forged = issue(b"another key" * 3, datetime.now(UTC), timedelta(hours=1))
-    for value in (expired, forged, "v1.9999999999.nonce.mac"):
+    expired = issue(key, datetime.now(UTC) - timedelta(days=1), timedelta(hours=1), token_fingerprint(key, TOKEN))
+    forged = issue(b"another key" * 3, datetime.now(UTC), timedelta(hours=1), token_fingerprint(key, TOKEN))
+    for value in (expired, forged, "v2.9999999999.nonce.subject.mac"):
         browser.cookies.set(CODEC_COOKIE, value, path="/codec")
         response = await browser.post("/codec/decode", json={"payloads": []}, headers=from_web_ui())
         assert response.status_code == 401, value

@@ -42,6 +42,7 @@ from schemathesis.specs.openapi.checks import (
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.guessing import FailureThrottle
 from contracts.order import ACTIONS
 from stack import postgres
 from stack.db import create_engine, create_sessionmaker
@@ -255,9 +256,12 @@ async def stack(
         seed_demo_data=True,
         app_secret=APP_SECRET,
         payload_keys=PAYLOAD_KEYS,
+        anon_writes_per_minute=0,  # thousands of anonymous cases from one address; tests/api/test_hoarding.py
     )
     engine = create_engine(settings.require_database_url())
     app = create_app(settings)
+    # one client sends every negative case: the throttle of wrong tokens is tests/api/test_auth.py's
+    app.state.auth_failures = FailureThrottle(limit=1_000_000)
     try:
         async with create_worker(dev_env.client, settings, create_sessionmaker(engine)):
             async with app.router.lifespan_context(app):

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,16 @@ def alive(pid: int) -> bool:
 
 @pytest.fixture
 def make_run(dev_env: WorkflowEnvironment) -> Iterator[MakeRun]:
+    yield from _make_run(dev_env.client.service_client.config.target_host)
+
+
+@pytest.fixture
+def make_run_without_temporal() -> Iterator[MakeRun]:
+    """`make run` against a Temporal that never answers: it stays in start-up, with PostgreSQL started."""
+    yield from _make_run(f"127.0.0.1:{free_port()}")
+
+
+def _make_run(temporal_address: str) -> Iterator[MakeRun]:
     # Not under pytest's tmp_path: see tooling/processes.py (embedded PostgreSQL and /tmp/pytest-of-<user>).
     data = Path(tempfile.mkdtemp(prefix="orderflow-make-run-"))
     api_port = free_port()
@@ -77,7 +88,7 @@ def make_run(dev_env: WorkflowEnvironment) -> Iterator[MakeRun]:
     env.update(
         DATA_DIR=str(data),
         APP_SECRET=APP_SECRET,  # make run generates PAYLOAD_KEYS itself; APP_SECRET only once `security` lands
-        TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
+        TEMPORAL_ADDRESS=temporal_address,
         TEMPORAL_TASK_QUEUE=f"make-run-{uuid.uuid4().hex[:8]}",
         API_HOST="127.0.0.1",
         API_PORT=str(api_port),
@@ -166,3 +177,87 @@ def test_make_run_restarts_a_killed_worker_and_stops_when_postgresql_dies(make_r
     assert "[run] stopping api\n" in output and "[run] stopping worker\n" in output
     assert "[run] stopping localstripe\n" in output
     assert not alive(worker_again) and not alive(api) and not alive(payments)
+
+
+def _processes_of(data: Path) -> list[str]:
+    """The processes still running on `data` (PostgreSQL and its backends name their data directory)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if str(data) in cmdline and alive(int(entry.name)):
+                found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _postgres(make_run: MakeRun) -> tuple[int, int]:
+    """The pid and port of make run's PostgreSQL, once it has started."""
+    pid_file = make_run.data / "postgres" / "postmaster.pid"
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline and len(pid_file.read_text().splitlines() if pid_file.exists() else []) < 4:
+        time.sleep(0.1)
+    lines = pid_file.read_text().splitlines()
+    return int(lines[0]), int(lines[3])
+
+
+def _assert_stopped_leaving_nothing(make_run: MakeRun, pids: list[int], ports: list[int]) -> None:
+    try:
+        make_run.proc.wait(EXIT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"make run did not stop:\n{make_run.output()[-6000:]}") from None
+    output = make_run.output()
+    assert make_run.proc.returncode == 0, output[-6000:]
+    assert "[run] stopping PostgreSQL\n" in output, output[-6000:]
+    assert [pid for pid in pids if alive(pid)] == [], output[-6000:]
+    assert _processes_of(make_run.data) == [], output[-6000:]
+    assert [port for port in ports if not port_free(port)] == [], output[-6000:]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda sig: sig.name)
+def test_a_signal_during_start_up_stops_what_started_and_leaves_no_process_or_port(
+    make_run_without_temporal: MakeRun, sig: signal.Signals
+) -> None:
+    """Temporal does not answer yet: PostgreSQL is up and migrated, the worker and the API are not started."""
+    run = make_run_without_temporal
+    run.wait_for(r"^\[run\] applying migrations$")
+    postmaster, pg_port = _postgres(run)
+    time.sleep(1.0)  # into the wait for Temporal
+
+    run.proc.send_signal(sig)
+
+    _assert_stopped_leaving_nothing(run, [postmaster], [pg_port, int(run.api.rsplit(":", 1)[1])])
+    assert f"[run] {sig.name}: stopping\n" in run.output()
+
+
+def test_a_signal_while_postgresql_starts_stops_it_once_it_is_up(make_run_without_temporal: MakeRun) -> None:
+    run = make_run_without_temporal
+    run.wait_for(r"^\[run\] starting embedded PostgreSQL")
+
+    run.proc.send_signal(signal.SIGTERM)
+
+    _assert_stopped_leaving_nothing(run, [], [])
+
+
+def test_sighup_while_running_stops_every_child_and_frees_every_port(make_run: MakeRun) -> None:
+    make_run.wait_for(r"^\[run\] press Ctrl-C to stop$")
+    wait_ready(make_run.api)
+    [worker], [api] = make_run.pids("worker", 1), make_run.pids("api", 1)
+    postmaster, pg_port = _postgres(make_run)
+
+    make_run.proc.send_signal(signal.SIGHUP)  # the terminal closed
+
+    _assert_stopped_leaving_nothing(make_run, [worker, api, postmaster], [pg_port, int(make_run.api.rsplit(":", 1)[1])])
+    assert "[run] stopping api\n" in make_run.output() and "[run] stopping worker\n" in make_run.output()

@@ -8,6 +8,7 @@ from api.web.chart import minute_chart
 from api.web.ops import parse_price
 from api.web.pages import money
 from api.web.session import csrf_token, csrf_valid, issue, verify
+from api.web.shop import stock_label
 from api.web.stripe_js import stripe_js
 from services.errors import DomainError
 from services.ordering.store import MinuteActivity
@@ -28,25 +29,26 @@ def test_the_pay_page_allows_exactly_the_providers_script_origin() -> None:
 
 
 def test_a_session_verifies_until_it_expires() -> None:
-    token = issue(KEY, NOW, timedelta(hours=1))
+    token = issue(KEY, NOW, timedelta(hours=1), "subject")
     session = verify(KEY, token, NOW + timedelta(minutes=59))
     assert session is not None
     assert verify(KEY, token, NOW + timedelta(hours=1, seconds=1)) is None
 
 
 def test_a_forged_or_foreign_session_is_refused() -> None:
-    token = issue(KEY, NOW, timedelta(hours=1))
-    version, expires, nonce, mac = token.split(".")
+    token = issue(KEY, NOW, timedelta(hours=1), "subject")
+    version, expires, nonce, subject, mac = token.split(".")
     later = str(int(expires) + 3600)
-    assert verify(KEY, ".".join([version, later, nonce, mac]), NOW) is None  # expiry pushed back
+    assert verify(KEY, ".".join([version, later, nonce, subject, mac]), NOW) is None  # expiry pushed back
+    assert verify(KEY, ".".join([version, expires, nonce, "another", mac]), NOW) is None  # subject changed
     assert verify(b"x" * 32, token, NOW) is None  # another key
-    for junk in ("", "v1", "v1.x.y.z", token + "a", "v2" + token[2:]):
+    for junk in ("", "v2", "v2.x.y.z.w", token + "a", "v3" + token[2:]):
         assert verify(KEY, junk, NOW) is None
 
 
 def test_csrf_token_is_bound_to_its_session() -> None:
-    first = verify(KEY, issue(KEY, NOW, timedelta(hours=1)), NOW)
-    second = verify(KEY, issue(KEY, NOW, timedelta(hours=1)), NOW)
+    first = verify(KEY, issue(KEY, NOW, timedelta(hours=1), "subject"), NOW)
+    second = verify(KEY, issue(KEY, NOW, timedelta(hours=1), "subject"), NOW)
     assert first is not None and second is not None
     assert csrf_valid(KEY, first, csrf_token(KEY, first))
     assert not csrf_valid(KEY, first, csrf_token(KEY, second))
@@ -93,3 +95,12 @@ def test_bad_prices_are_refused(text: str) -> None:
 def test_money_shows_minor_units_with_two_decimals() -> None:
     assert money(6900, "USD") == "69.00 USD"
     assert money(123456789, "EUR") == "1,234,567.89 EUR"
+
+
+@pytest.mark.parametrize(
+    ("available", "label"),
+    [(100, "in stock"), (6, "in stock"), (5, "only 5 left"), (1, "only 1 left"), (0, "out of stock"),
+     (-2, "out of stock")],
+)  # fmt: skip
+def test_the_shop_says_in_stock_or_only_a_few_left(available: int, label: str) -> None:
+    assert stock_label(available) == label

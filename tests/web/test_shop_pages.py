@@ -66,7 +66,8 @@ async def test_pages_carry_the_security_headers(web: httpx.AsyncClient) -> None:
 async def test_home_lists_products_with_price_and_availability(web: httpx.AsyncClient) -> None:
     home = await web.get("/")
     assert home.status_code == 200 and home.headers["content-type"].startswith("text/html")
-    assert "Monitor Arm" in home.text and "from 69.00 USD" in home.text and "100 in stock" in home.text
+    assert "Monitor Arm" in home.text and "from 69.00 USD" in home.text and "in stock" in home.text
+    assert re.search(r"\d+ in stock", home.text) is None  # never the exact count a hoarder would aim at
 
 
 async def test_a_shopper_buys_with_the_good_card(web: httpx.AsyncClient, localstripe: LocalStripe) -> None:
@@ -128,6 +129,23 @@ async def _eventually_status(web: httpx.AsyncClient, order_id: str, status: str)
         assert (await _json(web, f"/api/orders/{order_id}"))["status"] == status
 
     await assert_eventually(reached)
+
+
+async def test_a_shopper_gets_at_most_the_cap_of_one_item(web: httpx.AsyncClient) -> None:
+    anonymous = {"Authorization": ""}  # a shopper's browser: no operator token (the `web` client sends one)
+    product = await web.get("/", headers=anonymous)
+    match = re.search(r'href="(/products/[0-9a-f-]{36})">Monitor Arm', product.text)
+    assert match is not None
+    assert 'max="10"' in (await web.get(match.group(1), headers=anonymous)).text
+    too_many = await web.post("/cart/items", data={"variant_id": ARM_BLACK, "quantity": "11"}, headers=anonymous)
+    assert too_many.status_code == 400 and "at most 10 units of one item" in too_many.text
+    added = await web.post("/cart/items", data={"variant_id": ARM_BLACK, "quantity": "10"}, headers=anonymous)
+    assert added.status_code == 303
+    more = await web.post("/cart/items", data={"variant_id": ARM_BLACK, "quantity": "1"}, headers=anonymous)
+    assert more.status_code == 400 and "at most 10 units of one item" in more.text
+    changed = await web.post(f"/cart/items/{ARM_BLACK}", data={"quantity": "11"}, headers=anonymous)
+    assert changed.status_code == 400 and "at most 10 units of one item" in changed.text
+    assert 'value="10"' in (await web.get("/cart", headers=anonymous)).text
 
 
 async def test_checkout_shows_the_apis_validation_message(web: httpx.AsyncClient) -> None:

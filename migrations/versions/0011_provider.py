@@ -1,7 +1,7 @@
 """A payment's PaymentIntent at its provider (one row per intent) and the money it moved; processed webhook events.
 
-Revision ID: 0009_provider
-Revises: 0008
+Revision ID: 0011_provider
+Revises: 0010
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_provider"
-down_revision: str | None = "0008"
+revision: str = "0011_provider"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Access to the operator console: the sessions revoked at logout, until they would have expired anyway."""
