@@ -57,7 +57,7 @@ def create_worker(
 async def main() -> None:
     settings = Settings()
     configure_logging(settings)
-    engine = create_engine(settings.require_database_url())
+    engine = create_engine(settings.require_database_url(), pool_size=settings.db_pool_size)
     client = await temporal.connect(
         settings, runtime=worker_runtime(settings), interceptors=tracing_interceptors(settings, "orderflow-worker")
     )

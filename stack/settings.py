@@ -17,6 +17,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of PostgreSQL (postgresql+asyncpg://...). Unset: `make run` starts an "
         "embedded PostgreSQL under .data/ and sets it.",
     )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="Pooled PostgreSQL connections per process, plus as many again of overflow.",
+    )
     temporal_address: str = Field(default="localhost:7233", description="Temporal frontend host:port.")
     temporal_namespace: str = Field(default="default", description="Temporal namespace.")
     temporal_task_queue: str = Field(default="orders", description="Task queue of the order worker.")
