@@ -1,4 +1,4 @@
-"""`make bench` / `python -m bench [--orders N] [--open-orders N] [--storm N] [--quick] [--out DIR]`.
+"""`make bench` / `python -m bench [--orders N] [--open-orders N] [--storm N] [--abuse] [--quick] [--out DIR]`.
 
 Brings up a temporary stack (embedded PostgreSQL, in-memory Temporal dev server, worker, API, the floor's
 worker), measures, stops it all, prints the tables and writes `<UTC timestamp>.json`, `latest.json` and the
@@ -61,6 +61,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="py-spy flame graphs of the worker and the API during the project's c=20 lifecycles, into --out",
     )
+    parser.add_argument("--abuse", action="store_true", help="add the hostile-load phase (bench.abuse) at the end")
+    parser.add_argument("--attackers", type=int, default=200, help="attackers of --abuse (default 200)")
+    parser.add_argument("--abuse-lifecycles", type=int, default=5, help="lifecycles per honest shopper of --abuse")
     parser.add_argument("--quick", action="store_true", help=f"tiny counts ({QUICK.orders} per measurement)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="directory for the JSON results")
     parser.add_argument(
@@ -84,6 +87,8 @@ def plan_of(args: argparse.Namespace) -> harness.Plan:
         overrides["kill_run_s"] = 0.0
     if args.profile:
         overrides["profile_dir"] = args.out
+    if args.abuse:
+        overrides.update(attackers=args.attackers, abuse_lifecycles=args.abuse_lifecycles)
     return dataclasses.replace(QUICK if args.quick else DEFAULT, **overrides)  # type: ignore[arg-type]
 
 

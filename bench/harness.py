@@ -12,7 +12,8 @@ The order of the measurements:
 5. open orders: N - S placed (S: the storm's size) and left waiting for payment, pay / cancel on evicted and
    cached runs;
 6. the expiry storm: the project's S orders are the open-orders phase's last ones (RSS and placement with N
-   open are measured once they are placed, before their deadline), then the floor's, with the invariant check.
+   open are measured once they are placed, before their deadline), then the floor's, with the invariant check;
+7. with --abuse, the hostile load (bench.abuse): honest lifecycles without attackers, then among them.
 The open orders stay open (and cached, or evicted) until the stack stops. Each phase's wall-clock time is part of
 the result.
 """
@@ -31,11 +32,13 @@ from importlib.metadata import version
 from pathlib import Path
 
 from bench import scale
+from bench.abuse import hostile_load
 from bench.drivers import Direct, Rest, demo_variants, rest_session
 from bench.floor import StepMode
 from bench.load import Operation, Sample, drive, interleave
 from bench.report import (
     MIB,
+    Abuse,
     BenchResult,
     Kind,
     Machine,
@@ -82,6 +85,8 @@ class Plan:
     kill_at_s: float = 0.0
     max_cached_workflows: int | None = None  # the order workers' cache; None: the project's default
     profile_dir: Path | None = None  # py-spy flame graphs of worker and API during the project's c=20 lifecycles
+    attackers: int = 0  # of the hostile-load phase (bench.abuse); 0: no such phase
+    abuse_lifecycles: int = 5  # per honest shopper, in each of its two runs
 
 
 def _load() -> tuple[float, float, float]:
@@ -294,6 +299,7 @@ async def run(plan: Plan, say: Say) -> BenchResult:
     storm: Storm | None = None
     workers: Workers | None = None
     open_orders: OpenOrders | None = None
+    abuse: Abuse | None = None
     phase = Phases()
     with tempfile.TemporaryDirectory(prefix="orderflow-bench-") as tmp:
         stack_up = time.monotonic()
@@ -318,6 +324,11 @@ async def run(plan: Plan, say: Say) -> BenchResult:
                         workers = await runner.workers()
                 if plan.open_orders or plan.storm:
                     open_orders, storm = await runner.open_orders_and_storm(phase)
+                if plan.attackers:
+                    with phase("hostile load"):
+                        abuse = await hostile_load(stack, http, rest.variants, attackers=plan.attackers,
+                                                   lifecycles=plan.abuse_lifecycles, deadline=max(plan.deadline,
+                                                   120.0), say=say)  # fmt: skip
                 rss = stack.peak_rss()
                 if any(m.errors for m in runner.measurements):
                     for name in ("worker", "api"):
@@ -345,6 +356,7 @@ async def run(plan: Plan, say: Say) -> BenchResult:
         workers=workers,
         rounds=runner.rounds,
         phases=phase.done,
+        abuse=abuse,
         notes=[
             "The floors are driven through the Temporal client from the harness process; the project through "
             "its REST API (uvicorn, a separate process). Every process, the harness included, shares the "

@@ -191,6 +191,20 @@ class Workers(BaseModel):
     kill: KillRun | None
 
 
+class Abuse(BaseModel):
+    """The hostile-load phase: the same honest lifecycles without attackers and among them, and the verdict."""
+
+    shoppers: int
+    attackers: int
+    alone: Measurement
+    attacked: Measurement
+    honest_5xx: int  # server errors honest clients got, in both runs
+    attacker_answers: dict[str, int]  # status (or the client's error) -> how many
+    invariants: Invariants | None
+    p95_ratio: float | None  # honest p95 among attackers / without
+    met: bool  # 100% honest success, no 5xx to honest clients, p95 <= 2x, invariants clean
+
+
 class RoundRatio(BaseModel):
     """The project's lifecycles/s over one floor's, taken round by round: the median and the spread."""
 
@@ -260,6 +274,7 @@ class BenchResult(BaseModel):
     workers: Workers | None = None
     rounds: list[Rounds] = []  # lifecycles in interleaved rounds (c=20)
     phases: list[Phase] = []  # in the order they ran
+    abuse: Abuse | None = None
 
     def get(self, kind: Kind, subject: Subject, concurrency: int, lines: int = 1) -> Measurement | None:
         wanted = key(kind, subject, concurrency, lines)
@@ -314,6 +329,11 @@ def failed(result: BenchResult) -> bool:
         checks.append(result.workers.kill.invariants)
         kill = result.workers.kill
         if result.workers.one.errors or result.workers.two.errors or kill.errors > kill.pending:
+            return True
+    if result.abuse is not None:
+        ab = result.abuse
+        checks.append(ab.invariants)
+        if ab.alone.errors or ab.attacked.errors or ab.honest_5xx:
             return True
     if result.open_orders is not None:
         oo = result.open_orders
@@ -498,6 +518,21 @@ def _worker_rows(wk: Workers) -> list[Row]:
     return rows
 
 
+def _abuse_rows(ab: Abuse) -> list[Row]:
+    on, off = ab.attacked, ab.alone
+    return [
+        (f"hostile load: {ab.shoppers} honest shoppers among {ab.attackers} attackers",
+         "target met" if ab.met else "target MISSED", "100% honest success, no 5xx, p95 <= 2x, invariants clean"),
+        ("hostile load: honest lifecycles ok", f"{on.ok}/{on.requested}, {ab.honest_5xx} 5xx in both runs",
+         f"{off.ok}/{off.requested} without attackers"),
+        ("hostile load: honest p50 / p95 (ms)", f"{_num(on.p50_ms, 0)} / {_num(on.p95_ms, 0)}",
+         f"{_num(off.p50_ms, 0)} / {_num(off.p95_ms, 0)} without attackers: p95 {_times(ab.p95_ratio)}"),
+        ("hostile load: attackers' answers", ", ".join(f"{k} x{n}" for k, n in ab.attacker_answers.items()), "-"),
+        ("hostile load: invariants", "ok" if ab.invariants and ab.invariants.ok else "VIOLATED",
+         ab.invariants.summary if ab.invariants else "-"),
+    ]  # fmt: skip
+
+
 def rows(result: BenchResult) -> list[Row]:
     """Every figure of the run as (figure, project, against the floors or a reference), in a fixed order."""
     out = _measured_rows(result) + _round_rows(result)
@@ -507,6 +542,8 @@ def rows(result: BenchResult) -> list[Row]:
         out += _storm_rows(result.storm)
     if result.workers is not None:
         out += _worker_rows(result.workers)
+    if result.abuse is not None:
+        out += _abuse_rows(result.abuse)
     total = sum(phase.seconds for phase in result.phases)
     out += [
         (f"phase: {phase.name}", f"{phase.seconds:.0f} s", f"{100 * phase.seconds / total:.0f}% of {total:.0f} s")
