@@ -28,6 +28,7 @@ from tooling.invariants import Expectations
 SHOPPERS = 20
 ATTACK_PAUSE_S = 0.2  # an attacker's pause between attempts: 200 of them make ~1,000 requests/s at most
 MAX_P95_RATIO = 2.0
+DEADLINE_S = 120.0  # for each of the two honest runs
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 Json = dict[str, Any]
 
@@ -41,13 +42,14 @@ class Honest:
     anonymous: aiohttp.ClientSession
     operator: aiohttp.ClientSession
     variants: list[UUID]
-    network: int  # of the shoppers' addresses: a run of its own starts with full buckets
+    network: int  # of the shoppers' addresses: each run starts with full buckets
     server_errors: int = 0
     shipped: list[str] = field(default_factory=list)
 
-    async def call(self, anonymous: bool, path: str, status: int, body: Json, index: int = 0) -> Json:
-        session, headers = (self.anonymous, _forwarded(self.network, index % SHOPPERS)) if anonymous else (
-            self.operator, {})  # fmt: skip
+    async def call(self, path: str, status: int, body: Json, customer: int | None = None) -> Json:
+        """POST as the operator, or as customer number `customer` (no token, its own address)."""
+        session = self.operator if customer is None else self.anonymous
+        headers = {} if customer is None else _forwarded(self.network, customer % SHOPPERS)
         async with session.post(path, json=body, headers=headers) as response:
             self.server_errors += response.status >= 500
             if response.status != status:
@@ -55,16 +57,18 @@ class Honest:
             answer: Json = await response.json()
             return answer
 
-    async def lifecycle(self, index: int) -> None:
+    async def place(self, index: int, email: str) -> Json:
         line = {"productVariantId": str(self.variants[index % len(self.variants)]), "quantity": 1}
-        email = f"shopper-{index % SHOPPERS}@bench.example"
-        order = await self.call(True, "/api/orders", 201, {"customerName": CUSTOMER_NAME, "customerEmail": email,
-                                                           "items": [line]}, index)  # fmt: skip
+        return await self.call("/api/orders", 201, {"customerName": CUSTOMER_NAME, "customerEmail": email,
+                                                    "items": [line]}, index)  # fmt: skip
+
+    async def lifecycle(self, index: int) -> None:
+        order = await self.place(index, f"shopper-{index % SHOPPERS}@bench.example")
         payment = {"orderId": order["id"], "amountMinor": order["totalAmountMinor"], "currency": order["currency"]}
-        paid = await self.call(True, "/api/payments", 201, {**payment, "provider": "Manual"}, index)
-        await self.call(False, f"/api/payments/{paid['id']}/succeed", 200, {"providerReference": f"H-{index}"})
-        shipment = await self.call(False, "/api/shipments", 201, {"orderId": order["id"]})
-        await self.call(False, f"/api/shipments/{shipment['id']}/ship", 200, {"carrier": "Bench"})
+        paid = await self.call("/api/payments", 201, {**payment, "provider": "Manual"}, index)
+        await self.call(f"/api/payments/{paid['id']}/succeed", 200, {"providerReference": f"H-{index}"})
+        shipment = await self.call("/api/shipments", 201, {"orderId": order["id"]})
+        await self.call(f"/api/shipments/{shipment['id']}/ship", 200, {"carrier": "Bench"})
         self.shipped.append(order["id"])
 
 
@@ -73,7 +77,7 @@ class Attackers:
     anonymous: aiohttp.ClientSession
     variants: list[UUID]
     victim: Json  # the order of the pay flood
-    oversized: bytes
+    oversized: int  # bytes: one more than the API takes
     answers: Counter[str] = field(default_factory=Counter)
 
     async def attempt(self, attacker: int, n: int) -> None:
@@ -95,7 +99,7 @@ class Attackers:
             case 4:
                 request.update(data=b'{"items": [', headers={**headers, "Content-Type": "application/json"})
             case 5:
-                request.update(data=self.oversized, headers={**headers, "Content-Type": "application/json"})
+                request.update(data=b" " * self.oversized, headers={**headers, "Content-Type": "application/json"})
             case 6:
                 bearer = {"Authorization": f"Bearer {secrets.token_urlsafe(32)}"}
                 request.update(method="GET", headers={**headers, **bearer})
@@ -122,39 +126,30 @@ class Attackers:
             await asyncio.sleep(ATTACK_PAUSE_S)
 
 
-async def hostile_load(
-    stack: Stack, operator: aiohttp.ClientSession, variants: list[UUID], *, attackers: int, lifecycles: int,
-    deadline: float, say: Say,
-) -> Abuse:  # fmt: skip
+async def hostile_load(stack: Stack, operator: aiohttp.ClientSession, variants: list[UUID], attackers: int,
+                       lifecycles: int, say: Say, deadline: float = DEADLINE_S) -> Abuse:  # fmt: skip
     count = SHOPPERS * lifecycles
     connector = aiohttp.TCPConnector(limit=attackers + SHOPPERS, keepalive_timeout=KEEPALIVE)
-    async with aiohttp.ClientSession(base_url=stack.procs.base_url, connector=connector,
-                                     cookie_jar=aiohttp.DummyCookieJar()) as anonymous:  # fmt: skip
-        alone, attacked = Honest(anonymous, operator, variants, 1), Honest(anonymous, operator, variants, 2)
-        say(f"hostile load: {SHOPPERS} honest shoppers, {count} lifecycles, no attackers")
+    jar = aiohttp.DummyCookieJar()  # an attacker's login form goes with its own cookie, not another's
+    async with aiohttp.ClientSession(stack.procs.base_url, connector=connector, cookie_jar=jar) as anonymous:
+        alone, attacked = (Honest(anonymous, operator, variants, network) for network in (1, 2))
+        say(f"hostile load: {SHOPPERS} honest shoppers, {count} lifecycles, without attackers, then among {attackers}")
         quiet = await drive(alone.lifecycle, count=count, concurrency=SHOPPERS, deadline=deadline)
-        victim = await Honest(anonymous, operator, variants, 3).call(True, "/api/orders", 201, {
-            "customerName": "Victim", "customerEmail": "victim@bench.example",
-            "items": [{"productVariantId": str(variants[0]), "quantity": 1}]})  # fmt: skip
-        crowd = Attackers(anonymous, variants, victim, b" " * (stack.settings.max_request_bytes + 1))
-        say(f"hostile load: the same among {attackers} attackers")
-        stop = asyncio.Event()
+        victim = await Honest(anonymous, operator, variants, 3).place(0, "victim@bench.example")
+        crowd, stop = Attackers(anonymous, variants, victim, stack.settings.max_request_bytes + 1), asyncio.Event()
         attacks = asyncio.gather(*(crowd.run(attacker, stop) for attacker in range(attackers)))
         try:
             loud = await drive(attacked.lifecycle, count=count, concurrency=SHOPPERS, deadline=deadline)
         finally:
             stop.set()
             await attacks
-    say("hostile load: checking the invariants")
     shipped = dict.fromkeys((UUID(order) for order in alone.shipped + attacked.shipped), "Shipped")
     checked = await invariants(stack, Expectations(statuses=shipped))
-    measured = [Measurement.of(sample, kind=Kind.LIFECYCLE, subject=Subject.PROJECT, concurrency=SHOPPERS,
-                               requested=count) for sample in (quiet, loud)]  # fmt: skip
-    ratio = (
-        None if not (measured[0].p95_ms and measured[1].p95_ms) else round(measured[1].p95_ms / measured[0].p95_ms, 2)
-    )
+    off, on = (Measurement.of(sample, kind=Kind.LIFECYCLE, subject=Subject.PROJECT, concurrency=SHOPPERS,
+                              requested=count) for sample in (quiet, loud))  # fmt: skip
+    ratio = round(on.p95_ms / off.p95_ms, 2) if on.p95_ms and off.p95_ms else None
     server_errors = alone.server_errors + attacked.server_errors
-    met = all(m.ok == count for m in measured) and not server_errors and checked.ok
-    return Abuse(shoppers=SHOPPERS, attackers=attackers, alone=measured[0], attacked=measured[1],
-                 honest_5xx=server_errors, attacker_answers=dict(sorted(crowd.answers.items())), invariants=checked,
-                 p95_ratio=ratio, met=met and ratio is not None and ratio <= MAX_P95_RATIO)  # fmt: skip
+    met = on.ok == off.ok == count and not server_errors and checked.ok and ratio is not None and ratio <= MAX_P95_RATIO
+    answers = dict(sorted(crowd.answers.items()))
+    return Abuse(shoppers=SHOPPERS, attackers=attackers, alone=off, attacked=on, honest_5xx=server_errors,
+                 attacker_answers=answers, invariants=checked, p95_ratio=ratio, met=met)  # fmt: skip

@@ -70,43 +70,23 @@ class Measurement(BaseModel):
     cpu_s: dict[str, float]  # CPU seconds each process used during this measurement (empty when interleaved)
 
     @classmethod
-    def of(
-        cls,
-        sample: Sample,
-        *,
-        kind: Kind,
-        subject: Subject,
-        concurrency: int,
-        requested: int,
-        lines: int = 1,
-        cpu_s: dict[str, float] | None = None,
-    ) -> "Measurement":
+    def of(cls, sample: Sample, *, kind: Kind, subject: Subject, concurrency: int, requested: int, lines: int = 1,
+           cpu_s: dict[str, float] | None = None) -> "Measurement":  # fmt: skip
         ms = [value * 1000 for value in sample.latencies]
 
         def stat(value: float) -> float | None:
             return None if math.isnan(value) else round(value, 2)
 
         return cls(
-            key=key(kind, subject, concurrency, lines),
-            kind=kind,
-            subject=subject,
-            concurrency=concurrency,
-            lines=lines,
-            requested=requested,
-            ok=len(ms),
-            errors=sample.errors,
-            error_samples=sample.error_samples,
-            truncated=sample.truncated,
-            elapsed_s=round(sample.elapsed, 3),
+            key=key(kind, subject, concurrency, lines), kind=kind, subject=subject, concurrency=concurrency,
+            lines=lines, requested=requested, ok=len(ms), errors=sample.errors, error_samples=sample.error_samples,
+            truncated=sample.truncated, elapsed_s=round(sample.elapsed, 3),
             throughput_per_s=round(len(ms) / sample.elapsed, 2) if sample.elapsed > 0 else 0.0,
-            p50_ms=stat(percentile(ms, 0.50)),
-            p95_ms=stat(percentile(ms, 0.95)),
-            p99_ms=stat(percentile(ms, 0.99)),
-            mean_ms=stat(sum(ms) / len(ms)) if ms else None,
-            min_ms=stat(min(ms)) if ms else None,
+            p50_ms=stat(percentile(ms, 0.50)), p95_ms=stat(percentile(ms, 0.95)), p99_ms=stat(percentile(ms, 0.99)),
+            mean_ms=stat(sum(ms) / len(ms)) if ms else None, min_ms=stat(min(ms)) if ms else None,
             max_ms=stat(max(ms)) if ms else None,
             cpu_s={name: round(seconds, 3) for name, seconds in (cpu_s or {}).items()},
-        )
+        )  # fmt: skip
 
 
 # --- scale: open orders, expiry storm, more workers ---------------------------------------------------
@@ -427,15 +407,13 @@ def _round_rows(result: BenchResult) -> list[Row]:
     for rounds in result.rounds:
         c = rounds.concurrency
         project = _rate(result.get(Kind.LIFECYCLE, Subject.PROJECT, c))
-        for ratio in rounds.ratios:
-            rows.append(
-                (
-                    f"lifecycle c={c} / {LABELS[ratio.floor]}, median of {len(rounds.rates[ratio.floor])} rounds",
-                    f"{_times(ratio.median)} ({_num(ratio.low, 2)}-{_num(ratio.high, 2)})",
-                    f"{_num(project, 2)} against {_num(_rate(result.get(Kind.LIFECYCLE, ratio.floor, c)), 2)} "
-                    "orders/s over all rounds",
-                )
-            )
+        rows += [
+            (f"lifecycle c={c} / {LABELS[ratio.floor]}, median of {len(rounds.rates[ratio.floor])} rounds",
+             f"{_times(ratio.median)} ({_num(ratio.low, 2)}-{_num(ratio.high, 2)})",
+             f"{_num(project, 2)} against {_num(_rate(result.get(Kind.LIFECYCLE, ratio.floor, c)), 2)} "
+             "orders/s over all rounds")
+            for ratio in rounds.ratios
+        ]  # fmt: skip
     return rows
 
 
@@ -447,42 +425,26 @@ def _open_rows(oo: OpenOrders, result: BenchResult) -> list[Row]:
     ]  # fmt: skip
     base = result.get(Kind.PLACEMENT, Subject.PROJECT, 20)
     pw = oo.placement_with_open
-    rows.append(
-        (
-            f"POST /api/orders p50 / p95, c=20, {oo.placed} open",
-            f"{_num(pw.p50_ms, 0)} / {_num(pw.p95_ms, 0)} ms",
-            f"{_num(_p50(base), 0)} / {_num(base.p95_ms if base else None, 0)} ms with few open",
-        )
-    )
+    rows.append((f"POST /api/orders p50 / p95, c=20, {oo.placed} open",
+                 f"{_num(pw.p50_ms, 0)} / {_num(pw.p95_ms, 0)} ms",
+                 f"{_num(_p50(base), 0)} / {_num(base.p95_ms if base else None, 0)} ms with few open"))  # fmt: skip
     label = "evicted (replayed)" if oo.evicted_available else "evicted: none, all cached"
-    for action, evicted, cached in (
-        ("pay (succeed)", oo.pay_evicted, oo.pay_cached),
-        ("cancel", oo.cancel_evicted, oo.cancel_cached),
-    ):
-        rows.append(
-            (
-                f"{action} p50 on {label} / cached runs",
-                f"{_num(evicted.p50_ms)} / {_num(cached.p50_ms)} ms",
-                _times(_ratio(evicted.p50_ms, cached.p50_ms)),
-            )
-        )
+    for action, evicted, cached in (("pay (succeed)", oo.pay_evicted, oo.pay_cached),
+                                    ("cancel", oo.cancel_evicted, oo.cancel_cached)):  # fmt: skip
+        rows.append((f"{action} p50 on {label} / cached runs", f"{_num(evicted.p50_ms)} / {_num(cached.p50_ms)} ms",
+                     _times(_ratio(evicted.p50_ms, cached.p50_ms))))  # fmt: skip
     return rows
 
 
 def _storm_rows(st: Storm) -> list[Row]:
     p, b = st.project, st.baseline
     rows: list[Row] = [
-        (
-            f"expiry storm: {p.placed} orders, deadlines within",
-            f"{_num(p.deadline_spread_s, 2)} s, {p.in_one_second or '-'} in one second",
-            f"floor: {b.placed} runs within {_num(b.deadline_spread_s, 2)} s, {b.in_one_second or '-'} in one second",
-        ),
-        (
-            "storm: first deadline -> all Expired and released",
-            f"{_num(p.done_s, 2)} s",
-            f"floor {_num(b.done_s, 2)} s: {_times(storm_ratio(st))}",
-        ),
-    ]
+        (f"expiry storm: {p.placed} orders, deadlines within",
+         f"{_num(p.deadline_spread_s, 2)} s, {p.in_one_second or '-'} in one second",
+         f"floor: {b.placed} runs within {_num(b.deadline_spread_s, 2)} s, {b.in_one_second or '-'} in one second"),
+        ("storm: first deadline -> all Expired and released", f"{_num(p.done_s, 2)} s",
+         f"floor {_num(b.done_s, 2)} s: {_times(storm_ratio(st))}"),
+    ]  # fmt: skip
     if st.invariants is not None:
         rows.append(("storm: invariants", "ok" if st.invariants.ok else "VIOLATED", st.invariants.summary))
     return rows
@@ -494,25 +456,16 @@ def _worker_rows(wk: Workers) -> list[Row]:
         worker_core, stack_core = per_core(measurement)
         per = cpu_per_lifecycle(measurement)
         workers_ms = " + ".join(f"{per[name]:.0f}" for name in sorted(per) if name.startswith("worker"))
-        rows.append(
-            (
-                f"lifecycle c=50, {label}",
-                f"{measurement.throughput_per_s:.2f} orders/s",
-                f"worker CPU {workers_ms} ms/order: {_num(worker_core)} orders/s per worker core, "
-                f"{_num(stack_core)} per core of the whole stack",
-            )
-        )
+        rows.append((f"lifecycle c=50, {label}", f"{measurement.throughput_per_s:.2f} orders/s",
+                     f"worker CPU {workers_ms} ms/order: {_num(worker_core)} orders/s per worker core, "
+                     f"{_num(stack_core)} per core of the whole stack"))  # fmt: skip
     kill = wk.kill
     if kill is not None:
-        rows.append(
-            (
-                f"SIGKILL 1 of 2 workers at c=50 (t={kill.kill_at_s:.0f}s)",
-                f"{_num(kill.rate_before, 1)} -> {_num(kill.dip_rate, 1)} orders/s",
-                f"recovered {_num(kill.recovered_s)} s after the kill; in-flight done after "
-                f"{_num(kill.in_flight_done_s)} s; {kill.ok} ok, {kill.errors} failed, of which {kill.pending} "
-                "answered 503 order_action_pending and finished later",
-            )
-        )
+        rows.append((f"SIGKILL 1 of 2 workers at c=50 (t={kill.kill_at_s:.0f}s)",
+                     f"{_num(kill.rate_before, 1)} -> {_num(kill.dip_rate, 1)} orders/s",
+                     f"recovered {_num(kill.recovered_s)} s after the kill; in-flight done after "
+                     f"{_num(kill.in_flight_done_s)} s; {kill.ok} ok, {kill.errors} failed, of which {kill.pending} "
+                     "answered 503 order_action_pending and finished later"))  # fmt: skip
         if kill.invariants is not None:
             rows.append(("kill: invariants", "ok" if kill.invariants.ok else "VIOLATED", kill.invariants.summary))
     return rows
@@ -584,7 +537,7 @@ def details(result: BenchResult) -> str:
         "ordinary / local activities / its own rule; (x): project / floor (for orders/s higher is better, for ms "
         "lower; for lifecycles measured in rounds, the median of the rounds' ratios)"
     ]
-    for m in result.measurements:
+    for m in result.measurements + ([result.abuse.alone, result.abuse.attacked] if result.abuse else []):
         if m.errors or m.truncated:
             out.append(
                 f"! {m.key}: {m.ok}/{m.requested} ok, {m.errors} errors{' (deadline hit)' if m.truncated else ''}"
