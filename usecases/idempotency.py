@@ -10,7 +10,8 @@ name the same thing. The claims themselves are kept by `services.ordering.idempo
 import hashlib
 import hmac
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
@@ -18,6 +19,7 @@ from uuid import UUID
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.errors import NotFoundError
 from services.ordering.idempotency import IdempotencyStore
 from stack.secrets import derive_key
 from stack.settings import Settings
@@ -98,16 +100,28 @@ class ActionKey:
     retry: bool
 
 
+@asynccontextmanager
 async def claim_action(
     sessionmaker: async_sessionmaker[AsyncSession], keyed: KeyedRequest | None, body: BaseModel | None
-) -> ActionKey | None:
-    """Bind the key of an action to its request (422 if it was used for another one), in its own unit of work."""
+) -> AsyncIterator[ActionKey | None]:
+    """Bind the key of an action to its request (422 if it was used for another one), in its own unit of work.
+
+    The claim is made before the action's resource is looked up (a retry must be recognised before acting), and
+    forgotten if the resource turns out not to exist: a key that named nothing did nothing, so keyed requests on
+    made-up ids store nothing.
+    """
     if keyed is None:
-        return None
+        yield None
+        return
     fingerprint = keyed.fingerprint(body)
     async with sessionmaker.begin() as session:
         claim = await IdempotencyStore(session).claim(keyed.scope, keyed.key_digest, fingerprint)
-    return ActionKey(update_id=keyed.update_id(), retry=not claim.first_use)
+    try:
+        yield ActionKey(update_id=keyed.update_id(), retry=not claim.first_use)
+    except NotFoundError:
+        async with sessionmaker.begin() as session:
+            await IdempotencyStore(session).forget(keyed.scope, keyed.key_digest, fingerprint)
+        raise
 
 
 def update_id_of(key: ActionKey | None) -> str | None:

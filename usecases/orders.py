@@ -109,5 +109,5 @@ def update_of(spec: ActionSpec) -> OrderUpdate[Any]:
 
 async def act(orders: OrderWorkflows, spec: ActionSpec, order_id: UUID, keyed: KeyedRequest | None) -> OrderDetails:
     """Ask the order's workflow for the action; the order as it is afterwards, or the action's refusal."""
-    key = await claim_action(orders.sessionmaker, keyed, None)
-    return await orders.act(order_id, update_of(spec), spec.sent, update_id=update_id_of(key))
+    async with claim_action(orders.sessionmaker, keyed, None) as key:
+        return await orders.act(order_id, update_of(spec), spec.sent, update_id=update_id_of(key))

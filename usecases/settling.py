@@ -52,11 +52,11 @@ async def settle(
     Strict, as the seed's: a row that is not Pending is refused, except for a retry with the same key whose
     first attempt settled it (Temporal knows the key's update): it gets that attempt's outcome.
     """
-    key = await claim_action(orders.sessionmaker, keyed, body)
-    row = await orders.read(settlement.read)
-    if not settlement.pending(row):
-        if key is not None and key.retry and settlement.settled(row):
-            if await orders.outcome_of(settlement.order_id(row), settlement.update, key.update_id) is not None:
-                return row  # this key's first attempt settled it
-        raise settlement.not_pending(row)
-    return await settlement.act(orders, row, update_id_of(key))
+    async with claim_action(orders.sessionmaker, keyed, body) as key:
+        row = await orders.read(settlement.read)
+        if not settlement.pending(row):
+            if key is not None and key.retry and settlement.settled(row):
+                if await orders.outcome_of(settlement.order_id(row), settlement.update, key.update_id) is not None:
+                    return row  # this key's first attempt settled it
+            raise settlement.not_pending(row)
+        return await settlement.act(orders, row, update_id_of(key))

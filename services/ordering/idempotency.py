@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -106,3 +106,13 @@ class IdempotencyStore:
             .returning(IdempotencyKey.scope)
         )
         return done is not None
+
+    async def forget(self, scope: str, key_digest: bytes, fingerprint: bytes) -> None:
+        """Drop the key's claim by the request it is bound to (its request named nothing that exists)."""
+        await self._session.execute(
+            delete(IdempotencyKey).where(
+                IdempotencyKey.scope == scope,
+                IdempotencyKey.key_digest == key_digest,
+                IdempotencyKey.fingerprint == fingerprint,
+            )
+        )
