@@ -13,6 +13,7 @@ from services.cart.store import CartStore
 from services.ordering.idempotency import IdempotencyStore
 from services.ordering.rules import check_create_order
 from services.ordering.schemas import CreateOrderItemRequest, CreateOrderRequest
+from services.ordering.store import OrderingStore
 from services.schemas import RequestModel
 from usecases.idempotency import KeyedRequest, claim_action, keyed_request, update_id_of
 from workflows.order import OrderWorkflow
@@ -42,13 +43,19 @@ async def _place(
     claim = await orders.write(
         lambda session: IdempotencyStore(session).claim(keyed.scope, keyed.key_digest, fingerprint, keyed.derived_id())
     )
-    assert claim.resource_id is not None
+    order_id = claim.resource_id
+    assert order_id is not None
+    # The order the key placed answers for it, whether or not Temporal still keeps its run: a new run under its id
+    # would take its stock again and act on it as if it had never been finished.
+    placed = await orders.read(lambda session: OrderingStore(session).get(order_id))
+    if placed is not None:
+        return placed
     try:
-        return await place(claim.resource_id)
+        return await place(order_id)
     except OrderPlacementFailed as failure:
         # Not sticky: the key moves on to a fresh order id (a new run). A failure an earlier request saw is
         # placed again by this one; a failure this request waited for is the client's to retry.
-        replacement = await _move_on(orders, keyed, claim.resource_id, claim.attempt + 1)
+        replacement = await _move_on(orders, keyed, order_id, claim.attempt + 1)
         if not failure.earlier:
             raise
         return await place(replacement)

@@ -5,12 +5,20 @@ import asyncio
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
 
 from services.ordering.models import IdempotencyKey
+from stack.settings import Settings
 from tests.demo import ARM_BLK
-from tests.http import ok, place, refused
+from tests.http import ok, place, refused, stock
+from tests.orders import order_input
+from workflows.order import OrderWorkflow, workflow_id
 
 
 def key() -> dict[str, str]:
@@ -45,3 +53,78 @@ async def test_keyed_actions_on_made_up_ids_store_no_claim(
     for _ in range(2):
         assert ok(await api.post(f"/api/orders/{order['id']}/cancel", headers=cancel_key))["status"] == "Cancelled"
     assert await _keys(sessionmaker) == before + 1
+
+
+async def _forget_run(env: WorkflowEnvironment, order_id: str) -> None:
+    """What Temporal's retention does to a finished run: delete it, and wait until it is gone."""
+    client = env.client
+    execution = WorkflowExecution(workflow_id=workflow_id(uuid.UUID(order_id)))
+    await client.workflow_service.delete_workflow_execution(
+        DeleteWorkflowExecutionRequest(namespace=client.namespace, workflow_execution=execution)
+    )
+    for _ in range(600):  # the server deletes in the background
+        try:
+            await client.get_workflow_handle(execution.workflow_id).describe()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return
+            raise
+        await asyncio.sleep(0.1)
+    raise AssertionError("the run was not deleted")
+
+
+async def test_a_key_never_revives_a_finished_order_whose_run_temporal_forgot(
+    stack_api: httpx.AsyncClient, dev_env: WorkflowEnvironment
+) -> None:
+    """A retry of the keyed placement of a Shipped order whose run retention dropped answers with the order and
+    starts nothing: its stock is not taken again and nothing can cancel or expire it."""
+    api = stack_api
+    headers = key()
+    order = await place(api, (ARM_BLK, 1), headers=headers)
+    ok(await api.post(f"/api/orders/{order['id']}/mark-paid"))
+    assert ok(await api.post(f"/api/orders/{order['id']}/mark-shipped"))["status"] == "Shipped"
+    await _forget_run(dev_env, order["id"])
+    before = await stock(api, "ARM-BLK")
+
+    again = await api.post("/api/orders", json=_order_body(), headers=headers)
+
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] == order["id"] and again.json()["status"] == "Shipped"
+    with pytest.raises(RPCError):  # no run was started under the order's id
+        await dev_env.client.get_workflow_handle(workflow_id(uuid.UUID(order["id"]))).describe()
+    assert await stock(api, "ARM-BLK") == before
+    refused(await api.post(f"/api/orders/{order['id']}/cancel"), 400, "order_cannot_be_cancelled")
+    refused(await api.post(f"/api/orders/{order['id']}/expire"), 400, "order_cannot_be_expired")
+    assert ok(await api.get(f"/api/orders/{order['id']}"))["status"] == "Shipped"
+
+
+async def test_a_run_started_under_a_finished_orders_id_places_nothing(
+    stack_api: httpx.AsyncClient, dev_env: WorkflowEnvironment, order_settings: Settings
+) -> None:
+    """However a second run comes to start under a recorded order's id, it is refused when it records the order
+    (its own placement's lines are not the order's), gives back what it took and leaves the order as it was."""
+    api = stack_api
+    order = await place(api, (ARM_BLK, 1))
+    ok(await api.post(f"/api/orders/{order['id']}/mark-paid"))
+    ok(await api.post(f"/api/orders/{order['id']}/mark-shipped"))
+    before = await stock(api, "ARM-BLK")
+
+    outcome = await dev_env.client.execute_workflow(  # a new run under a closed run's id is allowed by default
+        OrderWorkflow.run,
+        order_input(uuid.UUID(order["id"]), (uuid.UUID(ARM_BLK), 1)),
+        id=workflow_id(uuid.UUID(order["id"])),
+        task_queue=order_settings.temporal_task_queue,
+    )
+
+    assert outcome.status is None and outcome.rejection is not None
+    assert outcome.rejection.code == "order_already_placed"
+    assert await stock(api, "ARM-BLK") == before
+    assert ok(await api.get(f"/api/orders/{order['id']}"))["status"] == "Shipped"
+
+
+def _order_body() -> dict[str, object]:
+    return {
+        "customerName": "Ada Lovelace",
+        "customerEmail": "ada@example.com",
+        "items": [{"productVariantId": ARM_BLK, "quantity": 1}],
+    }
