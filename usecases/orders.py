@@ -10,6 +10,7 @@ from api.order_workflows import OrderPlacementFailed, OrderUpdate, OrderWorkflow
 from contracts.order import ActionSpec, OrderDetails
 from services.cart.errors import CartNotFoundError
 from services.cart.store import CartStore
+from services.errors import DomainError
 from services.ordering.idempotency import IdempotencyStore
 from services.ordering.rules import check_create_order
 from services.ordering.schemas import CreateOrderItemRequest, CreateOrderRequest
@@ -30,8 +31,15 @@ async def place_order(orders: OrderWorkflows, request: CreateOrderRequest, keyed
 
 
 async def _place(
-    orders: OrderWorkflows, request: CreateOrderRequest, keyed: KeyedRequest | None, body: BaseModel
+    orders: OrderWorkflows,
+    request: CreateOrderRequest,
+    keyed: KeyedRequest | None,
+    body: BaseModel,
+    *,
+    binds_refusals: bool = True,
 ) -> OrderDetails:
+    """Place under the key's order id. With `binds_refusals` off, a refusal (e.g. insufficient stock) moves the
+    key on to a fresh id, so that its next use tries again instead of answering the refusal."""
     valid = check_create_order(request)
 
     async def place(order_id: UUID) -> OrderDetails:
@@ -59,6 +67,11 @@ async def _place(
         if not failure.earlier:
             raise
         return await place(replacement)
+    except DomainError as refusal:
+        if binds_refusals or refusal.status_code >= 500:
+            raise
+        await _move_on(orders, keyed, order_id, claim.attempt + 1)
+        raise
 
 
 async def _move_on(orders: OrderWorkflows, keyed: KeyedRequest, given_up: UUID, attempt: int) -> UUID:
@@ -81,8 +94,10 @@ async def checkout_cart(
     """Turn a cart into an order, then take the ordered lines out of the cart (once, whatever the retries).
 
     Without a key, the cart's id and last change make one: checking out the same cart contents twice places
-    one order.
+    one order. That key is not bound to a refusal: once the stock the cart lacked is back, the same cart checks
+    out.
     """
+    implicit = keyed is None
     cart = await orders.read(lambda session: CartStore(session).get(cart_id))
     if cart is None:
         raise CartNotFoundError(cart_id)
@@ -97,7 +112,7 @@ async def checkout_cart(
             for item in cart.items
         ],
     )
-    order = await _place(orders, request, keyed, body)
+    order = await _place(orders, request, keyed, body, binds_refusals=not implicit)
     lines = [(item.product_variant_id, item.quantity) for item in order.items]
     scope, digest = keyed.scope, keyed.key_digest
 

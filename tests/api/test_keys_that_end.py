@@ -128,3 +128,28 @@ def _order_body() -> dict[str, object]:
         "customerEmail": "ada@example.com",
         "items": [{"productVariantId": ARM_BLK, "quantity": 1}],
     }
+
+
+async def test_a_checkout_refused_for_stock_goes_through_once_the_stock_is_back(stack_api: httpx.AsyncClient) -> None:
+    """The implicit key of a checkout (the cart and its last change) is not bound to a refusal: the same cart
+    checks out once the stock it lacked is there, without being touched."""
+    api = stack_api
+    on_hand, reserved = await stock(api, "ARM-BLK")
+    hoard = ok(
+        await api.post(
+            "/api/stock/reservations/allocate",
+            json={"sku": "ARM-BLK", "quantity": on_hand - reserved - 1, "reference": "hoard"},
+        ),
+        201,
+    )
+    cart: str = ok(await api.post("/api/carts"), 201)["id"]
+    ok(await api.post(f"/api/carts/{cart}/items", json={"productVariantId": ARM_BLK, "quantity": 2}))
+    body = {"customerName": "Ada", "customerEmail": "ada@example.com"}
+
+    refused(await api.post(f"/api/carts/{cart}/checkout", json=body), 400, "insufficient_stock")
+    refused(await api.post(f"/api/carts/{cart}/checkout", json=body), 400, "insufficient_stock")
+    ok(await api.post(f"/api/stock/reservations/{hoard['id']}/release"))
+    order = ok(await api.post(f"/api/carts/{cart}/checkout", json=body), 201)
+
+    assert order["status"] == "PendingPayment" and [item["quantity"] for item in order["items"]] == [2]
+    assert ok(await api.get(f"/api/carts/{cart}"))["items"] == []
