@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -116,3 +116,21 @@ class IdempotencyStore:
                 IdempotencyKey.fingerprint == fingerprint,
             )
         )
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Delete at most `limit` keys first used before `before`; how many were deleted.
+
+        Keys a request is claiming right now (their row locked) are skipped, not waited for: the next batch gets
+        them once they are free.
+        """
+        key = tuple_(IdempotencyKey.scope, IdempotencyKey.key_digest)
+        old = (
+            select(IdempotencyKey.scope, IdempotencyKey.key_digest)
+            .where(IdempotencyKey.created_at < before)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        deleted = await self._session.execute(
+            delete(IdempotencyKey).where(key.in_(old)).returning(IdempotencyKey.scope)
+        )
+        return len(deleted.all())
