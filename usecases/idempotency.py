@@ -94,10 +94,13 @@ async def create_once(
 
 @dataclass(frozen=True)
 class ActionKey:
-    """A keyed action's claim: the Temporal update id its attempts share, and whether this is a retry."""
+    """A keyed action's claim: the Temporal update id its attempts share, whether this is a retry, and whether an
+    earlier attempt was marked done (`action_done`): its outcome stands even once Temporal's run has continued as
+    new and no longer knows the update id."""
 
     update_id: str
     retry: bool
+    done: bool = False
 
 
 @asynccontextmanager
@@ -117,11 +120,18 @@ async def claim_action(
     async with sessionmaker.begin() as session:
         claim = await IdempotencyStore(session).claim(keyed.scope, keyed.key_digest, fingerprint)
     try:
-        yield ActionKey(update_id=keyed.update_id(), retry=not claim.first_use)
+        yield ActionKey(update_id=keyed.update_id(), retry=not claim.first_use, done=claim.completed)
     except NotFoundError:
         async with sessionmaker.begin() as session:
             await IdempotencyStore(session).forget(keyed.scope, keyed.key_digest, fingerprint)
         raise
+
+
+async def action_done(sessionmaker: async_sessionmaker[AsyncSession], keyed: KeyedRequest | None) -> None:
+    """Mark the keyed action done: a retry answers from this, whatever Temporal still remembers of the update."""
+    if keyed is not None:
+        async with sessionmaker.begin() as session:
+            await IdempotencyStore(session).complete(keyed.scope, keyed.key_digest)
 
 
 def update_id_of(key: ActionKey | None) -> str | None:

@@ -21,11 +21,13 @@ from services.schemas import utcnow
 
 @dataclass(frozen=True)
 class KeyClaim:
-    """A key as claimed: what it created (`resource_id`), and whether this claim was its first use."""
+    """A key as claimed: what it created (`resource_id`), whether this claim was its first use, and whether its
+    request's work was marked done (`complete`)."""
 
     resource_id: UUID | None
     attempt: int
     first_use: bool
+    completed: bool = False
 
 
 class IdempotencyStore:
@@ -59,14 +61,22 @@ class IdempotencyStore:
             return KeyClaim(resource_id=resource_id, attempt=0, first_use=True)
         row = (
             await self._session.execute(
-                select(IdempotencyKey.fingerprint, IdempotencyKey.resource_id, IdempotencyKey.attempt).where(
-                    IdempotencyKey.scope == scope, IdempotencyKey.key_digest == key_digest
-                )
+                select(
+                    IdempotencyKey.fingerprint,
+                    IdempotencyKey.resource_id,
+                    IdempotencyKey.attempt,
+                    IdempotencyKey.completed_at,
+                ).where(IdempotencyKey.scope == scope, IdempotencyKey.key_digest == key_digest)
             )
         ).one()
         if row.fingerprint != fingerprint:
             raise IdempotencyKeyReusedError()
-        return KeyClaim(resource_id=row.resource_id, attempt=row.attempt, first_use=False)
+        return KeyClaim(
+            resource_id=row.resource_id,
+            attempt=row.attempt,
+            first_use=False,
+            completed=row.completed_at is not None,
+        )
 
     async def replace_resource(
         self, scope: str, key_digest: bytes, given_up: UUID, replacement: UUID, attempt: int

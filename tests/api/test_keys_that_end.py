@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import workflow
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.service import RPCError, RPCStatusCode
@@ -153,3 +154,47 @@ async def test_a_checkout_refused_for_stock_goes_through_once_the_stock_is_back(
 
     assert order["status"] == "PendingPayment" and [item["quantity"] for item in order["items"]] == [2]
     assert ok(await api.get(f"/api/carts/{cart}"))["items"] == []
+
+
+@pytest.fixture
+def short_histories(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Temporal suggests continue-as-new once a run's history is longer than 20 events (a paid order's is)."""
+    monkeypatch.setattr(
+        workflow.Info, "is_continue_as_new_suggested", lambda info: info.get_current_history_length() > 20
+    )
+
+
+@pytest.mark.usefixtures("short_histories")
+async def test_a_keyed_retry_after_the_run_continued_as_new_gets_the_first_attempts_outcome(
+    stack_api: httpx.AsyncClient, dev_env: WorkflowEnvironment
+) -> None:
+    """The run that settled the payment is gone (continued as new) and Temporal's new run does not know the key's
+    update: the retry still answers 200 with the settled payment, and a new request is still refused."""
+    api = stack_api
+    order = await place(api, (ARM_BLK, 1))
+    payment = ok(
+        await api.post(
+            "/api/payments",
+            json={"orderId": order["id"], "amountMinor": 6900, "currency": "USD", "provider": "Manual"},
+        ),
+        201,
+    )
+    succeed = key()
+    assert ok(await api.post(f"/api/payments/{payment['id']}/succeed", json={}, headers=succeed))["status"] == (
+        "Succeeded"
+    )
+    handle = dev_env.client.get_workflow_handle(workflow_id(uuid.UUID(order["id"])))
+    for _ in range(300):
+        started = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes
+        if started.continued_execution_run_id:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the run never continued as new")
+
+    again = ok(await api.post(f"/api/payments/{payment['id']}/succeed", json={}, headers=succeed))
+
+    assert again["status"] == "Succeeded" and again["id"] == payment["id"]
+    refused(
+        await api.post(f"/api/payments/{payment['id']}/succeed", json={}, headers=key()), 400, "payment_not_pending"
+    )
