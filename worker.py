@@ -19,8 +19,11 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import build_activities
+from activities.maintenance import MaintenanceActivities
+from contracts.activities import bound_activities
 from stack import temporal
 from stack.db import create_engine, create_sessionmaker
+from stack.maintenance import ensure_maintenance_schedule
 from stack.observability import configure_logging, tracing_interceptors, worker_runtime
 from stack.settings import Settings
 from workflows import WORKFLOWS
@@ -47,7 +50,11 @@ def create_worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=list(WORKFLOWS if workflows is None else workflows),
-        activities=list(build_activities(sessionmaker) if activities is None else activities),
+        activities=list(
+            [*build_activities(sessionmaker), *bound_activities(MaintenanceActivities(sessionmaker))]
+            if activities is None
+            else activities
+        ),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflow_runner=SANDBOX,
         max_cached_workflows=settings.max_cached_workflows,
@@ -62,6 +69,7 @@ async def main() -> None:
         settings, runtime=worker_runtime(settings), interceptors=tracing_interceptors(settings, "orderflow-worker")
     )
     worker = create_worker(client, settings, create_sessionmaker(engine))
+    await ensure_maintenance_schedule(client, settings)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
