@@ -29,11 +29,14 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import build_activities
+from activities.maintenance import MaintenanceActivities
+from contracts.activities import bound_activities
 from contracts.order import ReconcileIntents
 from services.payment.provider import PaymentProvider
 from services.payment.providers import configured_provider
 from stack import temporal
 from stack.db import create_engine, create_sessionmaker
+from stack.maintenance import ensure_maintenance_schedule
 from stack.observability import configure_logging, tracing_interceptors, worker_runtime
 from stack.settings import Settings
 from workflows import WORKFLOWS
@@ -64,11 +67,12 @@ def create_worker(
     """The worker factory used by `main()` and by the tests (which may pass a task queue, stand-ins, or a
     payment provider; by default the one the settings describe)."""
     if activities is None:
-        activities = build_activities(
-            sessionmaker,
-            provider or configured_provider(settings),
-            timedelta(days=settings.authorization_valid_days),
-        )
+        payment_provider = provider or configured_provider(settings)
+        authorization_valid = timedelta(days=settings.authorization_valid_days)
+        activities = [
+            *build_activities(sessionmaker, payment_provider, authorization_valid),
+            *bound_activities(MaintenanceActivities(sessionmaker)),
+        ]
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
@@ -104,12 +108,13 @@ async def ensure_reconcile_schedule(client: Client, settings: Settings) -> None:
 async def main() -> None:
     settings = Settings()
     configure_logging(settings)
-    engine = create_engine(settings.require_database_url())
+    engine = create_engine(settings.require_database_url(), pool_size=settings.db_pool_size)
     client = await temporal.connect(
         settings, runtime=worker_runtime(settings), interceptors=tracing_interceptors(settings, "orderflow-worker")
     )
     worker = create_worker(client, settings, create_sessionmaker(engine))
     await ensure_reconcile_schedule(client, settings)
+    await ensure_maintenance_schedule(client, settings)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

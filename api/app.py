@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, *, payment_provider: PaymentPro
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.require_database_url())
+        engine = create_engine(settings.require_database_url(), pool_size=settings.db_pool_size)
         app.state.sessionmaker = create_sessionmaker(engine)
         # lazy: the API starts (and /ready reports it) even while Temporal is still coming up.
         configure_logging(settings)

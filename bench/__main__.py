@@ -1,4 +1,4 @@
-"""`make bench` / `python -m bench [--orders N] [--open-orders N] [--storm N] [--quick] [--out DIR]`.
+"""`make bench` / `python -m bench [--orders N] [--open-orders N] [--storm N] [--abuse] [--quick] [--out DIR]`.
 
 Brings up a temporary stack (embedded PostgreSQL, in-memory Temporal dev server, worker, API, the floor's
 worker), measures, stops it all, prints the tables and writes `<UTC timestamp>.json`, `latest.json` and the
@@ -12,6 +12,7 @@ import dataclasses
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench import harness, report
 from bench.charts import write as report_charts
@@ -34,38 +35,26 @@ def say(message: str) -> None:
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--orders",
-        type=int,
-        help=f"operations per measurement (default {DEFAULT.orders}; a lifecycle throughput run does at least 2 per "
-        "concurrency slot unless --quick)",
-    )
-    parser.add_argument(
-        "--open-orders",
-        type=int,
-        help=f"orders left open waiting for payment (default {DEFAULT.open_orders}; 0: skip that phase)",
-    )
-    parser.add_argument(
-        "--storm", type=int, help=f"orders of the expiry storm (default {DEFAULT.storm}; 0: skip the storm)"
-    )
-    parser.add_argument(
-        "--no-kill", action="store_true", help="skip the more-workers phase (a second worker, then SIGKILLed)"
-    )
-    parser.add_argument(
-        "--max-cached-workflows",
-        type=int,
-        help="the order workers' cache size (MAX_CACHED_WORKFLOWS); default: the project's",
-    )
-    parser.add_argument(
-        "--profile",
-        action="store_true",
-        help="py-spy flame graphs of the worker and the API during the project's c=20 lifecycles, into --out",
-    )
-    parser.add_argument("--quick", action="store_true", help=f"tiny counts ({QUICK.orders} per measurement)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="directory for the JSON results")
-    parser.add_argument(
-        "--deadline", type=float, default=None, help="seconds after which a measurement starts nothing new"
-    )
+    options: list[tuple[str, dict[str, Any]]] = [
+        ("--orders", dict(type=int, help=f"operations per measurement (default {DEFAULT.orders}; a lifecycle "
+                          "throughput run does at least 2 per concurrency slot unless --quick)")),
+        ("--open-orders", dict(type=int, help="orders left open waiting for payment (default "
+                               f"{DEFAULT.open_orders}; 0: skip that phase)")),
+        ("--storm", dict(type=int, help=f"orders of the expiry storm (default {DEFAULT.storm}; 0: skip the storm)")),
+        ("--no-kill", dict(action="store_true", help="skip the more-workers phase (a second worker, then SIGKILLed)")),
+        ("--max-cached-workflows", dict(type=int, help="the order workers' cache size (MAX_CACHED_WORKFLOWS); "
+                                        "default: the project's")),
+        ("--profile", dict(action="store_true", help="py-spy flame graphs of the worker and the API during the "
+                           "project's c=20 lifecycles, into --out")),
+        ("--abuse", dict(action="store_true", help="add the hostile-load phase (bench.abuse) at the end")),
+        ("--attackers", dict(type=int, default=200, help="attackers of --abuse (default 200)")),
+        ("--abuse-lifecycles", dict(type=int, default=5, help="lifecycles per honest shopper of --abuse (default 5)")),
+        ("--quick", dict(action="store_true", help=f"tiny counts ({QUICK.orders} per measurement)")),
+        ("--out", dict(type=Path, default=DEFAULT_OUT, help="directory for the JSON results")),
+        ("--deadline", dict(type=float, help="seconds after which a measurement starts nothing new")),
+    ]  # fmt: skip
+    for flag, option in options:
+        parser.add_argument(flag, **option)
     args = parser.parse_args(argv)
     if args.orders is not None and args.orders < 1:
         parser.error("--orders must be at least 1")
@@ -84,6 +73,8 @@ def plan_of(args: argparse.Namespace) -> harness.Plan:
         overrides["kill_run_s"] = 0.0
     if args.profile:
         overrides["profile_dir"] = args.out
+    if args.abuse:
+        overrides.update(attackers=args.attackers, abuse_lifecycles=args.abuse_lifecycles)
     return dataclasses.replace(QUICK if args.quick else DEFAULT, **overrides)  # type: ignore[arg-type]
 
 

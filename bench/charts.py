@@ -34,23 +34,11 @@ def _concurrency(result: BenchResult, path: Path) -> None:
         line = rate_axes.plot(xs, [m.throughput_per_s for _, m in points], marker="o", label=LABELS[subject])[0]
         color = line.get_color()
         for stat, style in (("p50_ms", "-"), ("p95_ms", "--"), ("p99_ms", ":")):
-            latency_axes.plot(
-                xs,
-                [getattr(m, stat) for _, m in points],
-                style,
-                marker="o",
-                color=color,
-                label=f"{LABELS[subject]} {stat[:3]}",
-            )
+            latency_axes.plot(xs, [getattr(m, stat) for _, m in points], style, marker="o", color=color,
+                              label=f"{LABELS[subject]} {stat[:3]}")  # fmt: skip
     if result.workers is not None and result.workers.two.ok:
-        rate_axes.plot(
-            [50],
-            [result.workers.two.throughput_per_s],
-            marker="*",
-            markersize=12,
-            linestyle="",
-            label="project, 2 workers",
-        )
+        rate_axes.plot([50], [result.workers.two.throughput_per_s], marker="*", markersize=12, linestyle="",
+                       label="project, 2 workers")  # fmt: skip
     _style(rate_axes, "lifecycles (place, pay, ship) per second", "orders/s")
     _style(latency_axes, "lifecycle latency percentiles", "ms")
     latency_axes.set_yscale("log")
@@ -71,19 +59,11 @@ def _storm(result: BenchResult, path: Path) -> bool:
     for side, label in ((storm.project, "project"), (storm.baseline, "floor")):
         if side.runs_left:
             line = axes.step(*zip(*side.runs_left, strict=True), where="post", label=f"{label}: runs open")[0]
-            axes.step(
-                *zip(*side.deadlines_ahead, strict=True),
-                where="post",
-                linestyle=":",
-                color=line.get_color(),
-                label=f"{label}: deadlines still ahead",
-            )
+            axes.step(*zip(*side.deadlines_ahead, strict=True), where="post", linestyle=":", color=line.get_color(),
+                      label=f"{label}: deadlines still ahead")  # fmt: skip
     if storm.project.reservations_left:
-        axes.plot(
-            *zip(*storm.project.reservations_left, strict=True),
-            linestyle="--",
-            label="project: Active reservations (polled)",
-        )
+        reservations = zip(*storm.project.reservations_left, strict=True)
+        axes.plot(*reservations, linestyle="--", label="project: Active reservations (polled)")
     _style(axes, "expiry storm: left over time since the first payment deadline", "left")
     axes.set_xlabel("seconds since the first deadline")
     figure.tight_layout()

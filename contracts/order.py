@@ -384,6 +384,22 @@ def decide(action: OrderAction, status: OrderStatus) -> Verdict:
     return _RULES[status, action]
 
 
+def sources(specs: Sequence[ActionSpec]) -> dict[OrderStatus, frozenset[OrderStatus]]:
+    """For each status an action leads to, the statuses it is reached from (where such an action applies)."""
+    found: dict[OrderStatus, frozenset[OrderStatus]] = {}
+    for spec in specs:
+        found[spec.to] = found.get(spec.to, frozenset()) | spec.applies_from
+    return found
+
+
+_SOURCES = sources(ACTIONS)
+
+
+def reached_from(status: OrderStatus) -> frozenset[OrderStatus]:
+    """The statuses an order may move to `status` from; none for a status no action leads to."""
+    return _SOURCES.get(status, frozenset())
+
+
 def refusal_message(action: OrderAction, status: OrderStatus) -> str:
     return f"An order in status {status.value} cannot be {SPECS[action].words}"
 

@@ -17,6 +17,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of PostgreSQL (postgresql+asyncpg://...). Unset: `make run` starts an "
         "embedded PostgreSQL under .data/ and sets it.",
     )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="Pooled PostgreSQL connections per process, plus as many again of overflow.",
+    )
     temporal_address: str = Field(default="localhost:7233", description="Temporal frontend host:port.")
     temporal_namespace: str = Field(default="default", description="Temporal namespace.")
     temporal_task_queue: str = Field(default="orders", description="Task queue of the order worker.")
@@ -137,6 +142,17 @@ class Settings(BaseSettings):
         default=[],
         description="Comma-separated addresses or CIDRs of reverse proxies whose `X-Forwarded-For` names the "
         "client; unset: the client is the direct peer.",
+    )
+    idempotency_key_ttl_hours: int = Field(
+        default=24,
+        gt=0,
+        description="Hours an `Idempotency-Key` is remembered; longer than any client retries a request.",
+    )
+    cart_ttl_days: int = Field(default=30, gt=0, description="Days after its last change a cart is deleted.")
+    maintenance_interval_seconds: int = Field(
+        default=3600,
+        ge=0,
+        description="How often the maintenance Schedule prunes old idempotency keys and carts; `0` turns it off.",
     )
 
     @field_validator("cors_origins", "operator_tokens", "temporal_web_origins", "trusted_proxies", mode="before")

@@ -10,7 +10,8 @@ name the same thing. The claims themselves are kept by `services.ordering.idempo
 import hashlib
 import hmac
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
@@ -18,6 +19,7 @@ from uuid import UUID
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.errors import NotFoundError
 from services.ordering.idempotency import IdempotencyStore
 from stack.secrets import derive_key
 from stack.settings import Settings
@@ -92,22 +94,44 @@ async def create_once(
 
 @dataclass(frozen=True)
 class ActionKey:
-    """A keyed action's claim: the Temporal update id its attempts share, and whether this is a retry."""
+    """A keyed action's claim: the Temporal update id its attempts share, whether this is a retry, and whether an
+    earlier attempt was marked done (`action_done`): its outcome stands even once Temporal's run has continued as
+    new and no longer knows the update id."""
 
     update_id: str
     retry: bool
+    done: bool = False
 
 
+@asynccontextmanager
 async def claim_action(
     sessionmaker: async_sessionmaker[AsyncSession], keyed: KeyedRequest | None, body: BaseModel | None
-) -> ActionKey | None:
-    """Bind the key of an action to its request (422 if it was used for another one), in its own unit of work."""
+) -> AsyncIterator[ActionKey | None]:
+    """Bind the key of an action to its request (422 if it was used for another one), in its own unit of work.
+
+    The claim is made before the action's resource is looked up (a retry must be recognised before acting), and
+    forgotten if the resource turns out not to exist: a key that named nothing did nothing, so keyed requests on
+    made-up ids store nothing.
+    """
     if keyed is None:
-        return None
+        yield None
+        return
     fingerprint = keyed.fingerprint(body)
     async with sessionmaker.begin() as session:
         claim = await IdempotencyStore(session).claim(keyed.scope, keyed.key_digest, fingerprint)
-    return ActionKey(update_id=keyed.update_id(), retry=not claim.first_use)
+    try:
+        yield ActionKey(update_id=keyed.update_id(), retry=not claim.first_use, done=claim.completed)
+    except NotFoundError:
+        async with sessionmaker.begin() as session:
+            await IdempotencyStore(session).forget(keyed.scope, keyed.key_digest, fingerprint)
+        raise
+
+
+async def action_done(sessionmaker: async_sessionmaker[AsyncSession], keyed: KeyedRequest | None) -> None:
+    """Mark the keyed action done: a retry answers from this, whatever Temporal still remembers of the update."""
+    if keyed is not None:
+        async with sessionmaker.begin() as session:
+            await IdempotencyStore(session).complete(keyed.scope, keyed.key_digest)
 
 
 def update_id_of(key: ActionKey | None) -> str | None:

@@ -10,6 +10,7 @@ from api.order_workflows import OrderPlacementFailed, OrderUpdate, OrderWorkflow
 from contracts.order import ActionSpec, OrderDetails
 from services.cart.errors import CartNotFoundError
 from services.cart.store import CartStore
+from services.errors import DomainError
 from services.ordering.idempotency import IdempotencyStore
 from services.ordering.rules import check_create_order, check_open_orders
 from services.ordering.schemas import CreateOrderItemRequest, CreateOrderRequest
@@ -33,8 +34,16 @@ async def place_order(
 
 
 async def _place(
-    orders: OrderWorkflows, request: CreateOrderRequest, keyed: KeyedRequest | None, body: BaseModel, caps: Caps
+    orders: OrderWorkflows,
+    request: CreateOrderRequest,
+    keyed: KeyedRequest | None,
+    body: BaseModel,
+    caps: Caps,
+    *,
+    binds_refusals: bool = True,
 ) -> OrderDetails:
+    """Place under the key's order id. With `binds_refusals` off, a refusal (e.g. insufficient stock) moves the
+    key on to a fresh id, so that its next use tries again instead of answering the refusal."""
     valid = check_create_order(request, caps)
 
     async def place(order_id: UUID) -> OrderDetails:
@@ -50,16 +59,27 @@ async def _place(
     claim = await orders.write(
         lambda session: IdempotencyStore(session).claim(keyed.scope, keyed.key_digest, fingerprint, keyed.derived_id())
     )
-    assert claim.resource_id is not None
+    order_id = claim.resource_id
+    assert order_id is not None
+    # The order the key placed answers for it, whether or not Temporal still keeps its run: a new run under its id
+    # would take its stock again and act on it as if it had never been finished.
+    placed = await orders.read(lambda session: OrderingStore(session).get(order_id))
+    if placed is not None:
+        return placed
     try:
-        return await place(claim.resource_id)
+        return await place(order_id)
     except OrderPlacementFailed as failure:
         # Not sticky: the key moves on to a fresh order id (a new run). A failure an earlier request saw is
         # placed again by this one; a failure this request waited for is the client's to retry.
-        replacement = await _move_on(orders, keyed, claim.resource_id, claim.attempt + 1)
+        replacement = await _move_on(orders, keyed, order_id, claim.attempt + 1)
         if not failure.earlier:
             raise
         return await place(replacement)
+    except DomainError as refusal:
+        if binds_refusals or refusal.status_code >= 500:
+            raise
+        await _move_on(orders, keyed, order_id, claim.attempt + 1)
+        raise
 
 
 async def _move_on(orders: OrderWorkflows, keyed: KeyedRequest, given_up: UUID, attempt: int) -> UUID:
@@ -82,8 +102,10 @@ async def checkout_cart(
     """Turn a cart into an order, then take the ordered lines out of the cart (once, whatever the retries).
 
     Without a key, the cart's id and last change make one: checking out the same cart contents twice places
-    one order.
+    one order. That key is not bound to a refusal: once the stock the cart lacked is back, the same cart checks
+    out.
     """
+    implicit = keyed is None
     cart = await orders.read(lambda session: CartStore(session).get(cart_id))
     if cart is None:
         raise CartNotFoundError(cart_id)
@@ -98,7 +120,7 @@ async def checkout_cart(
             for item in cart.items
         ],
     )
-    order = await _place(orders, request, keyed, body, caps)
+    order = await _place(orders, request, keyed, body, caps, binds_refusals=not implicit)
     lines = [(item.product_variant_id, item.quantity) for item in order.items]
     scope, digest = keyed.scope, keyed.key_digest
 
@@ -117,5 +139,5 @@ def update_of(spec: ActionSpec) -> OrderUpdate[Any]:
 
 async def act(orders: OrderWorkflows, spec: ActionSpec, order_id: UUID, keyed: KeyedRequest | None) -> OrderDetails:
     """Ask the order's workflow for the action; the order as it is afterwards, or the action's refusal."""
-    key = await claim_action(orders.sessionmaker, keyed, None)
-    return await orders.act(order_id, update_of(spec), spec.sent, update_id=update_id_of(key))
+    async with claim_action(orders.sessionmaker, keyed, None) as key:
+        return await orders.act(order_id, update_of(spec), spec.sent, update_id=update_id_of(key))

@@ -265,8 +265,10 @@ async def fail_payment(
 ) -> PaymentDetailsDto:
     """Pending -> Failed, and the order's workflow told; the order can still be paid with another payment."""
     reason = body.failure_reason if body else None
-    key = await claim_action(orders.sessionmaker, keyed, body)
-    retry = key is not None and key.retry
-    payment = await orders.write(lambda session: PaymentStore(session).mark_failed(payment_id, reason, repeat_ok=retry))
+    async with claim_action(orders.sessionmaker, keyed, body) as key:
+        retry = key is not None and key.retry
+        payment = await orders.write(
+            lambda session: PaymentStore(session).mark_failed(payment_id, reason, repeat_ok=retry)
+        )
     await orders.signal_payment_failed(payment.order_id, payment.id, payment.failure_reason)
     return payment

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.order_workflows import M, OrderUpdate, OrderWorkflows
 from services.errors import DomainError
-from usecases.idempotency import KeyedRequest, claim_action, update_id_of
+from usecases.idempotency import KeyedRequest, action_done, claim_action, update_id_of
 
 Row = TypeVar("Row")
 
@@ -50,13 +50,17 @@ async def settle(
     """Claim the key, read the row, act through the order's workflow, answer with the settled row.
 
     Strict, as the seed's: a row that is not Pending is refused, except for a retry with the same key whose
-    first attempt settled it (Temporal knows the key's update): it gets that attempt's outcome.
+    first attempt settled it (the key was marked done, or Temporal knows its update): it gets that attempt's
+    outcome. The mark is what survives the run continuing as new, which forgets the update ids it saw.
     """
-    key = await claim_action(orders.sessionmaker, keyed, body)
-    row = await orders.read(settlement.read)
-    if not settlement.pending(row):
-        if key is not None and key.retry and settlement.settled(row):
-            if await orders.outcome_of(settlement.order_id(row), settlement.update, key.update_id) is not None:
-                return row  # this key's first attempt settled it
-        raise settlement.not_pending(row)
-    return await settlement.act(orders, row, update_id_of(key))
+    async with claim_action(orders.sessionmaker, keyed, body) as key:
+        row = await orders.read(settlement.read)
+        if not settlement.pending(row):
+            if key is not None and key.retry and settlement.settled(row):
+                order_id = settlement.order_id(row)
+                if key.done or await orders.outcome_of(order_id, settlement.update, key.update_id) is not None:
+                    return row  # this key's first attempt settled it
+            raise settlement.not_pending(row)
+        settled = await settlement.act(orders, row, update_id_of(key))
+    await action_done(orders.sessionmaker, keyed)
+    return settled

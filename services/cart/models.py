@@ -14,7 +14,7 @@ class Base(DeclarativeBase):
 
 
 class Cart(Base):
-    """An anonymous cart. Carts never expire and are never deleted."""
+    """An anonymous cart. One untouched for `CART_TTL_DAYS` is deleted by the maintenance workflow."""
 
     __tablename__ = "carts"
 

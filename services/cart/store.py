@@ -46,6 +46,16 @@ class CartStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Delete at most `limit` carts last changed before `before`, their lines with them; how many.
+
+        A cart being changed right now (its row locked) is skipped, and one changed since the batch chose it is
+        kept: PostgreSQL checks `updated_at` again on the locked row.
+        """
+        old = select(Cart.id).where(Cart.updated_at < before).limit(limit).with_for_update(skip_locked=True)
+        deleted = await self._session.execute(delete(Cart).where(Cart.id.in_(old)).returning(Cart.id))
+        return len(deleted.all())
+
     async def create(self) -> CartDto:
         """Create an empty cart."""
         now = utcnow()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,11 +21,13 @@ from services.schemas import utcnow
 
 @dataclass(frozen=True)
 class KeyClaim:
-    """A key as claimed: what it created (`resource_id`), and whether this claim was its first use."""
+    """A key as claimed: what it created (`resource_id`), whether this claim was its first use, and whether its
+    request's work was marked done (`complete`)."""
 
     resource_id: UUID | None
     attempt: int
     first_use: bool
+    completed: bool = False
 
 
 class IdempotencyStore:
@@ -59,14 +61,22 @@ class IdempotencyStore:
             return KeyClaim(resource_id=resource_id, attempt=0, first_use=True)
         row = (
             await self._session.execute(
-                select(IdempotencyKey.fingerprint, IdempotencyKey.resource_id, IdempotencyKey.attempt).where(
-                    IdempotencyKey.scope == scope, IdempotencyKey.key_digest == key_digest
-                )
+                select(
+                    IdempotencyKey.fingerprint,
+                    IdempotencyKey.resource_id,
+                    IdempotencyKey.attempt,
+                    IdempotencyKey.completed_at,
+                ).where(IdempotencyKey.scope == scope, IdempotencyKey.key_digest == key_digest)
             )
         ).one()
         if row.fingerprint != fingerprint:
             raise IdempotencyKeyReusedError()
-        return KeyClaim(resource_id=row.resource_id, attempt=row.attempt, first_use=False)
+        return KeyClaim(
+            resource_id=row.resource_id,
+            attempt=row.attempt,
+            first_use=False,
+            completed=row.completed_at is not None,
+        )
 
     async def replace_resource(
         self, scope: str, key_digest: bytes, given_up: UUID, replacement: UUID, attempt: int
@@ -106,3 +116,31 @@ class IdempotencyStore:
             .returning(IdempotencyKey.scope)
         )
         return done is not None
+
+    async def forget(self, scope: str, key_digest: bytes, fingerprint: bytes) -> None:
+        """Drop the key's claim by the request it is bound to (its request named nothing that exists)."""
+        await self._session.execute(
+            delete(IdempotencyKey).where(
+                IdempotencyKey.scope == scope,
+                IdempotencyKey.key_digest == key_digest,
+                IdempotencyKey.fingerprint == fingerprint,
+            )
+        )
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Delete at most `limit` keys first used before `before`; how many were deleted.
+
+        Keys a request is claiming right now (their row locked) are skipped, not waited for: the next batch gets
+        them once they are free.
+        """
+        key = tuple_(IdempotencyKey.scope, IdempotencyKey.key_digest)
+        old = (
+            select(IdempotencyKey.scope, IdempotencyKey.key_digest)
+            .where(IdempotencyKey.created_at < before)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        deleted = await self._session.execute(
+            delete(IdempotencyKey).where(key.in_(old)).returning(IdempotencyKey.scope)
+        )
+        return len(deleted.all())

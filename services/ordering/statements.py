@@ -64,15 +64,19 @@ _new_lines = (
 RECORD_ORDER = select(func.count()).select_from(_new_order).add_cte(_new_lines)
 
 _ORDER_ID = bindparam("order_id", type_=Uuid())
-# A transition the workflow decided; recording the current status again matches no row.
+# A transition the workflow decided, from one of the statuses it applies from: recording the current status again,
+# or a status the order cannot reach from where it is (a Shipped order is never Cancelled), matches no row.
 RECORD_STATUS = (
     update(ORDERS)
-    .where(ORDERS.c.id == _ORDER_ID, ORDERS.c.status != bindparam("new_status", type_=String()))
-    .values(status=bindparam("new_status"), updated_at=bindparam("at", type_=DateTime(timezone=True)))
+    .where(ORDERS.c.id == _ORDER_ID, ORDERS.c.status.in_(bindparam("from_statuses", expanding=True)))
+    .values(status=bindparam("new_status", type_=String()), updated_at=bindparam("at", type_=DateTime(timezone=True)))
     .returning(ORDERS.c.id)
 )
-ORDER_EXISTS = select(ORDERS.c.id).where(ORDERS.c.id == _ORDER_ID)
 STATUS = select(ORDERS.c.status).where(ORDERS.c.id == _ORDER_ID)
+# Whether the recorded order is the placement with this line (a line's id is drawn by the run that placed it).
+SAME_PLACEMENT = select(ITEMS.c.id).where(
+    ITEMS.c.order_id == _ORDER_ID, ITEMS.c.id == bindparam("item_id", type_=Uuid())
+)
 STATUS_HELD = STATUS.with_for_update(read=True)
 
 # The order with its lines (sorted by SKU), one round trip: a row per line (one row with NULL lines when it has

@@ -8,11 +8,11 @@ from uuid import UUID
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.order import OrderDetails, OrderStatus
+from contracts.order import OrderDetails, OrderStatus, reached_from
 from services.errors import DomainError
 from services.ordering import models
 from services.ordering import statements as sql
-from services.ordering.errors import OrderNotFoundError
+from services.ordering.errors import OrderAlreadyPlacedError, OrderNotFoundError, OrderStatusConflictError
 from services.ordering.schemas import OrderListItemDto
 from services.paging import FIRST_PAGE, Keyset, PageRequest, PageResult, desc
 from services.validation import INT64_MAX
@@ -78,10 +78,13 @@ class OrderingStore:
         self.session = session
 
     async def record(self, order: OrderDetails) -> bool:
-        """Store a newly placed order with its lines; a second call with the same id changes nothing.
+        """Store a newly placed order with its lines; the same placement again changes nothing.
 
-        True when this call stored it. One statement whatever the number of lines (`statements.RECORD_ORDER`), so
-        it is atomic without a transaction around it; nothing is read back.
+        True when this call stored it. Another placement under the id of a recorded order (a run started anew
+        under a finished order's id once Temporal had forgotten its run) is refused (`OrderAlreadyPlacedError`):
+        its lines' ids, drawn by the run that placed it, tell the two apart. One statement whatever the number of
+        lines (`statements.RECORD_ORDER`), so it is atomic without a transaction around it; only a repeat reads
+        one line back.
 
         Amounts are BIGINT: a total beyond int64 (huge prices times quantities) is refused with
         `order_total_too_large` instead of failing in PostgreSQL on every retry. No line total exceeds the
@@ -113,20 +116,39 @@ class OrderingStore:
                 "inventory_reservation_id": [item.inventory_reservation_id for item in order.items],
             },
         )
-        return stored == 1
+        if stored == 1:
+            return True
+        if (
+            order.items
+            and await self.session.scalar(sql.SAME_PLACEMENT, {"order_id": order.id, "item_id": order.items[0].id})
+            is None
+        ):
+            raise OrderAlreadyPlacedError(order.id)
+        return False
 
     async def record_status(self, order_id: UUID, status: OrderStatus, at: datetime) -> bool:
-        """Record a transition decided by the order workflow; recording the current status again is a no-op.
+        """Record a transition decided by the order workflow: only from a status it is reached from.
 
-        True when this call changed the status. One statement, unless nothing changed: then a second one tells
-        a repeat (no-op) from an unknown order (`OrderNotFoundError`). Neither needs the other's snapshot (an
-        order is never deleted), so the caller may run them without a transaction.
+        True when this call changed the status; recording the current status again is a no-op. Any other status is
+        left as it is and refused (`OrderStatusConflictError`): a run that is not the order's own (a key that
+        restarted a finished order once Temporal had forgotten its run) never turns a Shipped order Cancelled.
+        One statement, unless nothing changed: then a second one tells a repeat from a conflict or an unknown
+        order (`OrderNotFoundError`). The order's own run is the only writer of its status, so the two need no
+        common snapshot and the caller may run them without a transaction.
         """
-        params = {"order_id": order_id, "new_status": status.value, "at": at}
+        params = {
+            "order_id": order_id,
+            "new_status": status.value,
+            "from_statuses": sorted(source.value for source in reached_from(status)),
+            "at": at,
+        }
         if await self.session.scalar(sql.RECORD_STATUS, params) is not None:
             return True
-        if await self.session.scalar(sql.ORDER_EXISTS, {"order_id": order_id}) is None:
+        current = await self.status(order_id)
+        if current is None:
             raise OrderNotFoundError()
+        if current is not status:
+            raise OrderStatusConflictError(order_id, current, status)
         return False
 
     async def void(self, order_id: UUID, at: datetime) -> bool:

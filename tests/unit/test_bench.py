@@ -153,7 +153,19 @@ def test_quick_run_measures_everything_and_stops_everything(tmp_path: Path) -> N
     mark = str(uuid.uuid4())
     env = dict(os.environ, BENCH_TEST_MARK=mark)
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--abuse",
+            "--attackers",
+            "20",
+            "--abuse-lifecycles",
+            "1",
+            "--out",
+            str(tmp_path),
+        ],  # fmt: skip
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -177,6 +189,10 @@ def test_quick_run_measures_everything_and_stops_everything(tmp_path: Path) -> N
     for m in result.measurements:
         assert (m.ok, m.errors, m.truncated) == (m.requested, 0, False), m
         assert m.p50_ms is not None and m.throughput_per_s > 0
+    abuse = result.abuse  # no timing asserted: the honest shoppers all served, no 5xx, nothing broken
+    assert abuse is not None and abuse.invariants is not None and abuse.invariants.ok, abuse
+    assert (abuse.alone.ok, abuse.attacked.ok, abuse.honest_5xx) == (abuse.alone.requested, abuse.attacked.requested, 0)
+    assert sum(abuse.attacker_answers.values()) >= abuse.attackers
     [rounds] = result.rounds
     assert rounds.concurrency == 20 and set(rounds.rates) == set(Subject)
     assert all(len(rates) == 2 and all(rate > 0 for rate in rates) for rates in rounds.rates.values())
@@ -247,5 +263,7 @@ def test_options_override_the_preset_they_start_from() -> None:
     quick = plan_of(arguments(["--quick", "--storm", "0", "--no-kill"]))
     assert (quick.orders, quick.storm, quick.kill_run_s, quick.open_orders) == (3, 0, 0.0, 40)
     assert plan_of(arguments(["--orders", "30"])).orders == 30
+    assert (plan_of(arguments(["--quick"])).attackers, plan_of(arguments(["--abuse"])).attackers) == (0, 200)
+    assert plan_of(arguments(["--abuse", "--attackers", "7", "--abuse-lifecycles", "2"])).abuse_lifecycles == 2
     with pytest.raises(SystemExit):
         arguments(["--open-orders", "10", "--storm", "20"])  # the storm's orders are the last open orders
