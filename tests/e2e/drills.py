@@ -24,6 +24,8 @@ import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from services.payment.provider import PaymentProvider
+from services.payment.stripe_provider import build_provider
 from stack.settings import Settings
 from tests.conftest import APP_SECRET
 from tests.demo import VARIANTS as DEMO_VARIANTS
@@ -450,6 +452,12 @@ def expected_stock(before: dict[str, tuple[int, int]], batch: list[OrderRun]) ->
     return after
 
 
+def stack_provider(stack: Stack) -> PaymentProvider | None:
+    """The stack's payment provider (its localstripe), for the invariants to read; None when it has none."""
+    settings = stack.settings()
+    return build_provider(settings) if settings.stripe_api_base else None
+
+
 def expectations(drill: str, batch: list[OrderRun]) -> Expectations:
     return Expectations(
         statuses={run.order_id: FINAL_STATUS[run.plan] for run in batch if run.plan is not Plan.REFUSED},
@@ -460,7 +468,10 @@ def expectations(drill: str, batch: list[OrderRun]) -> Expectations:
 
 async def run_drill(stack: Stack, name: str, fault: Fault) -> DrillResult:
     started = time.monotonic()
-    baseline = await check_once(stack.database_url, stack.temporal_client, stack.task_queue, Expectations())
+    provider = stack_provider(stack)
+    baseline = await check_once(
+        stack.database_url, stack.temporal_client, stack.task_queue, Expectations(), provider=provider
+    )
     worker_log_offset = stack.worker.log.stat().st_size
     batch = build_batch(name)
     before = await stock_totals(stack.database_url)
@@ -479,7 +490,12 @@ async def run_drill(stack: Stack, name: str, fault: Fault) -> DrillResult:
         await stack.wait_api_ready()
         unsettled = await driver.settle(batch)
         report = await check_invariants(
-            stack.database_url, stack.temporal_client, stack.task_queue, expectations(name, batch), baseline=baseline
+            stack.database_url,
+            stack.temporal_client,
+            stack.task_queue,
+            expectations(name, batch),
+            baseline=baseline,
+            provider=provider,
         )
         side_effects = await expected_side_effects(http, batch)
     in_histories = await retries_in_histories(stack.temporal_client, batch)

@@ -43,6 +43,7 @@ from tests.e2e.drills import (
     assert_drill,
     expect,
     run_drill,
+    stack_provider,
     total_steps,
 )
 from tests.e2e.processes import Stack
@@ -136,7 +137,10 @@ async def test_temporal_restart_while_a_payment_step_runs(stack: Stack, http: ht
     up Paid in its workflow too, whatever the API answered meanwhile, and a paid order must not expire.
     The step is held at the right moment by a row lock the test takes on the payment.
     """
-    baseline = await check_once(stack.database_url, stack.temporal_client, stack.task_queue, Expectations())
+    provider = stack_provider(stack)
+    baseline = await check_once(
+        stack.database_url, stack.temporal_client, stack.task_queue, Expectations(), provider=provider
+    )
     variant, _, price = VARIANTS[0]
     placed = await http.post(
         "/api/orders",
@@ -190,7 +194,12 @@ async def test_temporal_restart_while_a_payment_step_runs(stack: Stack, http: ht
     order = (await http.get(f"/api/orders/{order_id}")).json()
     expired = await http.post(f"/api/orders/{order_id}/expire")
     report = await check_invariants(
-        stack.database_url, stack.temporal_client, stack.task_queue, baseline=baseline, settle_timeout=5.0
+        stack.database_url,
+        stack.temporal_client,
+        stack.task_queue,
+        baseline=baseline,
+        settle_timeout=5.0,
+        provider=provider,
     )
     story = (
         f"first succeed answered {first.status_code} {first.text[:160]}; order in PostgreSQL after the held step: "
@@ -212,7 +221,10 @@ async def test_worker_sigkilled_while_the_payment_timer_expires_an_order(stack: 
     The steps before it have committed (the stock released), but nothing of them is in the history: the restarted
     worker runs the task again, every step once more. The order must end Expired, its stock released once.
     """
-    baseline = await check_once(stack.database_url, stack.temporal_client, stack.task_queue, Expectations())
+    provider = stack_provider(stack)
+    baseline = await check_once(
+        stack.database_url, stack.temporal_client, stack.task_queue, Expectations(), provider=provider
+    )
     variant, _, _ = VARIANTS[0]
     order = PlaceOrder(
         order_id=uuid.uuid4(),
@@ -242,7 +254,13 @@ async def test_worker_sigkilled_while_the_payment_timer_expires_an_order(stack: 
     ).result()
     expected = Expectations(statuses={order.order_id: "Expired"}, email_domain="expiry-kill.e2e.test")
     report = await check_invariants(
-        stack.database_url, stack.temporal_client, stack.task_queue, expected, baseline=baseline, settle_timeout=5.0
+        stack.database_url,
+        stack.temporal_client,
+        stack.task_queue,
+        expected,
+        baseline=baseline,
+        settle_timeout=5.0,
+        provider=provider,
     )
     reservations = await _reservation_statuses(stack.dsn, order.order_id)
     story = (
