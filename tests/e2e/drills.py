@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
@@ -31,6 +32,7 @@ from tests.conftest import APP_SECRET
 from tests.demo import VARIANTS as DEMO_VARIANTS
 from tests.e2e.conftest import HTTP_TIMEOUT
 from tests.e2e.processes import Stack
+from tests.eventually import assert_eventually
 from tests.http import Json
 from tooling.invariants import Expectations, InvariantReport, check_invariants, check_once, stock_totals
 from usecases.idempotency import first_order_id
@@ -47,6 +49,7 @@ RETRY_INTERVAL = 0.1  # doubling after each unknown outcome, up to MAX_RETRY_INT
 MAX_RETRY_INTERVAL = 1.0
 MAX_ATTEMPTS = 300
 POLL_INTERVAL = 0.05
+LOCK_WAIT_DEADLINE = 30.0
 
 # The demo catalog: (variant id, SKU, price) of its 12 variants, 100 units of each SKU in stock, all USD.
 VARIANTS: list[tuple[str, str, int]] = [(str(v.id), v.sku, v.price_amount_minor) for v in DEMO_VARIANTS]
@@ -355,6 +358,25 @@ def expect(response: httpx.Response, status: int, what: str, *, code: str | None
 
 def total_steps(batch: list[OrderRun]) -> int:
     return sum(STEPS[run.plan] for run in batch)
+
+
+async def wait_for_lock_waiter(dsn: str, table: str) -> None:
+    """Poll until a session waits for a row lock on `table` (the worker's step, blocked by the test).
+
+    Its own connection: inside a transaction, pg_stat_activity would keep showing its first snapshot.
+    """
+    conn = await asyncpg.connect(dsn)
+
+    async def waiting() -> None:
+        count = await conn.fetchval(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE $1", f"%{table}%"
+        )
+        assert count, f"no step waited for a lock on {table} within {LOCK_WAIT_DEADLINE:g}s"
+
+    try:
+        await assert_eventually(waiting, timeout=LOCK_WAIT_DEADLINE, interval=POLL_INTERVAL)
+    finally:
+        await conn.close()
 
 
 # --- the drill scaffold -------------------------------------------------------------------------------

@@ -11,22 +11,22 @@ SIGKILL the worker at a chosen moment, held there by a row lock as in test_drill
 import asyncio
 import time
 import uuid
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from temporalio.api.enums.v1 import EventType
 
 from services.payment.provider import IntentStatus, PaymentProvider, ProviderIntent
 from services.payment.stripe_provider import LOCALSTRIPE_API_KEY
 from tests.demo import ARM_BLK
-from tests.e2e.drills import POLL_INTERVAL, stack_provider
+from tests.e2e.drills import POLL_INTERVAL, stack_provider, wait_for_lock_waiter
 from tests.e2e.processes import Stack
-from tests.e2e.test_drills import _wait_for_lock_waiter
 from tests.eventually import assert_eventually
 from tests.http import Json, ok, order_status, place
 from tests.provider import GOOD_CARD, confirm_with_card, intent_event, signed
 from tooling.invariants import Expectations, InvariantReport, check_invariants, check_once
+from workflows.order import workflow_id
 
 pytestmark = pytest.mark.e2e
 
@@ -124,8 +124,9 @@ async def test_a_webhook_delivered_twice_has_one_effect(stack: Stack, http: http
 
 
 async def test_webhooks_in_reverse_order_converge_to_the_providers_truth(stack: Stack, http: httpx.AsyncClient) -> None:
-    """The capture's event before any authorization, and the authorization's event after the order was cancelled
-    and its intent voided: each is only a hint, the intent is re-read, so neither moves the order."""
+    """The capture's event before any authorization, a cancellation's event after the authorization, and the
+    authorization's event after the order was cancelled and its intent voided: each is only a hint, the intent is
+    re-read, so the order follows the provider's truth whatever the order of the events."""
     baseline = await _baseline(stack)
     order = await place(http, (ARM_BLK, 1))
     payment = await _stripe_payment(http, order)
@@ -135,6 +136,7 @@ async def test_webhooks_in_reverse_order_converge_to_the_providers_truth(stack: 
     assert await order_status(http, order) == "PendingPayment"  # the intent still waits for a card
 
     await confirm_with_card(stack.localstripe_url, payment["clientSecret"], GOOD_CARD)
+    await _webhook(stack, http, intent_event(payment["providerId"], "payment_intent.canceled"))  # not so: re-read
     await _until_status(http, order, "Paid")
     ok(await http.post(f"/api/orders/{order['id']}/cancel"))
     await _webhook(stack, http, intent_event(payment["providerId"]))  # authorized: late news of an old state
@@ -146,27 +148,60 @@ async def test_webhooks_in_reverse_order_converge_to_the_providers_truth(stack: 
 
 
 async def test_a_payment_authorized_after_the_order_expired_is_voided(stack: Stack, http: httpx.AsyncClient) -> None:
-    """The card is confirmed at the provider while the order expires: whichever the workflow hears first, the
-    authorization is voided, nothing is captured or shipped, and a late event changes nothing."""
+    """The order expires, and while its expiry runs (held before it voids the intent, releasing the stock, by a row
+    lock the test takes on the reservation) the customer's card authorizes the intent at the provider, and
+    localstripe's webhook about it tells the workflow. The authorization is voided, nothing is captured or
+    shipped, the order stays Expired, and a later event changes nothing."""
     baseline = await _baseline(stack)
     order = await place(http, (ARM_BLK, 1))
     payment = await _stripe_payment(http, order)
-    confirming = asyncio.create_task(confirm_with_card(stack.localstripe_url, payment["clientSecret"], GOOD_CARD))
-    expired = await http.post(f"/api/orders/{order['id']}/expire")
-    confirmed: dict[str, Any] | BaseException = (await asyncio.gather(confirming, return_exceptions=True))[0]
-    if expired.status_code != 200:  # the authorization's webhook won: the order was Paid, and cannot expire
-        pytest.fail(f"expire answered {expired.status_code} {expired.text}; confirmation: {confirmed}")
+    conn = await asyncpg.connect(stack.dsn)
+    try:
+        lock = conn.transaction()
+        await lock.start()
+        await conn.execute(
+            "SELECT 1 FROM inventory.stock_reservations r JOIN ordering.order_items i "
+            "ON i.inventory_reservation_id = r.id WHERE i.order_id = $1 FOR UPDATE OF r",
+            uuid.UUID(order["id"]),
+        )
+        expiring = asyncio.create_task(http.post(f"/api/orders/{order['id']}/expire"))
+        await wait_for_lock_waiter(stack.dsn, "inventory.stock_reservations")  # the expiry releases the stock
+        confirmed = await confirm_with_card(stack.localstripe_url, payment["clientSecret"], GOOD_CARD)
+        # its news, answered once the workflow is told (localstripe's own delivery may come before or after)
+        told = await _webhook(stack, http, intent_event(payment["providerId"]))
+        await lock.rollback()
+    finally:
+        await conn.close()
+    expired = await expiring
+    await _until_status(http, order, "Expired")
+    await _webhook(stack, http, intent_event(payment["providerId"]))  # late news of the authorization
 
     async def voided() -> None:
-        await _webhook(stack, http, intent_event(payment["providerId"]))  # late news, re-read every time
         assert (await _intent(stack, payment)).status is IntentStatus.CANCELED
 
     await assert_eventually(voided, timeout=PAID_TIMEOUT)
-    assert await order_status(http, order) == "Expired"
     [recorded] = await _recorded(http, order)
-    assert (recorded["status"], recorded["capturedMinor"]) == ("Cancelled", 0)
-    assert not [s for s in ok(await http.get("/api/shipments")) if s["orderId"] == order["id"]]
-    assert (await _check(stack, baseline, {order["id"]: "Expired"})).ok
+    shipments = [s for s in ok(await http.get("/api/shipments")) if s["orderId"] == order["id"]]
+    history = stack.temporal_client.get_workflow_handle(workflow_id(uuid.UUID(order["id"]))).fetch_history_events()
+    signals = [
+        event.workflow_execution_signaled_event_attributes.signal_name
+        async for event in history
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+    ]
+    report = await _check(stack, baseline, {order["id"]: "Expired"})
+    story = (
+        f"authorized while the expiry ran: {confirmed['status']}; webhook {told}; signals {signals}; expire "
+        f"answered {expired.status_code}; "
+        f"payment {recorded['status']} captured {recorded['capturedMinor']}; shipments {shipments}; invariants: "
+        f"{report.details()}"
+    )
+    print(f"[authorized after the order expired] {story}")
+    assert confirmed["status"] == "requires_capture", story
+    assert signals, story  # the workflow was told of the authorization while it expired the order
+    assert await order_status(http, order) == "Expired", story
+    assert (recorded["status"], recorded["capturedMinor"]) == ("Cancelled", 0), story
+    assert not shipments, story
+    assert report.ok, story
 
 
 async def test_worker_sigkilled_between_the_capture_and_recording_it(stack: Stack, http: httpx.AsyncClient) -> None:
@@ -186,7 +221,7 @@ async def test_worker_sigkilled_between_the_capture_and_recording_it(stack: Stac
             assert (await _intent(stack, payment)).status is IntentStatus.SUCCEEDED
 
         await assert_eventually(captured, timeout=CAPTURE_TIMEOUT, interval=POLL_INTERVAL)
-        await _wait_for_lock_waiter(stack.dsn, "payment.payments")  # recording the capture waits for the lock
+        await wait_for_lock_waiter(stack.dsn, "payment.payments")  # recording the capture waits for the lock
         stored = await asyncpg.connect(stack.dsn)
         try:
             recorded_before_kill = await stored.fetchval(
