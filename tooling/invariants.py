@@ -212,7 +212,9 @@ async def _check_payments(session: AsyncSession, report: InvariantReport, allowe
 
 
 @dataclass(frozen=True)
-class _ProviderPayment:
+class ProviderPayment:
+    """A provider payment as we recorded it, with its order's status and total."""
+
     payment_id: UUID
     order_id: UUID
     status: str  # the payment's
@@ -224,7 +226,7 @@ class _ProviderPayment:
     total: int | None
 
 
-async def _provider_payments(session: AsyncSession) -> list[_ProviderPayment]:
+async def _provider_payments(session: AsyncSession) -> list[ProviderPayment]:
     rows = (
         await session.execute(
             text(
@@ -237,11 +239,11 @@ async def _provider_payments(session: AsyncSession) -> list[_ProviderPayment]:
             )
         )
     ).all()
-    return [_ProviderPayment(*row) for row in rows]
+    return [ProviderPayment(*row) for row in rows]
 
 
 def check_provider_readings(
-    payments: list[_ProviderPayment], intents: Mapping[str, ProviderIntent], report: InvariantReport
+    payments: list[ProviderPayment], intents: Mapping[str, ProviderIntent], report: InvariantReport
 ) -> None:
     """What the provider's intents say is off about our payments and orders (pure: both readings are given).
 
@@ -280,7 +282,7 @@ def check_provider_readings(
             report.lost.append(f"{found}, less than the {owed} it owes")
 
 
-async def _check_provider(payments: list[_ProviderPayment], provider: PaymentProvider, report: InvariantReport) -> None:
+async def _check_provider(payments: list[ProviderPayment], provider: PaymentProvider, report: InvariantReport) -> None:
     intents = {payment.provider_id: await provider.retrieve(payment.provider_id) for payment in payments}
     report.intents = len(intents)
     check_provider_readings(payments, intents, report)

@@ -4,15 +4,15 @@ provider moved for each order against its status, and our ledger against the pro
 import uuid
 
 from services.payment.provider import IntentStatus, ProviderIntent
-from tooling.invariants import InvariantReport, _ProviderPayment, check_provider_readings
+from tooling.invariants import InvariantReport, ProviderPayment, check_provider_readings
 
 TOTAL = 6900
 
 
 def _payment(
     order_status: str, intent_id: str = "pi_1", *, status: str = "Succeeded", captured: int = 0, refunded: int = 0
-) -> _ProviderPayment:
-    return _ProviderPayment(
+) -> ProviderPayment:
+    return ProviderPayment(
         payment_id=uuid.UUID(int=1),
         order_id=uuid.UUID(int=2),
         status=status,
@@ -38,7 +38,7 @@ def _intent(status: IntentStatus, *, capturable: int = 0, received: int = 0, ref
     )
 
 
-def _read(payment: _ProviderPayment, intent: ProviderIntent) -> InvariantReport:
+def _read(payment: ProviderPayment, intent: ProviderIntent) -> InvariantReport:
     report = InvariantReport()
     check_provider_readings([payment], {payment.provider_id: intent}, report)
     return report
