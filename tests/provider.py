@@ -4,14 +4,20 @@
   on a free port; `LocalStripe.provider()` is a `StripeProvider` pointed at it;
 - `running_localstripe()`: one of your own (to stop it, say), stopped when the block ends;
 - `confirm_with_card(base_url, client_secret, card)`: what the shop's page does with a card — the card goes to
-  the provider, never to us — and, for a 3-D Secure card, the customer's answer to the challenge.
+  the provider, never to us — and, for a 3-D Secure card, the customer's answer to the challenge;
+- `intent_event(intent_id, type)` and `signed(event, secret)`: a webhook as Stripe signs and delivers it.
 
 Test cards (Stripe's numbers, as localstripe behaves through stack/localstripe.py): `GOOD_CARD` authorizes,
 `DECLINED_CARD` is declined when charged (HTTP 402, the intent back to `requires_payment_method`),
 `THREE_D_SECURE_CARD` stops at `requires_action` until the customer authenticates.
 """
 
+import hashlib
+import hmac
+import json
 import subprocess
+import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -104,3 +110,22 @@ async def localstripe() -> AsyncIterator[LocalStripe]:
     """One localstripe for the session: each test makes its own intents, so they never see each other's."""
     async with running_localstripe() as server:
         yield server
+
+
+def intent_event(intent_id: str, event_type: str = "payment_intent.amount_capturable_updated") -> dict[str, Any]:
+    """A Stripe event about a PaymentIntent, with a fresh event id (the handler re-reads the intent it names)."""
+    return {
+        "id": f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "type": event_type,
+        "data": {"object": {"id": intent_id, "object": "payment_intent"}},
+    }
+
+
+def signed(event: dict[str, Any], secret: str, *, timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
+    """An event as Stripe delivers it: the raw body and its `Stripe-Signature` (`t=<ts>,v1=<HMAC-SHA256 of
+    "<ts>.<body>" with the endpoint's secret>`), to POST as is."""
+    body = json.dumps(event).encode()
+    ts = int(time.time()) if timestamp is None else timestamp
+    signature = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return body, {"Stripe-Signature": f"t={ts},v1={signature}", "Content-Type": "application/json"}

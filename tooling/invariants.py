@@ -15,6 +15,12 @@ Temporal's visibility (in tooling/, not under tests/, because `make bench` check
 Also: money is kept (a Succeeded payment) only for an order that is Paid or Shipped, and never more than the
 order's total (Σ succeeded − refunded ≤ total, per order).
 
+With a payment provider given (the stack's localstripe), its PaymentIntents too, read by the payment rows'
+provider ids — the provider is the truth about money: per order, captured − refunded = the total if Shipped and 0
+otherwise (nothing is captured before shipping, and a cancelled or expired order gave everything back); no
+intent left authorized (`requires_capture`) on a closed order; and our ledger (each payment's captured and
+refunded amounts, and its authorized amount while the intent is authorized) equals the provider's.
+
 Visibility is eventually consistent, so `check_invariants` re-reads until everything agrees or its deadline.
 """
 
@@ -30,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from contracts.order import ACTIONS, TERMINAL_STATUSES, stock_by_status
+from services.payment.provider import IntentStatus, PaymentProvider, ProviderIntent
 from stack.db import create_engine, create_sessionmaker
 from tooling.stock_invariants import assert_stock_invariants, repeated_movements
 from workflows.order import REJECTED, workflow_id
@@ -59,6 +66,7 @@ class InvariantReport:
     workflows: int = 0
     reservations: int = 0
     payments: int = 0
+    intents: int = 0  # PaymentIntents read from the provider
     duplicates: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     inconsistent: list[str] = field(default_factory=list)
@@ -82,7 +90,8 @@ class InvariantReport:
     def summary(self) -> str:
         return (
             f"{self.skus} SKUs, {self.orders} orders, {self.workflows} workflows, {self.reservations} "
-            f"reservations, {self.payments} payments: duplicates: {len(self.duplicates)}, lost: {len(self.lost)}, "
+            f"reservations, {self.payments} payments, {self.intents} provider intents: "
+            f"duplicates: {len(self.duplicates)}, lost: {len(self.lost)}, "
             f"inconsistent: {len(self.inconsistent)}"
             + (f" (left out, found before: {self.preexisting})" if self.preexisting else "")
         )
@@ -202,6 +211,83 @@ async def _check_payments(session: AsyncSession, report: InvariantReport, allowe
     ]
 
 
+@dataclass(frozen=True)
+class ProviderPayment:
+    """A provider payment as we recorded it, with its order's status and total."""
+
+    payment_id: UUID
+    order_id: UUID
+    status: str  # the payment's
+    provider_id: str
+    authorized: int
+    captured: int
+    refunded: int
+    order_status: str | None
+    total: int | None
+
+
+async def _provider_payments(session: AsyncSession) -> list[ProviderPayment]:
+    rows = (
+        await session.execute(
+            text(
+                """
+                SELECT p.id, p.order_id, p.status, p.provider_id, p.authorized_minor, p.captured_minor,
+                       p.refunded_minor, o.status, o.total_amount_minor
+                FROM payment.payments p LEFT JOIN ordering.orders o ON o.id = p.order_id
+                WHERE p.provider_id IS NOT NULL ORDER BY p.order_id, p.created_at
+                """
+            )
+        )
+    ).all()
+    return [ProviderPayment(*row) for row in rows]
+
+
+def check_provider_readings(
+    payments: list[ProviderPayment], intents: Mapping[str, ProviderIntent], report: InvariantReport
+) -> None:
+    """What the provider's intents say is off about our payments and orders (pure: both readings are given).
+
+    Money taken beyond what an order owes is a duplicate, money an order owes and never taken is lost, and any
+    other disagreement (an authorization left open, a ledger that differs from the provider) is inconsistent."""
+    net: Counter[UUID] = Counter()
+    orders: dict[UUID, tuple[str | None, int | None]] = {}
+    for payment in payments:
+        intent = intents[payment.provider_id]
+        orders[payment.order_id] = (payment.order_status, payment.total)
+        net[payment.order_id] += intent.amount_received_minor - intent.amount_refunded_minor
+        closed = payment.order_status is None or payment.order_status in TERMINAL
+        if closed and intent.status is IntentStatus.REQUIRES_CAPTURE:
+            report.inconsistent.append(
+                f"intent {intent.id} of order {payment.order_id} ({payment.order_status or 'missing'}) is still "
+                f"authorized for {intent.amount_capturable_minor}"
+            )
+        ours = (payment.captured, payment.refunded)
+        theirs = (intent.amount_received_minor, intent.amount_refunded_minor)
+        if ours != theirs:
+            report.inconsistent.append(
+                f"payment {payment.payment_id} ({intent.id}): ledger captured, refunded {ours}, provider {theirs}"
+            )
+        authorized = payment.status == "Succeeded" and intent.status is IntentStatus.REQUIRES_CAPTURE
+        if authorized and payment.authorized != intent.amount_capturable_minor:
+            report.inconsistent.append(
+                f"payment {payment.payment_id} ({intent.id}): ledger authorized {payment.authorized}, provider "
+                f"{intent.amount_capturable_minor}"
+            )
+    for order_id, (status, total) in orders.items():
+        owed = total if status == "Shipped" and total is not None else 0
+        found = f"order {order_id} ({status or 'missing'}): captured - refunded at the provider {net[order_id]}"
+        if net[order_id] > owed:
+            report.duplicates.append(f"{found}, more than the {owed} it owes")
+        elif net[order_id] < owed:
+            report.lost.append(f"{found}, less than the {owed} it owes")
+
+
+async def _check_provider(payments: list[ProviderPayment], provider: PaymentProvider, report: InvariantReport) -> None:
+    intents = {payment.provider_id: await provider.retrieve(payment.provider_id) for payment in payments}
+    report.intents = len(intents)
+    check_provider_readings(payments, intents, report)
+
+
 async def _orders(session: AsyncSession) -> dict[UUID, tuple[str, str]]:
     rows = (await session.execute(text("SELECT id, status, customer_email FROM ordering.orders"))).all()
     return {order_id: (status, email) for order_id, status, email in rows}
@@ -305,8 +391,15 @@ def _check_expectations(
         ]
 
 
-async def check_once(database_url: str, client: Client, task_queue: str, expected: Expectations) -> InvariantReport:
-    """One reading of every invariant."""
+async def check_once(
+    database_url: str,
+    client: Client,
+    task_queue: str,
+    expected: Expectations,
+    *,
+    provider: PaymentProvider | None = None,
+) -> InvariantReport:
+    """One reading of every invariant; the provider's intents too when `provider` is given."""
     report = InvariantReport()
     engine = create_engine(database_url, pool_size=1)
     try:
@@ -317,9 +410,12 @@ async def check_once(database_url: str, client: Client, task_queue: str, expecte
             await _check_payments(session, report, expected.succeeded_payments)
             await _check_reservations(session, report)
             orders = await _orders(session)
+            provider_payments = await _provider_payments(session)
     finally:
         await engine.dispose()
     report.orders = len(orders)
+    if provider is not None:  # read after the snapshot: the provider moves first, so a lag shows as off until settled
+        await _check_provider(provider_payments, provider, report)
     _check_workflows(orders, await _runs(client, task_queue), report)
     _check_expectations(orders, expected, report)
     return report
@@ -333,6 +429,7 @@ async def check_invariants(
     *,
     baseline: InvariantReport | None = None,
     settle_timeout: float = SETTLE_TIMEOUT,
+    provider: PaymentProvider | None = None,
 ) -> InvariantReport:
     """Read every invariant until all hold or `settle_timeout` passes; returns the last reading.
 
@@ -341,7 +438,8 @@ async def check_invariants(
     """
     deadline = time.monotonic() + settle_timeout
     while True:
-        report = (await check_once(database_url, client, task_queue, expected or Expectations())).without(baseline)
+        reading = await check_once(database_url, client, task_queue, expected or Expectations(), provider=provider)
+        report = reading.without(baseline)
         if report.ok or time.monotonic() > deadline:
             return report
         await asyncio.sleep(SETTLE_INTERVAL)

@@ -20,15 +20,19 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from services.payment.provider import PaymentProvider
+from services.payment.stripe_provider import build_provider
 from stack.settings import Settings
 from tests.conftest import APP_SECRET
 from tests.demo import VARIANTS as DEMO_VARIANTS
 from tests.e2e.conftest import HTTP_TIMEOUT
 from tests.e2e.processes import Stack
+from tests.eventually import assert_eventually
 from tests.http import Json
 from tooling.invariants import Expectations, InvariantReport, check_invariants, check_once, stock_totals
 from usecases.idempotency import first_order_id
@@ -45,6 +49,7 @@ RETRY_INTERVAL = 0.1  # doubling after each unknown outcome, up to MAX_RETRY_INT
 MAX_RETRY_INTERVAL = 1.0
 MAX_ATTEMPTS = 300
 POLL_INTERVAL = 0.05
+LOCK_WAIT_DEADLINE = 30.0
 
 # The demo catalog: (variant id, SKU, price) of its 12 variants, 100 units of each SKU in stock, all USD.
 VARIANTS: list[tuple[str, str, int]] = [(str(v.id), v.sku, v.price_amount_minor) for v in DEMO_VARIANTS]
@@ -355,6 +360,25 @@ def total_steps(batch: list[OrderRun]) -> int:
     return sum(STEPS[run.plan] for run in batch)
 
 
+async def wait_for_lock_waiter(dsn: str, table: str) -> None:
+    """Poll until a session waits for a row lock on `table` (the worker's step, blocked by the test).
+
+    Its own connection: inside a transaction, pg_stat_activity would keep showing its first snapshot.
+    """
+    conn = await asyncpg.connect(dsn)
+
+    async def waiting() -> None:
+        count = await conn.fetchval(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE $1", f"%{table}%"
+        )
+        assert count, f"no step waited for a lock on {table} within {LOCK_WAIT_DEADLINE:g}s"
+
+    try:
+        await assert_eventually(waiting, timeout=LOCK_WAIT_DEADLINE, interval=POLL_INTERVAL)
+    finally:
+        await conn.close()
+
+
 # --- the drill scaffold -------------------------------------------------------------------------------
 
 
@@ -450,6 +474,12 @@ def expected_stock(before: dict[str, tuple[int, int]], batch: list[OrderRun]) ->
     return after
 
 
+def stack_provider(stack: Stack) -> PaymentProvider | None:
+    """The stack's payment provider (its localstripe), for the invariants to read; None when it has none."""
+    settings = stack.settings()
+    return build_provider(settings) if settings.stripe_api_base else None
+
+
 def expectations(drill: str, batch: list[OrderRun]) -> Expectations:
     return Expectations(
         statuses={run.order_id: FINAL_STATUS[run.plan] for run in batch if run.plan is not Plan.REFUSED},
@@ -460,7 +490,10 @@ def expectations(drill: str, batch: list[OrderRun]) -> Expectations:
 
 async def run_drill(stack: Stack, name: str, fault: Fault) -> DrillResult:
     started = time.monotonic()
-    baseline = await check_once(stack.database_url, stack.temporal_client, stack.task_queue, Expectations())
+    provider = stack_provider(stack)
+    baseline = await check_once(
+        stack.database_url, stack.temporal_client, stack.task_queue, Expectations(), provider=provider
+    )
     worker_log_offset = stack.worker.log.stat().st_size
     batch = build_batch(name)
     before = await stock_totals(stack.database_url)
@@ -479,7 +512,12 @@ async def run_drill(stack: Stack, name: str, fault: Fault) -> DrillResult:
         await stack.wait_api_ready()
         unsettled = await driver.settle(batch)
         report = await check_invariants(
-            stack.database_url, stack.temporal_client, stack.task_queue, expectations(name, batch), baseline=baseline
+            stack.database_url,
+            stack.temporal_client,
+            stack.task_queue,
+            expectations(name, batch),
+            baseline=baseline,
+            provider=provider,
         )
         side_effects = await expected_side_effects(http, batch)
     in_histories = await retries_in_histories(stack.temporal_client, batch)

@@ -31,6 +31,7 @@ import pytest
 from api.placing import order_start
 from contracts.order import OrderLineInput, OrderStatus, PlaceOrder
 from tests.e2e.drills import (
+    LOCK_WAIT_DEADLINE,
     MAX_RETRY_INTERVAL,
     POLL_INTERVAL,
     ROUTE_ID,
@@ -43,10 +44,11 @@ from tests.e2e.drills import (
     assert_drill,
     expect,
     run_drill,
+    stack_provider,
     total_steps,
+    wait_for_lock_waiter,
 )
 from tests.e2e.processes import Stack
-from tests.eventually import assert_eventually
 from tooling.invariants import Expectations, check_invariants, check_once
 from workflows.order import OrderWorkflow, workflow_id
 
@@ -106,27 +108,7 @@ async def test_api_killed_mid_flight(stack: Stack) -> None:
 
 # --- a fault at a chosen moment -----------------------------------------------------------------------
 
-LOCK_WAIT_DEADLINE = 30.0
 STEP_SETTLE_DEADLINE = 10.0
-
-
-async def _wait_for_lock_waiter(dsn: str, table: str) -> None:
-    """Poll until a session waits for a row lock on `table` (the worker's step, blocked by the test).
-
-    Its own connection: inside a transaction, pg_stat_activity would keep showing its first snapshot.
-    """
-    conn = await asyncpg.connect(dsn)
-
-    async def waiting() -> None:
-        count = await conn.fetchval(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE $1", f"%{table}%"
-        )
-        assert count, f"no step waited for a lock on {table} within {LOCK_WAIT_DEADLINE:g}s"
-
-    try:
-        await assert_eventually(waiting, timeout=LOCK_WAIT_DEADLINE, interval=POLL_INTERVAL)
-    finally:
-        await conn.close()
 
 
 async def test_temporal_restart_while_a_payment_step_runs(stack: Stack, http: httpx.AsyncClient) -> None:
@@ -136,7 +118,10 @@ async def test_temporal_restart_while_a_payment_step_runs(stack: Stack, http: ht
     up Paid in its workflow too, whatever the API answered meanwhile, and a paid order must not expire.
     The step is held at the right moment by a row lock the test takes on the payment.
     """
-    baseline = await check_once(stack.database_url, stack.temporal_client, stack.task_queue, Expectations())
+    provider = stack_provider(stack)
+    baseline = await check_once(
+        stack.database_url, stack.temporal_client, stack.task_queue, Expectations(), provider=provider
+    )
     variant, _, price = VARIANTS[0]
     placed = await http.post(
         "/api/orders",
@@ -159,7 +144,7 @@ async def test_temporal_restart_while_a_payment_step_runs(stack: Stack, http: ht
         await lock.start()
         await conn.execute("SELECT 1 FROM payment.payments WHERE id = $1 FOR UPDATE", uuid.UUID(payment_id))
         succeeding = asyncio.create_task(http.post(f"/api/payments/{payment_id}/succeed", json={}))
-        await _wait_for_lock_waiter(stack.dsn, "payment.payments")
+        await wait_for_lock_waiter(stack.dsn, "payment.payments")
         await stack.stop_temporal()
         first = await succeeding  # the API cannot reach Temporal: it gives up on the update
         await lock.rollback()  # the held step goes on, with Temporal still down
@@ -190,7 +175,12 @@ async def test_temporal_restart_while_a_payment_step_runs(stack: Stack, http: ht
     order = (await http.get(f"/api/orders/{order_id}")).json()
     expired = await http.post(f"/api/orders/{order_id}/expire")
     report = await check_invariants(
-        stack.database_url, stack.temporal_client, stack.task_queue, baseline=baseline, settle_timeout=5.0
+        stack.database_url,
+        stack.temporal_client,
+        stack.task_queue,
+        baseline=baseline,
+        settle_timeout=5.0,
+        provider=provider,
     )
     story = (
         f"first succeed answered {first.status_code} {first.text[:160]}; order in PostgreSQL after the held step: "
@@ -212,7 +202,10 @@ async def test_worker_sigkilled_while_the_payment_timer_expires_an_order(stack: 
     The steps before it have committed (the stock released), but nothing of them is in the history: the restarted
     worker runs the task again, every step once more. The order must end Expired, its stock released once.
     """
-    baseline = await check_once(stack.database_url, stack.temporal_client, stack.task_queue, Expectations())
+    provider = stack_provider(stack)
+    baseline = await check_once(
+        stack.database_url, stack.temporal_client, stack.task_queue, Expectations(), provider=provider
+    )
     variant, _, _ = VARIANTS[0]
     order = PlaceOrder(
         order_id=uuid.uuid4(),
@@ -229,7 +222,7 @@ async def test_worker_sigkilled_while_the_payment_timer_expires_an_order(stack: 
             OrderWorkflow.wait_placed, start_workflow_operation=order_start(order, stack.settings())
         )
         await conn.execute("SELECT 1 FROM ordering.orders WHERE id = $1 FOR UPDATE", order.order_id)
-        await _wait_for_lock_waiter(stack.dsn, "ordering.orders")  # the timer fired; Expired waits for the lock
+        await wait_for_lock_waiter(stack.dsn, "ordering.orders")  # the timer fired; Expired waits for the lock
         released_before_kill = await _reservation_statuses(stack.dsn, order.order_id)
         stack.kill_worker()
         await lock.rollback()
@@ -242,7 +235,13 @@ async def test_worker_sigkilled_while_the_payment_timer_expires_an_order(stack: 
     ).result()
     expected = Expectations(statuses={order.order_id: "Expired"}, email_domain="expiry-kill.e2e.test")
     report = await check_invariants(
-        stack.database_url, stack.temporal_client, stack.task_queue, expected, baseline=baseline, settle_timeout=5.0
+        stack.database_url,
+        stack.temporal_client,
+        stack.task_queue,
+        expected,
+        baseline=baseline,
+        settle_timeout=5.0,
+        provider=provider,
     )
     reservations = await _reservation_statuses(stack.dsn, order.order_id)
     story = (
