@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.order_workflows import OrderUpdate, OrderWorkflows
@@ -29,7 +29,7 @@ from services.payment.errors import (
     PaymentProviderUnavailableError,
 )
 from services.payment.ledger import IntentLedger, intent_key
-from services.payment.provider import PaymentProvider, ProviderRefused, ProviderUnavailable
+from services.payment.provider import IntentStatus, PaymentProvider, ProviderRefused, ProviderUnavailable
 from services.payment.schemas import (
     STRIPE,
     CreatePaymentRequest,
@@ -42,7 +42,7 @@ from services.payment.store import PaymentStore, check_amount_due, normalize_pro
 from services.payment.webhooks import ProviderEvent
 from services.schemas import ZERO_UUID
 from services.validation import currency_code
-from stack.db import autocommit
+from stack.db import autocommit, reading
 from usecases.idempotency import KeyedRequest, claim_action, create_once
 from usecases.settling import Settlement, settle
 from workflows.order import OrderWorkflow
@@ -98,8 +98,10 @@ async def create_intent_payment(
 async def _open_intent(
     sessionmaker: async_sessionmaker[AsyncSession], provider: PaymentProvider, body: CreatePaymentRequest
 ) -> PaymentDetailsDto:
-    async with sessionmaker.begin() as session:
-        await session.execute(select(func.pg_advisory_xact_lock(_order_lock(body.order_id))))
+    # No connection is held while the provider answers, nor any lock (60 clicks of one pay button must not drain
+    # the pool): requests at once read the same count of intents, so they send the provider the same idempotency
+    # key, get the same intent, and the row's unique provider id keeps one of their inserts.
+    async with reading(sessionmaker) as session:
         order = await OrderingStore(session).total(body.order_id)
         if order is None or order.status is not OrderStatus.PENDING_PAYMENT:
             raise OrderNotAwaitingPaymentError(body.order_id)
@@ -108,26 +110,31 @@ async def _open_intent(
         if body.amount_minor:  # optional for an intent: when given, it must be the order's total
             check_amount_due(body.amount_minor, currency_code(body.currency or due.currency), due)
         payments = PaymentStore(session)
-        for payment in await payments.provider_payments(body.order_id, PaymentStatus.PENDING):
-            intent = await provider.retrieve(payment.provider_id or "")
-            if is_voidable(intent):
-                return payment.model_copy(update={"client_secret": intent.client_secret})
+        pending = await payments.provider_payments(body.order_id, PaymentStatus.PENDING)
         attempt = len([p for p in await payments.list_for_order(body.order_id) if p.provider_id is not None])
-        intent = await provider.create_intent(
-            order_id=body.order_id,
-            amount_minor=due.amount_minor,
-            currency=due.currency,
-            idempotency_key=intent_key(body.order_id, attempt),
-        )
-        request = CreatePaymentRequest(
-            order_id=body.order_id, amount_minor=due.amount_minor, currency=due.currency, provider=STRIPE
-        )
-        payment = await payments.create(request, due, provider_id=intent.id)
-        return payment.model_copy(update={"client_secret": intent.client_secret})
-
-
-def _order_lock(order_id: UUID) -> int:
-    return int.from_bytes(order_id.bytes[:8], "big", signed=True)
+    for payment in pending:
+        intent = await provider.retrieve(payment.provider_id or "")
+        if is_voidable(intent):
+            return payment.model_copy(update={"client_secret": intent.client_secret})
+    intent = await provider.create_intent(
+        order_id=body.order_id,
+        amount_minor=due.amount_minor,
+        currency=due.currency,
+        idempotency_key=intent_key(body.order_id, attempt),
+    )
+    request = CreatePaymentRequest(
+        order_id=body.order_id, amount_minor=due.amount_minor, currency=due.currency, provider=STRIPE
+    )
+    try:
+        async with sessionmaker.begin() as session:
+            payment = await PaymentStore(session).create(request, due, provider_id=intent.id)
+    except IntegrityError:
+        async with reading(sessionmaker) as session:
+            recorded = await PaymentStore(session).get_by_provider_id(intent.id)
+        if recorded is None:
+            raise
+        payment = recorded  # a request at once recorded the same intent
+    return payment.model_copy(update={"client_secret": intent.client_secret})
 
 
 async def refresh_payment(
@@ -150,17 +157,37 @@ async def intent_changed(orders: OrderWorkflows, provider: PaymentProvider | Non
     """A verified webhook event: processed once per event id; a PaymentIntent's event is a hint to re-read it.
     False when the event was processed before (nothing happens again); irrelevant events are only remembered.
 
-    The event is remembered in the transaction that processes it: if processing fails the provider redelivers it.
+    The event is claimed in a short transaction of its own, so no connection is held while the provider and the
+    workflow answer; if processing fails the claim is given back and the provider's redelivery processes it.
     """
-    async with orders.sessionmaker.begin() as session:
-        if not await PaymentStore(session).record_webhook_event(event.id, event.type):
-            return False
-        if event.intent_id is not None:
-            payment = await PaymentStore(session).get_by_provider_id(event.intent_id)
+    if not await orders.write(lambda session: PaymentStore(session).record_webhook_event(event.id, event.type)):
+        return False
+    if event.intent_id is None:
+        return True
+    intent_id = event.intent_id
+    try:
+        payment = await orders.read(lambda session: PaymentStore(session).get_by_provider_id(intent_id))
+        with provider_answers():
             if payment is not None:
-                with provider_answers():
-                    await _hint(orders, _ledger(orders, provider), payment)
+                await _hint(orders, _ledger(orders, provider), payment)
+            else:
+                await _void_foreign(_ledger(orders, provider).provider, intent_id)
+    except BaseException:
+        await orders.write(lambda session: PaymentStore(session).forget_webhook_event(event.id))
+        raise
     return True
+
+
+async def _void_foreign(provider: PaymentProvider, intent_id: str) -> None:
+    """An intent authorized for one of our orders that none of our payments names (made with the secret key,
+    outside this API) would hold the customer's money forever: it is voided. Our own intents are recorded before
+    anyone gets their client secret, so none of them can be authorized without its row."""
+    try:
+        intent = await provider.retrieve(intent_id)
+    except ProviderRefused:
+        return  # the provider knows no such intent: nothing is held
+    if intent.order_id is not None and intent.status is IntentStatus.REQUIRES_CAPTURE:
+        await provider.cancel(intent.id, idempotency_key=f"void-unrecorded-{intent.id}")
 
 
 def _ledger(orders: OrderWorkflows, provider: PaymentProvider | None) -> IntentLedger:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import DateTime, String, Update, Uuid, bindparam, insert, select, update
+from sqlalchemy import DateTime, String, Update, Uuid, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -249,6 +249,10 @@ class PaymentStore:
             .returning(WebhookEvent.event_id)
         )
         return inserted.one_or_none() is not None
+
+    async def forget_webhook_event(self, event_id: str) -> None:
+        """Give back the claim of an event whose processing failed, so that its redelivery is processed."""
+        await self._session.execute(delete(WebhookEvent).where(WebhookEvent.event_id == event_id))
 
     async def require_pending(self, payment_id: UUID) -> PaymentDetailsDto:
         """The payment if it is Pending, else `payment_not_found` / `payment_not_pending` (both 400).

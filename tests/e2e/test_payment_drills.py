@@ -301,12 +301,6 @@ async def test_an_authorization_of_another_amount_is_voided(stack: Stack, http: 
     assert (await _check(stack, baseline, {order["id"]: "PendingPayment"})).ok
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an intent the provider holds for the order but that we did not create (no payment row) is ignored: "
-    "usecases.payments.intent_changed looks the intent up by provider id only, and the reconciliation reads only "
-    "our payment rows, so its authorization is never voided",
-)
 async def test_a_second_intent_for_the_order_of_another_amount_is_voided(stack: Stack, http: httpx.AsyncClient) -> None:
     """An intent created at the provider directly, the order's id in its metadata, for another amount, confirmed:
     voided (nothing would ever capture it, yet the card stays held), and the order is unchanged."""
