@@ -1,5 +1,6 @@
 """What one operation is: a placement or a whole lifecycle, over REST or straight through the Temporal client."""
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from contracts.order import MarkPaid, MarkShipped, OrderDetails, OrderLineInput,
 from services.catalog.demo import PRODUCTS
 from services.inventory.demo import DEMO_LOCATION_CODE, DEMO_WAREHOUSE_CODE
 from stack.settings import Settings
+from tooling.cards import GOOD_CARD, confirm_with_card
 from workflows.order import OrderWorkflow, workflow_id
 
 CUSTOMER_NAME = "Bench Customer"
@@ -32,6 +34,7 @@ class ActionPending(UnexpectedResponse):
 
 
 KEEPALIVE = 2.0  # seconds an idle client connection is kept
+PAID_POLL = 0.1  # seconds between reads of an order whose card payment was confirmed
 
 
 def rest_session(base_url: str, headers: dict[str, str]) -> aiohttp.ClientSession:
@@ -70,6 +73,7 @@ class Rest:
 
     http: aiohttp.ClientSession
     variants: list[UUID]
+    provider_url: str = ""  # the payment provider's API (localstripe), where a shopper's browser confirms a card
     placed: list[str] = field(default_factory=list)  # order ids, in placing order
     shipped: list[str] = field(default_factory=list)  # order ids of the lifecycles that completed
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # every placed order as the API answered
@@ -108,11 +112,10 @@ class Rest:
         self.placed.append(str(order["id"]))
         self.orders[str(order["id"])] = order
 
-    async def create_payment(self, order: dict[str, Any]) -> str:
-        """A pending payment of the whole order; returns its id."""
+    async def create_payment(self, order: dict[str, Any], provider: str = "Manual") -> Any:
+        """A pending payment of the whole order, as the API answers it (a Stripe one with its client secret)."""
         body = {"orderId": order["id"], "amountMinor": order["totalAmountMinor"], "currency": order["currency"]}
-        payment = await _expect(await self.http.post("/api/payments", json={**body, "provider": "Manual"}), 201)
-        return str(payment["id"])
+        return await _expect(await self.http.post("/api/payments", json={**body, "provider": provider}), 201)
 
     async def succeed_payment(self, payment_id: str, index: int) -> None:
         """The payment succeeds: the order's workflow is asked to mark it paid (an update)."""
@@ -128,10 +131,28 @@ class Rest:
         """Place -> create payment -> succeed it -> create shipment -> ship it."""
         order = await self.place(index)
         try:
-            await self.succeed_payment(await self.create_payment(order), index)
+            await self.succeed_payment(str((await self.create_payment(order))["id"]), index)
         except ActionPending:
             self.pending[str(order["id"])] = "Paid"
             raise
+        await self.ship(order, index)
+
+    async def card_lifecycle(self, index: int) -> None:
+        """Place -> a Stripe payment -> the good card confirmed at the provider, as the shop's page does in the
+        browser -> refresh, then read the order until Paid (the provider's webhook may tell it first) -> ship,
+        which captures the authorization: Shipped means captured for the order's total."""
+        order = await self.place(index)
+        payment = await self.create_payment(order, "Stripe")
+        intent = await confirm_with_card(self.provider_url, payment["clientSecret"], GOOD_CARD)
+        if intent["status"] != "requires_capture":
+            raise UnexpectedResponse(f"confirmed intent is {intent['status']}")
+        await _expect(await self.http.post(f"/api/payments/{payment['id']}/refresh"), 200)
+        async with asyncio.timeout(OP_TIMEOUT):
+            while (await _expect(await self.http.get(f"/api/orders/{order['id']}"), 200))["status"] != "Paid":
+                await asyncio.sleep(PAID_POLL)
+        await self.ship(order, index)
+
+    async def ship(self, order: dict[str, Any], index: int) -> None:
         shipment = await _expect(await self.http.post("/api/shipments", json={"orderId": order["id"]}), 201)
         ship = {"carrier": "Bench", "trackingNumber": f"T-{index}"}
         try:

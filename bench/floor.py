@@ -192,17 +192,11 @@ async def main() -> None:
     client = await temporal.connect(settings)
     activities = no_op_activities()
     workers = [
-        Worker(
-            client,
-            task_queue=task_queue(settings.temporal_task_queue, mode),
-            workflows=[OrderWorkflow],
-            activities=activities,
-            interceptors=interceptors,
-            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-            max_cached_workflows=settings.max_cached_workflows,
-        )
+        Worker(client, task_queue=task_queue(settings.temporal_task_queue, mode), workflows=[OrderWorkflow],
+               activities=activities, interceptors=interceptors, graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+               max_cached_workflows=settings.max_cached_workflows)
         for mode, interceptors in INTERCEPTORS.items()
-    ]
+    ]  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -6,7 +6,8 @@ The order of the measurements:
    is shared, and a test run elsewhere would otherwise land on one series only;
 2. placement at c=20: each of those floors, then POST /api/orders;
 3. lifecycles (place -> pay -> ship) at c=1, 20 and 50: at c=1 and 50 those two floors, then REST; at c=20
-   interleaved rounds of the three floors (the third is the workflow's own rule) and REST;
+   interleaved rounds of the three floors (the third is the workflow's own rule) and REST, then REST paid with a
+   card through the provider (localstripe) instead of Manual;
 4. more workers, right after the c=50 lifecycles (which are its one-worker figure): c=50 lifecycles with two
    order workers, then a run that SIGKILLs the second;
 5. open orders: N - S placed (S: the storm's size) and left waiting for payment, pay / cancel on evicted and
@@ -125,7 +126,8 @@ class Runner:
         self.rounds: list[Rounds] = []
 
     def _lifecycle(self, subject: Subject) -> Operation:
-        return self.rest.lifecycle if subject is Subject.PROJECT else self.floors[subject].lifecycle
+        rest = {Subject.PROJECT: self.rest.lifecycle, Subject.PROJECT_CARD: self.rest.card_lifecycle}
+        return rest.get(subject) or self.floors[subject].lifecycle
 
     def _placement(self, subject: Subject, lines: int = 1) -> Operation:
         if subject is Subject.PROJECT:
@@ -200,9 +202,8 @@ class Runner:
             for subject in ROUND_SUBJECTS
         ]  # fmt: skip
         rounded = {subject: [round(rate, 3) for rate in per_subject] for subject, per_subject in rates.items()}
-        self.rounds.append(
-            Rounds(concurrency=concurrency, per_round=per_round, rates=rounded, ratios=round_ratios(rates))
-        )
+        self.rounds.append(Rounds(concurrency=concurrency, per_round=per_round, rates=rounded,
+                                  ratios=round_ratios(rates)))  # fmt: skip
 
     def _rate(self, subject: Subject) -> float | None:
         """The placement rate at c=20 measured earlier in the run, if it succeeded at all."""
@@ -271,6 +272,8 @@ class Runner:
             if concurrency == ROUNDS_CONCURRENCY:
                 with phase(f"lifecycles c={concurrency}, rounds"):
                     await self.lifecycle_rounds(concurrency)
+                with phase(f"card lifecycles c={concurrency}"):
+                    await self.measure(Kind.LIFECYCLE, Subject.PROJECT_CARD, concurrency)
                 continue
             with phase(f"lifecycles c={concurrency}"):
                 for subject in pair_and_project:
@@ -292,13 +295,12 @@ async def run(plan: Plan, say: Say) -> BenchResult:
             phase.add("stack up", stack_up)
             async with rest_session(stack.procs.base_url, stack.procs.auth_headers) as http:
                 variants = demo_variants()
-                rest = Rest(http, [variant for variant, _ in variants])
+                rest = Rest(http, [variant for variant, _ in variants], provider_url=stack.procs.localstripe_url)
                 runner = Runner(plan, stack, rest, say)
                 with phase("stock and warm-up"):
                     say(f"receiving extra stock for {len(variants)} demo SKUs")
-                    units = plan.orders * 70 + (plan.open_orders + plan.storm + 50 * int(plan.kill_run_s)) // len(
-                        variants
-                    )
+                    open_units = plan.open_orders + plan.storm + 50 * int(plan.kill_run_s)
+                    units = plan.orders * 70 + open_units // len(variants)
                     await rest.receive_stock([sku for _, sku in variants], units + STOCK_MARGIN)
                     await runner.warm_up()
                 with phase("placement c=1"):

@@ -58,15 +58,8 @@ async def timed(op: Operation, index: int, sample: Sample) -> None:
     sample.spans.append((started, ended))
 
 
-async def drive(
-    op: Operation,
-    *,
-    count: int,
-    concurrency: int,
-    deadline: float,
-    first: int = 0,
-    until: Callable[[], bool] = lambda: True,
-) -> Sample:
+async def drive(op: Operation, *, count: int, concurrency: int, deadline: float, first: int = 0,
+                until: Callable[[], bool] = lambda: True) -> Sample:  # fmt: skip
     """Run `op(first..first+count-1)` with `concurrency` operations in flight, none started after `deadline` s
     or once `until()` is false."""
     sample = Sample()

@@ -25,6 +25,7 @@ class Subject(StrEnum):
     """The project over REST, and the floor (bench.floor: OrderWorkflow on no-op steps) in each step mode."""
 
     PROJECT = "project"
+    PROJECT_CARD = "project_card"  # the lifecycle paid with a card through the provider (localstripe), not Manual
     BASELINE_ACTIVITY = "baseline_activity"  # every step an ordinary activity
     BASELINE_LOCAL = "baseline_local"  # every step a local activity
     BASELINE_DURABLE = "baseline_durable"  # the workflow's own rule
@@ -32,6 +33,7 @@ class Subject(StrEnum):
 
 LABELS = {
     Subject.PROJECT: "project (REST)",
+    Subject.PROJECT_CARD: "project (REST), card through the provider",
     Subject.BASELINE_ACTIVITY: "floor, ordinary activities",
     Subject.BASELINE_LOCAL: "floor, local activities",
     Subject.BASELINE_DURABLE: "floor, durability rule",
@@ -212,14 +214,8 @@ def round_ratios(rates: Mapping[Subject, Sequence[float]]) -> list[RoundRatio]:
         if floor not in rates:
             continue
         per_round = [mine / theirs for mine, theirs in zip(project, rates[floor], strict=True) if mine and theirs]
-        ratios.append(
-            RoundRatio(
-                floor=floor,
-                median=round(statistics.median(per_round), 3) if per_round else None,
-                low=round(min(per_round), 3) if per_round else None,
-                high=round(max(per_round), 3) if per_round else None,
-            )
-        )
+        low, median, high = (round(f(per_round), 3) if per_round else None for f in (min, statistics.median, max))
+        ratios.append(RoundRatio(floor=floor, median=median, low=low, high=high))
     return ratios
 
 
@@ -269,10 +265,10 @@ class BenchResult(BaseModel):
         ratio = self.round_ratio(floor, concurrency)
         if ratio is not None:
             return ratio.median
-        return _ratio(
-            _rate(self.get(Kind.LIFECYCLE, Subject.PROJECT, concurrency)),
-            _rate(self.get(Kind.LIFECYCLE, floor, concurrency)),
+        project, theirs = (
+            _rate(self.get(Kind.LIFECYCLE, subject, concurrency)) for subject in (Subject.PROJECT, floor)
         )
+        return _ratio(project, theirs)
 
 
 def _p50(measurement: Measurement | None) -> float | None:
@@ -346,12 +342,8 @@ def _times(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
-def _floors(
-    value: float | None,
-    floors: dict[Subject, float | None],
-    digits: int,
-    ratios: dict[Subject, float | None] | None = None,
-) -> str:
+def _floors(value: float | None, floors: dict[Subject, float | None], digits: int,
+            ratios: dict[Subject, float | None] | None = None) -> str:  # fmt: skip
     """`floor, ordinary activities 12.3 (0.50x); floor, local activities ...`: each floor and project / floor."""
     parts = [
         f"{LABELS[floor]} {_num(figure, digits)} ({_times((ratios or {}).get(floor) or _ratio(value, figure))})"
@@ -399,6 +391,21 @@ def _measured_rows(result: BenchResult) -> list[Row]:
     rows.append(("peak RSS worker / API (MiB)", f"{_num(rss.get('worker'), 0)} / {_num(rss.get('api'), 0)}",
                  f"floor's worker {_num(rss.get(FLOOR_WORKER), 0)}"))  # fmt: skip
     return rows
+
+
+def _card_rows(result: BenchResult) -> list[Row]:
+    """The lifecycle paid with a card through the provider beside the Manual one, at c=20: rate and CPU."""
+    card, manual = (result.get(Kind.LIFECYCLE, subject, 20) for subject in (Subject.PROJECT_CARD, Subject.PROJECT))
+    if card is None:
+        return []
+    mine, theirs = cpu_per_lifecycle(card), cpu_per_lifecycle(manual) if manual else {}
+    names = [name for name in dict.fromkeys([*mine, *theirs]) if name not in ("harness", "other", FLOOR_WORKER)]
+    stack = [sum(per.get(name, 0.0) for name in names) for per in (mine, theirs)]
+    return [
+        ("lifecycle c=20, card via localstripe (orders/s)", _num(_rate(card), 2), f"Manual: {_num(_rate(manual), 2)}"),
+        ("CPU ms per lifecycle c=20, card / Manual", f"{stack[0]:.0f} / {stack[1]:.0f}",
+         ", ".join(f"{name} {mine.get(name, 0):.0f} / {theirs.get(name, 0):.0f}" for name in names)),
+    ]  # fmt: skip
 
 
 def _round_rows(result: BenchResult) -> list[Row]:
@@ -488,7 +495,7 @@ def _abuse_rows(ab: Abuse) -> list[Row]:
 
 def rows(result: BenchResult) -> list[Row]:
     """Every figure of the run as (figure, project, against the floors or a reference), in a fixed order."""
-    out = _measured_rows(result) + _round_rows(result)
+    out = _measured_rows(result) + _card_rows(result) + _round_rows(result)
     if result.open_orders is not None:
         out += _open_rows(result.open_orders, result)
     if result.storm is not None:
@@ -524,7 +531,7 @@ def markdown(result: BenchResult) -> str:
     """The rows as a Markdown table, headed by the run's date and machine (for the README and docs/)."""
     machine = result.machine
     title = (
-        f"`make bench`, {result.started_at:%Y-%m-%d}, {machine.cpus} CPUs, {result.orders} operations per measurement"
+        f"`make bench`, {result.started_at:%Y-%m-%d}, {machine.cpus} CPUs, {result.orders} operations per measurement"  # noqa: E501
     )
     table = [HEADER, ("---", "---", "---"), *rows(result)]
     return "\n".join([title, "", *(f"| {' | '.join(row)} |" for row in table)])
@@ -539,26 +546,20 @@ def details(result: BenchResult) -> str:
     ]
     for m in result.measurements + ([result.abuse.alone, result.abuse.attacked] if result.abuse else []):
         if m.errors or m.truncated:
-            out.append(
-                f"! {m.key}: {m.ok}/{m.requested} ok, {m.errors} errors{' (deadline hit)' if m.truncated else ''}"
-            )
+            out.append(f"! {m.key}: {m.ok}/{m.requested} ok, {m.errors} errors{' (deadline hit)' * m.truncated}")
             out += [f"    {sample}" for sample in m.error_samples]
     if result.storm is not None and (result.storm.project.wait_s or 0.0) < 0:
-        out.append(
-            f"! expiry storm: what ran before the first deadline (open orders' RSS and placement) ended "
-            f"{-(result.storm.project.wait_s or 0.0):.1f}s after it"
-        )
+        out.append(f"! expiry storm: what ran before the first deadline (open orders' RSS and placement) ended "
+                   f"{-(result.storm.project.wait_s or 0.0):.1f}s after it")  # fmt: skip
     for subject in Subject:
         life = result.get(Kind.LIFECYCLE, subject, 20)
         if life is not None and life.cpu_s and life.ok:
             per_order = ", ".join(f"{name} {ms:.0f}" for name, ms in cpu_per_lifecycle(life).items())
             out.append(f"CPU ms per lifecycle, {subject} c=20: {per_order}")
     machine = result.machine
-    out.append(
-        f"machine: {machine.cpus} CPUs, load average {machine.load_average_before[0]:.2f} before, "
-        f"{machine.load_average_after[0]:.2f} after; {result.orders} operations per measurement; "
-        f"run took {result.duration_s:.0f}s"
-    )
+    out.append(f"machine: {machine.cpus} CPUs, load average {machine.load_average_before[0]:.2f} before, "
+               f"{machine.load_average_after[0]:.2f} after; {result.orders} operations per measurement; "
+               f"run took {result.duration_s:.0f}s")  # fmt: skip
     out += result.notes
     return "\n".join(out)
 

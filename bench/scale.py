@@ -60,6 +60,12 @@ VISIBILITY_TIMEOUT = 60.0  # seconds for a closed run to show as closed in visib
 WORKER_CONCURRENCY = 50
 RATE_WINDOW = 10.0  # seconds before the kill the rate before is measured over
 MAX_VIOLATIONS = 20
+LEFT_SQL = text("""
+    SELECT (SELECT COUNT(*) FROM ordering.orders WHERE id = ANY(:ids) AND status <> 'Expired'),
+           (SELECT COUNT(*) FROM ordering.order_items i
+              JOIN inventory.stock_reservations r ON r.id = i.inventory_reservation_id
+             WHERE i.order_id = ANY(:ids) AND r.status = 'Active')
+""")  # the storm's orders not yet Expired, and their reservations still Active
 
 PlaceWithTimeout = Callable[[int, int], Awaitable[Placed]]
 
@@ -151,9 +157,8 @@ class OpenPhase:
         cached = self.rest.placed[-2 * samples :]
         self.say(f"creating {2 * samples} payments (unmeasured), then pay / cancel on evicted and on cached runs")
         rest = self.rest
-        payments = {
-            order_id: await rest.create_payment(rest.orders[order_id]) for order_id in evicted[::2] + cached[::2]
-        }
+        paid = evicted[::2] + cached[::2]
+        payments = {order_id: (await rest.create_payment(rest.orders[order_id]))["id"] for order_id in paid}
 
         def pay(orders: list[str]) -> Callable[[int], Awaitable[None]]:
             return lambda index: rest.succeed_payment(payments[orders[2 * index]], index)
@@ -167,9 +172,8 @@ class OpenPhase:
         await interleave(list(kinds.values()), list(results.values()), rounds=samples, deadline=self.deadline)
         self.cancelled += len(results["cancel_evicted"].latencies) + len(results["cancel_cached"].latencies)
         for name, result in results.items():
-            self.measured[name] = Measurement.of(
-                result, kind=Kind.PLACEMENT, subject=Subject.PROJECT, concurrency=1, requested=samples
-            )
+            self.measured[name] = Measurement.of(result, kind=Kind.PLACEMENT, subject=Subject.PROJECT, concurrency=1,
+                                                 requested=samples)  # fmt: skip
 
     def result(self, requested: int, storm_orders: int = 0) -> OpenOrders:
         return OpenOrders(
@@ -281,10 +285,8 @@ async def _storm_side(
     side.first_deadline = first
     side.deadline_spread_s = round((last - first).total_seconds(), 3)
     side.in_one_second = in_one_second([run.payment_deadline for run in placed])
-    say(
-        f"expiry storm, {subject}: {len(placed)} placed in {sample.elapsed:.1f}s, deadlines within "
-        f"{side.deadline_spread_s:.2f}s"
-    )
+    say(f"expiry storm, {subject}: {len(placed)} placed in {sample.elapsed:.1f}s, deadlines within "
+        f"{side.deadline_spread_s:.2f}s")  # fmt: skip
     if between is not None:
         await between.run(len(placed))
     side.wait_s = round(first.timestamp() - time.time(), 2)
@@ -327,21 +329,7 @@ async def storm(
         async def project_left(placed: list[Placed]) -> tuple[int, int]:
             ids = [run.order_id for run in placed]
             async with engine.connect() as connection:
-                row = (
-                    await connection.execute(
-                        text(
-                            """
-                            SELECT
-                              (SELECT COUNT(*) FROM ordering.orders
-                                WHERE id = ANY(:ids) AND status <> 'Expired'),
-                              (SELECT COUNT(*) FROM ordering.order_items i
-                                 JOIN inventory.stock_reservations r ON r.id = i.inventory_reservation_id
-                                WHERE i.order_id = ANY(:ids) AND r.status = 'Active')
-                            """
-                        ),
-                        {"ids": ids},
-                    )
-                ).one()
+                row = (await connection.execute(LEFT_SQL, {"ids": ids})).one()
             return int(row[0]), int(row[1])
 
         project = await _storm_side(
@@ -353,9 +341,8 @@ async def storm(
         )  # fmt: skip
         say("expiry storm: checking the invariants")
         async with engine.connect() as connection:
-            rows = await connection.execute(
-                text("SELECT id FROM ordering.orders WHERE customer_email = :email"), {"email": STORM_EMAIL_ADDRESS}
-            )
+            email = {"email": STORM_EMAIL_ADDRESS}
+            rows = await connection.execute(text("SELECT id FROM ordering.orders WHERE customer_email = :email"), email)
             storm_orders = [row[0] for row in rows]
     finally:
         await engine.dispose()
@@ -364,7 +351,7 @@ async def storm(
     floor = stack.floor_settings(StepMode.DURABLE)
     since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     baseline_query = (
-        f"WorkflowType = 'OrderWorkflow' AND TaskQueue = '{floor.temporal_task_queue}' AND StartTime >= '{since}'"
+        f"WorkflowType = 'OrderWorkflow' AND TaskQueue = '{floor.temporal_task_queue}' AND StartTime >= '{since}'"  # noqa: E501
     )
     baseline_query_open = f"{baseline_query} AND ExecutionStatus = 'Running'"
 
@@ -450,13 +437,9 @@ async def workers(
         say(f"killed {second}")
 
     kill_task = asyncio.create_task(killer())
-    sample = await drive(
-        rest.lifecycle,
-        count=math.ceil(2 * kill_run_s * max(1.0, two.throughput_per_s)) + WORKER_CONCURRENCY,  # the duration ends it
-        concurrency=WORKER_CONCURRENCY,
-        deadline=kill_run_s,
-        first=len(rest.placed),
-    )
+    count = math.ceil(2 * kill_run_s * max(1.0, two.throughput_per_s)) + WORKER_CONCURRENCY  # the duration ends it
+    sample = await drive(rest.lifecycle, count=count, concurrency=WORKER_CONCURRENCY, deadline=kill_run_s,
+                         first=len(rest.placed))  # fmt: skip
     await kill_task
     stop = started + kill_run_s
     figures = kill_figures(sample.spans, started=started, kill=killed_at, stop=stop)
@@ -465,12 +448,8 @@ async def workers(
     say("more workers: checking the invariants (every completed lifecycle Shipped, nothing lost)")
     # Completed lifecycles are Shipped; one whose pay or ship answered 503 order_action_pending must still get there.
     pending = {order_id: status for order_id, status in rest.pending.items() if order_id not in pending_before}
-    expected = Expectations(
-        statuses={
-            UUID(order_id): status
-            for order_id, status in [*pending.items(), *dict.fromkeys(rest.shipped[shipped_before:], "Shipped").items()]
-        }
-    )
+    statuses = [*pending.items(), *dict.fromkeys(rest.shipped[shipped_before:], "Shipped").items()]
+    expected = Expectations(statuses={UUID(order_id): status for order_id, status in statuses})
     checked = await invariants(stack, expected)
     kill = KillRun(
         concurrency=WORKER_CONCURRENCY, duration_s=kill_run_s, kill_at_s=round(killed_at - started, 2),

@@ -152,9 +152,7 @@ def profiled(stack: Stack, names: tuple[str, ...], out_dir: Path, say: Say) -> I
     recorders = [
         subprocess.Popen(
             [spy, "record", "--nonblocking", "--pid", str(stack.pids[name]), "--output", str(paths[name]),
-             "--format", "flamegraph"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+             "--format", "flamegraph"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         for name in names
     ]  # fmt: skip
@@ -180,25 +178,17 @@ async def running_stack(work_dir: Path, say: Say, *, max_cached_workflows: int |
     """
     say("starting embedded PostgreSQL, an in-memory Temporal dev server, the worker and the API")
     procs = await processes.start_stack(
-        work_dir,
-        app_secret=new_secret(),
-        payload_keys=str(PayloadKey.generate("bench")),
-        operator_token=new_secret(),
-        payment_timeout_seconds=PAYMENT_TIMEOUT_SECONDS,
-        database="orderflow_bench",
-        persist_temporal=False,
+        work_dir, app_secret=new_secret(), payload_keys=str(PayloadKey.generate("bench")), operator_token=new_secret(),
+        payment_timeout_seconds=PAYMENT_TIMEOUT_SECONDS, database="orderflow_bench", persist_temporal=False,
         # the hostile-load phase's clients are told apart by the X-Forwarded-For the bench sends, as a proxy's
         extra_env={"TRUSTED_PROXIES": processes.HOST}
         | ({} if max_cached_workflows is None else {"MAX_CACHED_WORKFLOWS": str(max_cached_workflows)}),
-    )
+    )  # fmt: skip
     try:
         stack = Stack(procs, floor_queue=f"bench-floor-{uuid.uuid4().hex[:8]}")
         say("starting the floor's worker")
-        procs.spawn(
-            FLOOR_WORKER,
-            [sys.executable, "-m", "bench.floor"],
-            dict(procs.env(), TEMPORAL_TASK_QUEUE=stack.floor_queue, WORKER_METRICS_PORT="0"),
-        )
+        env = dict(procs.env(), TEMPORAL_TASK_QUEUE=stack.floor_queue, WORKER_METRICS_PORT="0")
+        procs.spawn(FLOOR_WORKER, [sys.executable, "-m", "bench.floor"], env)
         for mode in StepMode:
             await procs.wait_polling(task_queue(stack.floor_queue, mode))
         yield stack

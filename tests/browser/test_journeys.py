@@ -4,6 +4,7 @@
 change, and it is still there afterwards (a reload or a navigation would have dropped it).
 """
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,9 +13,10 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from services.payment.stripe_provider import LOCALSTRIPE_API_KEY
 from tests.browser.conftest import Journeys
 from tests.operator import OPERATOR_HEADERS, OPERATOR_TOKEN
-from tests.provider import DECLINED_CARD, GOOD_CARD  # as typed into the card element: digits only
+from tests.provider import DECLINED_CARD, GOOD_CARD, THREE_D_SECURE_CARD  # as typed into the card element
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
@@ -149,6 +151,19 @@ async def test_a_declined_card_then_a_good_one(page: "Page", journeys: Journeys,
     await shots.take(page, "paid")
 
 
+async def test_a_three_d_secure_card_is_authenticated(page: "Page", journeys: Journeys, shots: Shots) -> None:
+    await place_order(page, journeys.base_url)
+    await open_pay_page(page)
+    await shots.take(page, "pay-page")
+    await enter_card(page, THREE_D_SECURE_CARD)
+    complete = page.get_by_role("button", name="Complete authentication")  # the provider's challenge, not ours
+    await complete.wait_for()
+    await shots.take(page, "three-d-secure")
+    await complete.click()
+    await expect_status(page, "Paid")
+    await shots.take(page, "paid")
+
+
 async def test_a_shopper_cancels_and_the_stock_is_released(page: "Page", journeys: Journeys, shots: Shots) -> None:
     from playwright.async_api import expect
 
@@ -219,6 +234,7 @@ async def test_an_operator_ships_and_the_shoppers_page_turns_shipped(
         await ops.get_by_role("button", name="Create shipment and ship").click()
         await expect(ops.locator("#order-status")).to_have_text("Shipped")
         await expect(ops.get_by_text("Shipped (DHL, JD0146)")).to_be_visible()
+        intent_id = await expect_captured(ops, "138.00 USD")
         await shots.take(ops, "order-shipped")
     finally:
         await operator_context.close()
@@ -227,6 +243,37 @@ async def test_an_operator_ships_and_the_shoppers_page_turns_shipped(
     await assert_not_reloaded(page)
     await expect(page.get_by_text("tracking number JD0146")).to_be_visible()
     await shots.take(page, "shopper-sees-shipped")
+    # localstripe's intents carry no `amount_received`: what was captured is on the intent's charge
+    auth = {"Authorization": f"Bearer {LOCALSTRIPE_API_KEY}"}
+    async with httpx.AsyncClient(base_url=journeys.stack.localstripe_url, headers=auth) as provider:
+        answer = await provider.get(f"/v1/payment_intents/{intent_id}", params={"expand[]": "latest_charge"})
+    intent = answer.json()
+    charge = intent["latest_charge"]
+    assert (intent["status"], intent["amount"], intent["currency"]) == ("succeeded", 13_800, "usd")
+    assert (charge["status"], charge["captured"], charge["amount"], charge["amount_refunded"]) == (
+        "succeeded",
+        True,
+        13_800,
+        0,
+    )
+
+
+async def expect_captured(ops: "Page", total: str) -> str:
+    """The console order page's payment row once the capture is recorded (reloaded until then); its `pi_…` id."""
+    from playwright.async_api import expect
+
+    row = ops.locator("table[aria-labelledby=payments] tbody tr").first
+    cells = [row.locator("th, td").nth(i) for i in range(7)]  # provider, id, status, amount, auth, captured, refunded
+    async with asyncio.timeout(LIVE_TIMEOUT_MS / 1000):
+        while await cells[5].inner_text() != total:
+            await asyncio.sleep(0.5)
+            await ops.reload()
+    await expect(cells[0]).to_have_text("Stripe")
+    await expect(cells[2]).to_have_text("Succeeded")
+    for amount in cells[3:6]:
+        await expect(amount).to_have_text(total)
+    await expect(cells[6]).to_have_text("0.00 USD")
+    return await cells[1].inner_text()
 
 
 async def test_an_operator_receives_stock(page: "Page", journeys: Journeys, shots: Shots) -> None:

@@ -177,13 +177,14 @@ def test_quick_run_measures_everything_and_stops_everything(tmp_path: Path) -> N
 
     result = BenchResult.model_validate(json.loads((tmp_path / "latest.json").read_text()))
     assert len(list(tmp_path.glob("*.json"))) == 2  # the timestamped file and latest.json
-    durable = Subject.BASELINE_DURABLE  # its placement is the local floor's: measured in lifecycles at c=20 only
+    durable, card = Subject.BASELINE_DURABLE, Subject.PROJECT_CARD  # measured in lifecycles at c=20 only
+    everywhere = set(Subject) - {durable, card}
     expected = (
-        {(Kind.PLACEMENT, subject, 1, 1) for subject in Subject if subject is not durable}
+        {(Kind.PLACEMENT, subject, 1, 1) for subject in everywhere}
         | {(Kind.PLACEMENT, Subject.PROJECT, 1, lines) for lines in (10, 50)}
-        | {(Kind.PLACEMENT, subject, 20, 1) for subject in Subject if subject is not durable}
-        | {(Kind.LIFECYCLE, subject, c, 1) for subject in Subject for c in (1, 20, 50) if subject is not durable}
-        | {(Kind.LIFECYCLE, durable, 20, 1)}
+        | {(Kind.PLACEMENT, subject, 20, 1) for subject in everywhere}
+        | {(Kind.LIFECYCLE, subject, c, 1) for subject in everywhere for c in (1, 20, 50)}
+        | {(Kind.LIFECYCLE, durable, 20, 1), (Kind.LIFECYCLE, card, 20, 1)}
     )
     assert {(m.kind, m.subject, m.concurrency, m.lines) for m in result.measurements} == expected
     for m in result.measurements:
@@ -194,16 +195,19 @@ def test_quick_run_measures_everything_and_stops_everything(tmp_path: Path) -> N
     assert (abuse.alone.ok, abuse.attacked.ok, abuse.honest_5xx) == (abuse.alone.requested, abuse.attacked.requested, 0)
     assert sum(abuse.attacker_answers.values()) >= abuse.attackers
     [rounds] = result.rounds
-    assert rounds.concurrency == 20 and set(rounds.rates) == set(Subject)
+    assert rounds.concurrency == 20 and set(rounds.rates) == set(Subject) - {card}
     assert all(len(rates) == 2 and all(rate > 0 for rate in rates) for rates in rounds.rates.values())
-    assert {ratio.floor for ratio in rounds.ratios} == set(Subject) - {Subject.PROJECT}
+    assert {ratio.floor for ratio in rounds.ratios} == set(Subject) - {Subject.PROJECT, card}
     for ratio in rounds.ratios:
         assert ratio.low is not None and ratio.median is not None and ratio.high is not None
         assert ratio.low <= ratio.median <= ratio.high
     assert result.get(Kind.LIFECYCLE, Subject.PROJECT, 20).requested == 2 * rounds.per_round  # type: ignore[union-attr]
     phases = [phase.name for phase in result.phases]
     assert phases[0] == "stack up" and phases[-1] == "stack down"
-    for name in ("lifecycles c=20, rounds", "more workers", "expiry storm", "open orders"):
+    card_life = result.get(Kind.LIFECYCLE, card, 20)  # the provider path: localstripe's CPU is counted apart
+    assert card_life is not None and {"worker", "api", "temporal", "postgres", "localstripe"} <= set(card_life.cpu_s)
+    assert "CPU ms per lifecycle c=20, card / Manual" in done.stdout
+    for name in ("lifecycles c=20, rounds", "card lifecycles c=20", "more workers", "expiry storm", "open orders"):
         assert name in phases
     assert sum(phase.seconds for phase in result.phases) <= result.duration_s + 0.05 * len(phases)  # each rounded
     assert {"worker", "api", "baseline_worker"} <= set(result.peak_rss_mib)
