@@ -14,17 +14,7 @@ from typing import Any
 
 import uvloop
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleUpdate,
-)
+from temporalio.client import Client, ScheduleActionStartWorkflow
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -38,6 +28,7 @@ from stack import temporal
 from stack.db import create_engine, create_sessionmaker
 from stack.maintenance import ensure_maintenance_schedule
 from stack.observability import configure_logging, tracing_interceptors, worker_runtime
+from stack.schedules import ensure_schedule
 from stack.settings import Settings
 from workflows import WORKFLOWS
 from workflows.reconcile import RECONCILE_SCHEDULE_ID, ReconcileWorkflow
@@ -87,22 +78,10 @@ def create_worker(
 async def ensure_reconcile_schedule(client: Client, settings: Settings) -> None:
     """The Schedule that runs ReconcileWorkflow every RECONCILE_INTERVAL_SECONDS: created, or brought up to date
     with the settings when it exists (every worker start does this; it converges)."""
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            ReconcileWorkflow.run,
-            ReconcileIntents(),
-            id=RECONCILE_SCHEDULE_ID,
-            task_queue=settings.temporal_task_queue,
-        ),
-        spec=ScheduleSpec(
-            intervals=[ScheduleIntervalSpec(every=timedelta(seconds=settings.reconcile_interval_seconds))]
-        ),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    action = ScheduleActionStartWorkflow(
+        ReconcileWorkflow.run, ReconcileIntents(), id=RECONCILE_SCHEDULE_ID, task_queue=settings.temporal_task_queue
     )
-    try:
-        await client.create_schedule(RECONCILE_SCHEDULE_ID, schedule)
-    except ScheduleAlreadyRunningError:
-        await client.get_schedule_handle(RECONCILE_SCHEDULE_ID).update(lambda _: ScheduleUpdate(schedule=schedule))
+    await ensure_schedule(client, RECONCILE_SCHEDULE_ID, action, settings.reconcile_interval_seconds)
 
 
 async def main() -> None:
