@@ -42,6 +42,7 @@ from bench.report import (
     mib,
 )
 from bench.servers import Say, Stack
+from services.payment.stripe_provider import build_provider
 from stack.db import create_engine
 from tooling.invariants import Expectations, check_invariants
 
@@ -71,7 +72,9 @@ PlaceWithTimeout = Callable[[int, int], Awaitable[Placed]]
 
 
 async def invariants(stack: Stack, expected: Expectations) -> Invariants:
-    report = await check_invariants(stack.procs.database_url, stack.client, stack.procs.task_queue, expected)
+    provider = build_provider(stack.settings) if stack.settings.stripe_api_base else None  # the card lifecycles'
+    report = await check_invariants(stack.procs.database_url, stack.client, stack.procs.task_queue, expected,
+                                    provider=provider)  # fmt: skip
     violations = [*report.duplicates, *report.lost, *report.inconsistent]
     return Invariants(ok=report.ok, summary=report.summary(), violations=violations[:MAX_VIOLATIONS])
 
@@ -317,11 +320,8 @@ async def storm(
     stack: Stack, variants: list[UUID], *, count: int, rate_hint: tuple[float, float | None], deadline: float,
     say: Say, between: Between | None = None,
 ) -> Storm:  # fmt: skip
-    """The project's storm, then the floor's, and the invariant check after the project's.
-
-    `rate_hint`: the placement rates measured earlier in the run, the project's and the floor's; without the
-    floor's, the rate the project's storm orders were placed at stands in (the floor places faster).
-    """
+    """The project's storm, then the floor's, and the invariant check after the project's. `rate_hint`: the
+    placement rates measured earlier in the run, the project's and the floor's (capped at the project's storm's)."""
     since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # storm runs start after this
     engine = create_engine(stack.procs.database_url, pool_size=1)
     try:
@@ -364,7 +364,7 @@ async def storm(
 
     baseline = await _storm_side(
         stack, Subject.BASELINE_DURABLE, Direct(stack.client, floor, variants).place, count=count, deadline=deadline,
-        rate_hint=rate_hint[1] or project.placed / max(project.placing_s, 1.0), left=baseline_left,
+        rate_hint=min(rate_hint[1] or math.inf, project.placed / max(project.placing_s, 1.0)), left=baseline_left,
         query=baseline_query, say=say,
     )  # fmt: skip
     return Storm(project=project, baseline=baseline, invariants=checked)
