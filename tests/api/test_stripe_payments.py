@@ -3,10 +3,6 @@ dev server and a real localstripe. The customer's card goes to localstripe as th
 learns of it only through hints (the shop's return, a signed webhook, the reconciliation), each re-reading the
 PaymentIntent from the provider."""
 
-import hashlib
-import hmac
-import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -29,7 +25,7 @@ from tests.demo import ARM_BLK
 from tests.eventually import assert_eventually
 from tests.http import Json, ok, order_status, place, refused
 from tests.operator import OPERATOR_HEADERS
-from tests.provider import GOOD_CARD, LocalStripe, confirm_with_card
+from tests.provider import GOOD_CARD, LocalStripe, confirm_with_card, intent_event, signed
 from worker import create_worker, ensure_reconcile_schedule
 from workflows.reconcile import RECONCILE_SCHEDULE_ID, ReconcileWorkflow
 
@@ -87,25 +83,8 @@ async def _intent(provider: StripeProvider, payment: Json) -> ProviderIntent:
     return await provider.retrieve(payment["providerId"])
 
 
-def _signed(event: Json, secret: str = WEBHOOK_SECRET) -> tuple[bytes, dict[str, str]]:
-    """An event as Stripe sends it: the raw body and its `Stripe-Signature` (HMAC-SHA256 of "<t>.<body>")."""
-    body = json.dumps(event).encode()
-    timestamp = int(time.time())
-    signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return body, {"Stripe-Signature": f"t={timestamp},v1={signature}", "Content-Type": "application/json"}
-
-
-def _intent_event(intent_id: str, event_type: str = "payment_intent.amount_capturable_updated") -> Json:
-    return {
-        "id": f"evt_{uuid.uuid4().hex[:24]}",
-        "object": "event",
-        "type": event_type,
-        "data": {"object": {"id": intent_id, "object": "payment_intent"}},
-    }
-
-
 async def _webhook(shop: httpx.AsyncClient, event: Json) -> Json:
-    body, headers = _signed(event)
+    body, headers = signed(event, WEBHOOK_SECRET)
     answer: Json = ok(await shop.post("/api/webhooks/stripe", content=body, headers=headers))
     return answer
 
@@ -143,7 +122,7 @@ async def test_cancelling_a_paid_order_voids_its_authorization(
     order = await place(shop, (ARM_BLK, 1))
     payment = await _stripe_payment(shop, order)
     await confirm_with_card(localstripe.base_url, payment["clientSecret"], GOOD_CARD)
-    await _webhook(shop, _intent_event(payment["providerId"]))
+    await _webhook(shop, intent_event(payment["providerId"]))
     await _paid(shop, order)
 
     ok(await shop.post(f"/api/orders/{order['id']}/cancel"))
@@ -178,7 +157,7 @@ async def test_a_webhook_with_a_bad_signature_is_refused_and_changes_nothing(
     order = await place(shop, (ARM_BLK, 1))
     payment = await _stripe_payment(shop, order)
     await confirm_with_card(localstripe.base_url, payment["clientSecret"], GOOD_CARD)
-    body, headers = _signed(_intent_event(payment["providerId"]), secret="whsec_not_ours")
+    body, headers = signed(intent_event(payment["providerId"]), "whsec_not_ours")
 
     refused(await shop.post("/api/webhooks/stripe", content=body, headers=headers), 400, "invalid_signature")
     refused(await shop.post("/api/webhooks/stripe", content=body), 400, "invalid_signature")
@@ -193,12 +172,12 @@ async def test_the_same_event_twice_has_one_effect_and_irrelevant_events_none(
     order = await place(shop, (ARM_BLK, 1))
     payment = await _stripe_payment(shop, order)
     await confirm_with_card(localstripe.base_url, payment["clientSecret"], GOOD_CARD)
-    event = _intent_event(payment["providerId"])
+    event = intent_event(payment["providerId"])
 
     assert (await _webhook(shop, event))["duplicate"] is False
     assert (await _webhook(shop, event))["duplicate"] is True
-    assert (await _webhook(shop, _intent_event("pi_not_ours")))["duplicate"] is False
-    assert (await _webhook(shop, {**_intent_event("x", "customer.created"), "data": {"object": {}}}))[
+    assert (await _webhook(shop, intent_event("pi_not_ours")))["duplicate"] is False
+    assert (await _webhook(shop, {**intent_event("x", "customer.created"), "data": {"object": {}}}))[
         "duplicate"
     ] is False
 
@@ -218,7 +197,7 @@ async def test_an_authorization_of_another_amount_is_voided_and_the_order_keeps_
         assert changed.status_code == 200, changed.text  # the customer's side changed the amount before paying
     await confirm_with_card(localstripe.base_url, payment["clientSecret"], GOOD_CARD)
 
-    await _webhook(shop, _intent_event(payment["providerId"]))
+    await _webhook(shop, intent_event(payment["providerId"]))
 
     async def voided() -> None:
         assert (await _intent(provider, payment)).status is IntentStatus.CANCELED
