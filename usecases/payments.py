@@ -171,22 +171,26 @@ async def intent_changed(orders: OrderWorkflows, provider: PaymentProvider | Non
             if payment is not None:
                 await _hint(orders, _ledger(orders, provider), payment)
             else:
-                await _void_foreign(_ledger(orders, provider).provider, intent_id)
+                await _void_foreign(orders, _ledger(orders, provider).provider, intent_id)
     except BaseException:
         await orders.write(lambda session: PaymentStore(session).forget_webhook_event(event.id))
         raise
     return True
 
 
-async def _void_foreign(provider: PaymentProvider, intent_id: str) -> None:
+async def _void_foreign(orders: OrderWorkflows, provider: PaymentProvider, intent_id: str) -> None:
     """An intent authorized for one of our orders that none of our payments names (made with the secret key,
     outside this API) would hold the customer's money forever: it is voided. Our own intents are recorded before
-    anyone gets their client secret, so none of them can be authorized without its row."""
+    anyone gets their client secret, so none of them can be authorized without its row; an intent whose order is
+    not ours (another application on the same account) is left alone."""
     try:
         intent = await provider.retrieve(intent_id)
     except ProviderRefused:
         return  # the provider knows no such intent: nothing is held
-    if intent.order_id is not None and intent.status is IntentStatus.REQUIRES_CAPTURE:
+    order_id = intent.order_id
+    if order_id is None or intent.status is not IntentStatus.REQUIRES_CAPTURE:
+        return
+    if await orders.read(lambda session: OrderingStore(session).status(order_id)) is not None:
         await provider.cancel(intent.id, idempotency_key=f"void-unrecorded-{intent.id}")
 
 

@@ -166,6 +166,29 @@ async def test_a_webhook_with_a_bad_signature_is_refused_and_changes_nothing(
     assert (await _payments(shop, order))[0]["status"] == "Pending"
 
 
+async def test_an_authorization_for_an_order_that_is_not_ours_is_left_alone(
+    shop: httpx.AsyncClient, localstripe: LocalStripe, provider: StripeProvider
+) -> None:
+    """Another application on the same provider account, an `order_id` in its metadata that names none of our
+    orders: its authorization is its own, and a webhook about it changes nothing."""
+    async with httpx.AsyncClient(base_url=localstripe.base_url, auth=(LOCALSTRIPE_API_KEY, "")) as stripe_api:
+        created = await stripe_api.post(
+            "/v1/payment_intents",
+            data={
+                "amount": "100",
+                "currency": "usd",
+                "capture_method": "manual",
+                "metadata[order_id]": str(uuid.uuid4()),
+            },
+        )
+    assert created.status_code == 200, created.text
+    await confirm_with_card(localstripe.base_url, created.json()["client_secret"], GOOD_CARD)
+
+    assert (await _webhook(shop, intent_event(created.json()["id"])))["duplicate"] is False
+
+    assert (await provider.retrieve(created.json()["id"])).status is IntentStatus.REQUIRES_CAPTURE
+
+
 async def test_the_same_event_twice_has_one_effect_and_irrelevant_events_none(
     shop: httpx.AsyncClient, localstripe: LocalStripe, provider: StripeProvider
 ) -> None:
