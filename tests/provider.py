@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 
 from services.payment.stripe_provider import LOCALSTRIPE_API_KEY, StripeProvider
@@ -32,6 +33,7 @@ __all__ = [
     "GOOD_CARD",
     "THREE_D_SECURE_CARD",
     "LocalStripe",
+    "authorized_elsewhere",
     "confirm_with_card",
     "running_localstripe",
 ]
@@ -74,6 +76,25 @@ async def localstripe() -> AsyncIterator[LocalStripe]:
     """One localstripe for the session: each test makes its own intents, so they never see each other's."""
     async with running_localstripe() as server:
         yield server
+
+
+async def authorized_elsewhere(base_url: str, order_id: str, amount_minor: int = 100) -> str:
+    """An intent another client of the provider account made (not through our API), the order id in its metadata,
+    authorized with the good card; its id."""
+    async with httpx.AsyncClient(base_url=base_url, auth=(LOCALSTRIPE_API_KEY, "")) as stripe_api:
+        created = await stripe_api.post(
+            "/v1/payment_intents",
+            data={
+                "amount": str(amount_minor),
+                "currency": "usd",
+                "capture_method": "manual",
+                "metadata[order_id]": order_id,
+            },
+        )
+    assert created.status_code == 200, created.text
+    await confirm_with_card(base_url, created.json()["client_secret"], GOOD_CARD)
+    intent_id: str = created.json()["id"]
+    return intent_id
 
 
 def intent_event(intent_id: str, event_type: str = "payment_intent.amount_capturable_updated") -> dict[str, Any]:

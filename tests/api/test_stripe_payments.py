@@ -25,7 +25,7 @@ from tests.demo import ARM_BLK
 from tests.eventually import assert_eventually
 from tests.http import Json, ok, order_status, place, refused
 from tests.operator import OPERATOR_HEADERS
-from tests.provider import GOOD_CARD, LocalStripe, confirm_with_card, intent_event, signed
+from tests.provider import GOOD_CARD, LocalStripe, authorized_elsewhere, confirm_with_card, intent_event, signed
 from worker import create_worker, ensure_reconcile_schedule
 from workflows.reconcile import RECONCILE_SCHEDULE_ID, ReconcileWorkflow
 
@@ -171,22 +171,11 @@ async def test_an_authorization_for_an_order_that_is_not_ours_is_left_alone(
 ) -> None:
     """Another application on the same provider account, an `order_id` in its metadata that names none of our
     orders: its authorization is its own, and a webhook about it changes nothing."""
-    async with httpx.AsyncClient(base_url=localstripe.base_url, auth=(LOCALSTRIPE_API_KEY, "")) as stripe_api:
-        created = await stripe_api.post(
-            "/v1/payment_intents",
-            data={
-                "amount": "100",
-                "currency": "usd",
-                "capture_method": "manual",
-                "metadata[order_id]": str(uuid.uuid4()),
-            },
-        )
-    assert created.status_code == 200, created.text
-    await confirm_with_card(localstripe.base_url, created.json()["client_secret"], GOOD_CARD)
+    intent_id = await authorized_elsewhere(localstripe.base_url, str(uuid.uuid4()))
 
-    assert (await _webhook(shop, intent_event(created.json()["id"])))["duplicate"] is False
+    assert (await _webhook(shop, intent_event(intent_id)))["duplicate"] is False
 
-    assert (await provider.retrieve(created.json()["id"])).status is IntentStatus.REQUIRES_CAPTURE
+    assert (await provider.retrieve(intent_id)).status is IntentStatus.REQUIRES_CAPTURE
 
 
 async def test_the_same_event_twice_has_one_effect_and_irrelevant_events_none(

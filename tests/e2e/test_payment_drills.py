@@ -24,7 +24,7 @@ from tests.e2e.drills import POLL_INTERVAL, stack_provider, wait_for_lock_waiter
 from tests.e2e.processes import Stack
 from tests.eventually import assert_eventually
 from tests.http import Json, ok, order_status, place
-from tests.provider import GOOD_CARD, confirm_with_card, intent_event, signed
+from tests.provider import GOOD_CARD, authorized_elsewhere, confirm_with_card, intent_event, signed
 from tooling.invariants import Expectations, InvariantReport, check_invariants, check_once
 from workflows.order import workflow_id
 
@@ -307,19 +307,7 @@ async def test_a_second_intent_for_the_order_of_another_amount_is_voided(stack: 
     baseline = await _baseline(stack)
     order = await place(http, (ARM_BLK, 1))
     await _stripe_payment(http, order)
-    async with httpx.AsyncClient(base_url=stack.localstripe_url, auth=(LOCALSTRIPE_API_KEY, "")) as stripe_api:
-        created = await stripe_api.post(
-            "/v1/payment_intents",
-            data={
-                "amount": "100",
-                "currency": "usd",
-                "capture_method": "manual",
-                "metadata[order_id]": order["id"],
-            },
-        )
-        assert created.status_code == 200, created.text
-    other = {"providerId": created.json()["id"]}
-    await confirm_with_card(stack.localstripe_url, created.json()["client_secret"], GOOD_CARD)
+    other = {"providerId": await authorized_elsewhere(stack.localstripe_url, order["id"])}
     await _webhook(stack, http, intent_event(other["providerId"]))
 
     async def voided() -> None:
