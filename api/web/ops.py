@@ -126,15 +126,22 @@ _SESSION_PATHS = {SESSION_COOKIE: "/ops", CODEC_COOKIE: CODEC_PATH}
 
 def _session_cookie(response: Response, token: str, request: Request) -> None:
     for name, path in _SESSION_PATHS.items():
-        response.set_cookie(
-            name,
-            token,
-            max_age=int(SESSION_TTL.total_seconds()),
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-            path=path,
-        )
+        _console_cookie(response, request, name, token, SESSION_TTL, path)
+
+
+def _console_cookie(
+    response: Response, request: Request, name: str, value: str, ttl: timedelta, path: str = "/ops"
+) -> None:
+    """A console cookie: HttpOnly, SameSite=Strict, Secure over HTTPS, sent only to `path`."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=int(ttl.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path=path,
+    )
 
 
 @dataclass(frozen=True)
@@ -204,15 +211,7 @@ def _login_form(
     )
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
-    response.set_cookie(
-        LOGIN_COOKIE,
-        token,
-        max_age=int(LOGIN_TTL.total_seconds()),
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/ops",
-    )
+    _console_cookie(response, request, LOGIN_COOKIE, token, LOGIN_TTL)
     return response
 
 
